@@ -1,0 +1,44 @@
+"""Exceptions that carry an exit code, and the one-line problems found in user files.
+
+Exit codes: 0 ok, 1 invalid input or failed work, 2 usage or configuration error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TarsError(Exception):
+    """An expected failure: printed as one line, never as a traceback."""
+
+    exit_code = 1
+
+
+class UsageError(TarsError):
+    exit_code = 2
+
+
+class InputError(TarsError):
+    """User files are invalid; ``problems`` holds every located problem."""
+
+    def __init__(self, problems: list["Problem"]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        what = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{where}: {'warning: ' if self.warning else ''}{what}"
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line, "col": self.col, "path": self.path,
+                "message": self.message, "severity": "warning" if self.warning else "error"}

@@ -1,0 +1,19 @@
+"""`invoke list`: one row per service."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from .project import Project
+
+
+def listing_rows(project: Project, ids: Sequence[str]) -> list[dict]:
+    return [{"id": s.id, "path": str(s.dir.relative_to(project.settings.root)) if s.dir.is_relative_to(project.settings.root)
+             else str(s.dir), "template": s.template, "dependsOn": s.depends_on}
+            for s in project.select(ids)]
+
+
+def render_table(rows: list[dict]) -> str:
+    header = ("ID", "PATH", "TEMPLATE", "DEPENDS ON")
+    table = [header] + [(r["id"], r["path"], r["template"] or "-", ", ".join(r["dependsOn"]) or "-") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    return "".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {t:<{widths[2]}}  {d}\n" for a, b, t, d in table)

@@ -1,0 +1,117 @@
+"""The `tars:` block of invoke.yaml: defaults, overrides, and checks.
+
+Invoke merges, from lowest to highest priority: the defaults below (via
+``Collection.configure``), ``invoke.yaml`` next to ``tasks.py``, a file given
+with ``invoke -f FILE``, and ``INVOKE_TARS_*`` environment variables.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import UsageError
+
+SERVER_TYPES = ("cpp", "nodejs", "java-war", "java-jar", "go", "php")
+
+DEFAULTS: dict[str, Any] = {
+    "root": "",  # project root; empty = the current directory
+    "services_dir": "services",
+    "registry": "127.0.0.1:5000",
+    "namespace": "tars",
+    "kube_context": "",
+    "helm": "",  # empty = `helm` on PATH, else <root>/.tools/bin/helm
+    "helm_timeout": "5m0s",
+    "api_version": "k8s.tars.io/v1beta3",
+    "jobs": 4,
+    "dist_dir": "dist",
+    "log_dir": "dist/logs",
+    "image_secret": "",
+    "base_images": {
+        "cpp": "tarscloud/tars.cppbase:v1beta3",
+        "nodejs": "tarscloud/tars.nodejsbase:v1beta3",
+        "java-war": "tarscloud/tars.javabase:v1beta3",
+        "java-jar": "tarscloud/tars.javabase:v1beta3",
+        "go": "tarscloud/tars.gobase:v1beta3",
+        "php": "tarscloud/tars.php74base:v1beta3",
+    },
+}
+
+API_VERSIONS = ("k8s.tars.io/v1beta3", "k8s.tars.io/v1beta2")
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = field(default_factory=Path.cwd)
+    services_dir: str = DEFAULTS["services_dir"]
+    registry: str = DEFAULTS["registry"]
+    namespace: str = DEFAULTS["namespace"]
+    kube_context: str = DEFAULTS["kube_context"]
+    helm: str = DEFAULTS["helm"]
+    helm_timeout: str = DEFAULTS["helm_timeout"]
+    api_version: str = DEFAULTS["api_version"]
+    jobs: int = DEFAULTS["jobs"]
+    dist_dir: str = DEFAULTS["dist_dir"]
+    log_dir: str = DEFAULTS["log_dir"]
+    image_secret: str = DEFAULTS["image_secret"]
+    base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> "Settings":
+        """Build settings from the merged `tars:` config block; unknown keys are a usage error."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"tars: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "root":
+                values["root"] = Path(value).resolve() if value else Path.cwd()
+            elif key == "jobs":
+                try:
+                    values["jobs"] = int(value)
+                except (TypeError, ValueError):
+                    raise UsageError(f"tars.jobs: {value!r} is not an integer") from None
+                if values["jobs"] < 1:
+                    raise UsageError(f"tars.jobs: {value!r} must be at least 1")
+            elif key == "base_images":
+                merged = dict(DEFAULTS["base_images"])
+                merged.update(dict(value or {}))
+                bad = sorted(set(merged) - set(SERVER_TYPES))
+                if bad:
+                    raise UsageError(f"tars.base_images: unknown server type(s) {', '.join(bad)}")
+                values["base_images"] = merged
+            elif key == "api_version":
+                if value not in API_VERSIONS:
+                    raise UsageError(f"tars.api_version: {value!r} is not one of {', '.join(API_VERSIONS)}")
+                values[key] = value
+            else:
+                values[key] = "" if value is None else str(value)
+        return cls(**values)
+
+    @property
+    def services_path(self) -> Path:
+        return self.root / self.services_dir
+
+    @property
+    def dist_path(self) -> Path:
+        return self.root / self.dist_dir
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / self.log_dir
+
+    def helm_binary(self) -> str:
+        """The helm to run: the configured one, else helm on PATH, else the one setup installed."""
+        if self.helm:
+            return self.helm
+        found = shutil.which("helm")
+        if found:
+            return found
+        local = self.root / ".tools" / "bin" / "helm"
+        if local.is_file() and os.access(local, os.X_OK):
+            return str(local)
+        raise UsageError("helm not found: put it on PATH, set tars.helm, or run scripts/setup.sh")

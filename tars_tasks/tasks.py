@@ -1,0 +1,88 @@
+"""The invoke layer: parse flags, call one library function, print. Nothing else lives here."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+from invoke import Collection, Exit, task
+
+from .errors import InputError, TarsError
+from .project import Project
+from .settings import DEFAULTS, Settings
+
+
+def _plain(value):
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def settings_of(c) -> Settings:
+    return Settings.from_mapping(_plain(c.config.get("tars", {})))
+
+
+def reports_errors(fn):
+    """Turn expected failures into a one-line message and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(c, *args, **kwargs):
+        try:
+            return fn(c, *args, **kwargs)
+        except InputError as exc:
+            for p in exc.problems:
+                print(p, file=sys.stderr)
+            raise Exit(f"{len(exc.problems)} problem(s) found", code=1) from None
+        except TarsError as exc:
+            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper
+
+
+SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
+
+
+@task(name="list", iterable=["service"], help={"json": "print a JSON list instead of a table", "service": SERVICE_HELP})
+@reports_errors
+def list_services(c, service=None, json_=False):
+    """List the services of the monorepo: id, path, template, dependsOn."""
+    from .listing import listing_rows, render_table
+
+    project = Project.load(settings_of(c))
+    rows = listing_rows(project, service or [])
+    if json_:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(render_table(rows), end="")
+    if project.problems:
+        print(f"note: {len(project.problems)} problem(s) found; run `invoke validate`", file=sys.stderr)
+
+
+@task(iterable=["service"], help={"service": SERVICE_HELP, "json": "print problems as JSON",
+                                  "render": "also render each service's chart with helm (default: on)"})
+@reports_errors
+def validate(c, service=None, json_=False, render=True):
+    """Check every values.yaml (schema, cross-field rules, dependency graph, rendered CRDs)."""
+    from .checks import check_project
+
+    project = Project.load(settings_of(c))
+    selected = project.select(service or [])
+    problems = check_project(project, selected, render=render)
+    errors = [p for p in problems if not p.warning]
+    if json_:
+        print(json.dumps({"valid": not errors, "services": len(selected), "problems": [p.to_json() for p in problems]},
+                         indent=2))
+    else:
+        for p in problems:
+            print(p)
+    if errors:
+        raise Exit(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", code=1)
+    print(f"ok: {len(selected)} service(s) valid", file=sys.stderr)
+
+
+ns = Collection(list_services, validate)
+ns.configure({"tars": DEFAULTS})

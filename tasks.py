@@ -1,0 +1,2 @@
+"""Invoke entry point: `invoke --list`. Any monorepo can use tars-tasks with these lines."""
+from tars_tasks.tasks import ns  # noqa: F401
