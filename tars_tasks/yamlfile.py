@@ -66,7 +66,22 @@ def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
         raise YamlFileError(Problem(display, 1, 1, "", "empty file; expected a mapping with app, server, ..."))
     if not isinstance(value, dict):
         raise YamlFileError(Problem(display, 1, 1, "", f"top level is {describe(value)}; expected a mapping"))
+    if _is_recursive(value):
+        raise YamlFileError(Problem(display, 1, 1, "", "recursive YAML alias (an anchor that contains itself)"))
     return value, text
+
+
+def _is_recursive(value: Any) -> bool:
+    """True when a container holds itself (a recursive alias), which would loop every later walk."""
+    stack = [(value, frozenset())]
+    while stack:
+        node, parents = stack.pop()
+        if isinstance(node, (dict, list)):
+            if id(node) in parents:
+                return True
+            inner = parents | {id(node)}
+            stack.extend((child, inner) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def describe(value: Any) -> str:
