@@ -34,6 +34,10 @@ class Problem:
     message: str
     warning: bool = False
 
+    def __post_init__(self) -> None:  # one problem, one line: fold any newline a library put in a message
+        if "\n" in self.message:
+            object.__setattr__(self, "message", " ".join(self.message.split()))
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"
         what = f"{self.path}: {self.message}" if self.path else self.message

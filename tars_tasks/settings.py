@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "helm": "",  # empty = `helm` on PATH, else <root>/.tools/bin/helm
     "helm_timeout": "5m0s",
     "api_version": "k8s.tars.io/v1beta3",
-    "jobs": 4,
+    # a string so that INVOKE_TARS_JOBS=x reaches our check (invoke casts env vars to the default's type)
+    "jobs": "4",
     "dist_dir": "dist",
     "log_dir": "dist/logs",
     "image_secret": "",
@@ -52,7 +53,7 @@ class Settings:
     helm: str = DEFAULTS["helm"]
     helm_timeout: str = DEFAULTS["helm_timeout"]
     api_version: str = DEFAULTS["api_version"]
-    jobs: int = DEFAULTS["jobs"]
+    jobs: int = 4
     dist_dir: str = DEFAULTS["dist_dir"]
     log_dir: str = DEFAULTS["log_dir"]
     image_secret: str = DEFAULTS["image_secret"]

@@ -5,6 +5,7 @@ computed only for files that have problems, by composing the file a second time.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence, Union
 
@@ -58,6 +59,10 @@ def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         raise YamlFileError(Problem(display, line, col, "", f"YAML syntax error: {what}")) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col_of_offset(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
+        raise YamlFileError(Problem(display, line, col, "", f"character {exc.character!r} is not allowed in YAML "
+                                                            "(control characters must be escaped)")) from None
     except yaml.YAMLError as exc:
         raise YamlFileError(Problem(display, 1, 1, "", f"YAML error: {exc}")) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad timestamps, deep nesting
@@ -105,11 +110,14 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$][-A-Za-z0-9_.$/]*$")
+
+
 def format_path(path: Sequence[PathPart]) -> str:
     out = ""
     for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
+        if isinstance(part, int) or not (isinstance(part, str) and _PLAIN_KEY.match(part)):
+            out += f"[{part!r}]" if isinstance(part, str) else f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
     return out

@@ -1,0 +1,76 @@
+"""`invoke list` and `invoke validate` end to end: output, exit codes, located errors, no tracebacks."""
+from __future__ import annotations
+
+import json
+
+
+def test_list_json_on_sample(sample):
+    result = sample("list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    ids = [r["id"] for r in rows]
+    assert ids == sorted(ids) and "Base.HelloServer" in ids and len(ids) >= 6
+    hello = next(r for r in rows if r["id"] == "Base.HelloServer")
+    assert hello == {"id": "Base.HelloServer", "path": "services/Base/HelloServer", "template": "tars.cpp",
+                     "dependsOn": ["Base.LogServer"]}
+
+
+def test_list_table_and_service_filter(sample):
+    result = sample("list", "--service", "Base.HelloServer", "--service", "Shop.CartServer")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "PATH", "TEMPLATE", "DEPENDS", "ON"]
+    assert [line.split()[0] for line in lines[1:]] == ["Base.HelloServer", "Shop.CartServer"]
+
+
+def test_validate_sample_is_clean(sample):
+    result = sample("validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "service(s) valid" in result.stderr
+
+
+def test_validate_reports_every_problem_located_exit_1(sample):
+    path = sample.root / "services/Shop/CartServer/values.yaml"
+    text = path.read_text().replace("port: 11000", "port: 70000").replace("replicas: 3", "replicaz: 3")
+    path.write_text(text)
+    (sample.root / "services/Broken").mkdir()
+    (sample.root / "services/Broken/values.yaml").write_text("app: [\n")
+    result = sample("validate")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    out = result.stdout.splitlines()
+    assert "services/Broken/values.yaml:2:1: YAML syntax error: while parsing a flow node did not find expected node content" in out
+    assert "services/Shop/CartServer/values.yaml:6:11: servants[0].port: 70000 is greater than 65535" in out
+    assert "services/Shop/CartServer/values.yaml:9:1: replicaz: unknown key; did you mean replicas?" in out
+
+
+def test_validate_json(sample):
+    path = sample.root / "services/Base/AuthServer/values.yaml"
+    path.write_text(path.read_text().replace("replicas: 2", "replicas: 200"))
+    result = sample("validate", "--json", "--service", "Base.AuthServer")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["problems"] == [{"file": "services/Base/AuthServer/values.yaml", "line": 7, "col": 11,
+                                   "path": "replicas", "message": "200 is greater than 99", "severity": "error"}]
+
+
+def test_unknown_service_is_usage_error_exit_2(sample):
+    result = sample("validate", "--service", "Nope.Server")
+    assert result.returncode == 2
+    assert "unknown service Nope.Server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_is_usage_error_exit_2(sample):
+    result = sample("list", env={"INVOKE_TARS_JOBS": "zero"})
+    assert result.returncode == 2
+    assert "tars.jobs: 'zero' is not an integer" in result.stderr
+
+
+def test_settings_override_by_env(sample, tmp_path):
+    other = sample.root / "elsewhere"
+    (other / "X").mkdir(parents=True)
+    (other / "X" / "values.yaml").write_text("app: Other\nserver: Svc\ntemplate: tars.cpp\n")
+    result = sample("list", "--json", env={"INVOKE_TARS_SERVICES_DIR": "elsewhere"})
+    assert [r["id"] for r in json.loads(result.stdout)] == ["Other.Svc"]
