@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Start (idempotently) the Docker engine and a registry on 127.0.0.1:5000 that the tools and tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=.tools/run
+mkdir -p "$state"
+
+start_docker() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  echo "services: starting dockerd" >&2
+  nohup dockerd >"$state/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "services: dockerd did not start; see $state/dockerd.log" >&2
+  tail -20 "$state/dockerd.log" >&2
+  return 1
+}
+
+start_registry() {
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:5000/v2/', timeout=2)" 2>/dev/null; then
+    return 0
+  fi
+  echo "services: starting docker-registry on 127.0.0.1:5000" >&2
+  mkdir -p "$state/registry"
+  cat >"$state/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $PWD/$state/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:5000
+YAML
+  nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+  for _ in $(seq 1 30); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/v2/', timeout=2)" 2>/dev/null && return 0
+    sleep 1
+  done
+  echo "services: registry did not start; see $state/registry.log" >&2
+  return 1
+}
+
+case "${1:-start}" in
+  start) start_docker; start_registry ;;
+  *) echo "usage: $0 start" >&2; exit 2 ;;
+esac
