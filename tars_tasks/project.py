@@ -20,7 +20,7 @@ class Project:
     @classmethod
     def load(cls, settings: Settings) -> "Project":
         discovery = discover(settings.services_path, settings.root)
-        return cls(settings, discovery, validate(discovery))
+        return cls(settings, discovery, validate(discovery, settings))
 
     @property
     def services(self) -> list[Service]:

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "dist_dir": "dist",
     "log_dir": "dist/logs",
     "image_secret": "",
+    "crds_dir": "",  # optional: TarsCloud CRD JSON schemas; `validate` then checks rendered manifests against them
     "base_images": {
         "cpp": "tarscloud/tars.cppbase:v1beta3",
         "nodejs": "tarscloud/tars.nodejsbase:v1beta3",
@@ -57,6 +58,7 @@ class Settings:
     dist_dir: str = DEFAULTS["dist_dir"]
     log_dir: str = DEFAULTS["log_dir"]
     image_secret: str = DEFAULTS["image_secret"]
+    crds_dir: str = DEFAULTS["crds_dir"]
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
 
     @classmethod
@@ -112,7 +114,10 @@ class Settings:
         found = shutil.which("helm")
         if found:
             return found
-        local = self.root / ".tools" / "bin" / "helm"
-        if local.is_file() and os.access(local, os.X_OK):
-            return str(local)
+        from .paths import TOOL_ROOT
+
+        for base in (self.root, TOOL_ROOT):
+            local = base / ".tools" / "bin" / "helm"
+            if local.is_file() and os.access(local, os.X_OK):
+                return str(local)
         raise UsageError("helm not found: put it on PATH, set tars.helm, or run scripts/setup.sh")

@@ -15,7 +15,9 @@ from . import rules
 from .errors import Problem
 from .graph import dependency_problems
 from .paths import SCHEMA_FILE
+from .buildspec import build_problems
 from .services import Discovery, Service
+from .settings import Settings
 from .yamlfile import describe, short
 
 
@@ -115,11 +117,13 @@ def service_problems(service: Service) -> list[Problem]:
     return problems
 
 
-def validate(discovery: Discovery) -> list[Problem]:
+def validate(discovery: Discovery, settings: Settings | None = None) -> list[Problem]:
     """All problems of all discovered services (including dependency-graph problems), sorted by place."""
     problems = list(discovery.problems)
     for service in discovery.services:
         problems.extend(service_problems(service))
+        if settings is not None:
+            problems.extend(build_problems(service, settings))
     problems.extend(dependency_problems(discovery.services))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
 

@@ -163,8 +163,23 @@ def test_missing_app_server_and_template(repo):
 
 
 def test_normal_subtype_needs_no_template(repo):
-    repo.write("services/X/values.yaml", "app: A\nserver: B\nsubtype: normal\nservants: [{name: http, port: 80}]\n")
+    repo.write("services/X/values.yaml", "app: A\nserver: B\nsubtype: normal\nservants: [{name: http, port: 80}]\n"
+                                            "build: {type: go}\n")
     assert repo.problems() == []
+
+
+def test_build_type_needed_when_template_does_not_tell(repo):
+    repo.write("services/X/values.yaml", "app: A\nserver: B\ntemplate: tars.default\n")
+    assert repo.problems() == ["services/X/values.yaml:1:1: build.type is needed: template 'tars.default' does not "
+                               "tell the server type (one of cpp, go, java-jar, java-war, nodejs, php)"]
+
+
+def test_build_inputs_and_dockerfile_must_exist(repo):
+    repo.service("Shop", "Cart", "build:\n  dockerfile: Dockerfile.prod\n  inputs: [libs/missing]\n")
+    assert repo.problems() == [
+        f"{F}:5:15: build.dockerfile: 'Dockerfile.prod' does not exist in Cart/",
+        f"{F}:6:12: build.inputs[0]: 'libs/missing' does not exist (paths are relative to the repository root)",
+    ]
 
 
 def test_tserver_name_too_long(repo):
@@ -201,5 +216,6 @@ def test_every_problem_of_every_file_in_one_run(repo):
 
 def test_valid_maximal_file_has_no_problems(repo):
     repo.write("services/Full/values.yaml", (REPO_DATA / "maximal.yaml").read_text())
+    (repo.root / "services" / "libs").mkdir()
     assert repo.problems() == []
 
