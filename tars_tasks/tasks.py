@@ -84,5 +84,41 @@ def validate(c, service=None, json_=False, render=True):
     print(f"ok: {len(selected)} service(s) valid", file=sys.stderr)
 
 
-ns = Collection(list_services, validate)
+def _one_or_more(project, service):
+    if not service:
+        from .errors import UsageError
+        raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
+    selected = project.select(service)
+    project.require_valid(selected)
+    return selected
+
+
+@task(iterable=["service"], help={"service": "App.Server id (repeatable)",
+                                  "tag": "image tag to release (default: the content fingerprint)"})
+@reports_errors
+def template(c, service=None, tag=None):
+    """Print the rendered manifests (TServer, TConfig, TImage) of services, as multi-document YAML."""
+    from .rendering import render
+
+    project = Project.load(settings_of(c))
+    for text in render(project, _one_or_more(project, service), tag):
+        sys.stdout.write(text)
+
+
+@task(iterable=["service"], help={"service": "App.Server id (repeatable)",
+                                  "tag": "image tag to release (default: the content fingerprint)",
+                                  "out": "output folder (default: dist/charts)"})
+@reports_errors
+def chart(c, service=None, tag=None, out=None):
+    """Package each service's chart as <out>/<app>-<server>-<version>.tgz and print its path."""
+    from pathlib import Path
+
+    from .rendering import package_all
+
+    project = Project.load(settings_of(c))
+    for path in package_all(project, _one_or_more(project, service), tag, Path(out) if out else None):
+        print(path)
+
+
+ns = Collection(list_services, validate, template, chart)
 ns.configure({"tars": DEFAULTS})

@@ -46,3 +46,9 @@ class Monorepo:
 @pytest.fixture
 def repo(tmp_path) -> Monorepo:
     return Monorepo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> str:
+    """The real helm (setup installs it); tests fail, never skip, when it is missing."""
+    return Settings.from_mapping({"root": str(REPO_ROOT)}).helm_binary()

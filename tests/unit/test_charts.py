@@ -1,0 +1,288 @@
+"""Charts: rendered manifests are valid CRDs, upstream's chart bugs are absent, packaging is reproducible."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tars_tasks.charts import assemble, package, tgz_bytes
+from tars_tasks.helm import Helm
+from tars_tasks.manifests import crd_problems, parse
+from tars_tasks.paths import CHART_DIR
+from conftest import CRDS_DIR, REPO_ROOT
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-.]+)?$")
+RELEASE_ID = re.compile(r"^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$")
+
+
+def load_one(repo, text: str, **settings):
+    repo.write("services/S/values.yaml", text)
+    (repo.root / "services" / "libs").mkdir(exist_ok=True)
+    project = repo.load(**settings)
+    project.require_valid()
+    return project, project.services[0]
+
+
+def render(helm_bin, project, service, tag="t1", tmp=None) -> list[dict]:
+    _, path = package(service, project.settings, tag, tmp or project.settings.dist_path / "charts")
+    out = Helm(helm_bin).template(service.name, str(path), "tars")
+    return parse(out)
+
+
+def kinds(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+TRICKY_FILES = sorted(DATA.glob("*.yaml"))
+SAMPLE_IDS = sorted(["Base.HelloServer", "Base.LogServer", "Base.AuthServer", "Shop.CartServer", "Shop.OrderServer",
+                     "Shop.PayServer", "Shop.WebGateway"])
+
+
+def test_sample_ids_are_all_covered():
+    from tars_tasks.project import Project
+    from tars_tasks.settings import Settings
+
+    assert sorted(s.id for s in Project.load(Settings.from_mapping({"root": str(REPO_ROOT)})).services) == SAMPLE_IDS
+
+
+@pytest.mark.parametrize("api", ["v1beta3", "v1beta2"])
+@pytest.mark.parametrize("sid", SAMPLE_IDS)
+def test_every_sample_renders_valid_crds(helm_bin, sid, api, tmp_path):
+    from tars_tasks.project import Project
+    from tars_tasks.settings import Settings
+
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "api_version": f"k8s.tars.io/{api}"}))
+    docs = render(helm_bin, project, project.by_id()[sid], tmp=tmp_path)
+    assert {d["kind"] for d in docs} >= {"TServer", "TImage"}
+    assert all(d["apiVersion"] == f"k8s.tars.io/{api}" for d in docs)
+    assert crd_problems(docs, CRDS_DIR) == []
+
+
+@pytest.mark.parametrize("api", ["v1beta3", "v1beta2"])
+@pytest.mark.parametrize("path", TRICKY_FILES, ids=lambda p: p.name)
+def test_every_tricky_file_renders_valid_crds(repo, helm_bin, path, api):
+    project, service = load_one(repo, path.read_text(), api_version=f"k8s.tars.io/{api}")
+    docs = render(helm_bin, project, service)
+    assert {d["kind"] for d in docs} >= {"TServer", "TImage"}
+    assert all(d["apiVersion"] == f"k8s.tars.io/{api}" for d in docs)
+    assert crd_problems(docs, CRDS_DIR) == []
+
+
+def test_crd_check_catches_an_invalid_tserver():
+    bad = {"apiVersion": "k8s.tars.io/v1beta3", "kind": "TServer", "metadata": {"name": "a-b"},
+           "spec": {"app": "A", "server": "B", "subType": "tars", "k8s": {"hostNetwork": None},
+                    "tars": {"template": "tars.cpp", "servants": []}}}
+    assert crd_problems([bad], CRDS_DIR) == ["TServer/a-b: spec.k8s.hostNetwork: None is not of type 'boolean'"]
+
+
+def test_label_match_becomes_node_selector(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "labelmatch.yaml").read_text())
+    tserver = kinds(render(helm_bin, project, service), "TServer")[0]
+    assert tserver["spec"]["k8s"]["nodeSelector"] == [
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        {"key": "tars.io/zone", "operator": "NotIn", "values": ["z1", "z2"]},
+        {"key": "tars.io/ssd", "operator": "Exists"},
+        {"key": "tars.io/maintenance", "operator": "DoesNotExist"},
+        {"key": "tars.io/cores", "operator": "Gt", "values": ["8"]},
+        {"key": "tars.io/load", "operator": "Lt", "values": ["90"]},
+    ]
+
+
+def test_host_network_and_ipc_are_booleans_when_omitted(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "minimal.yaml").read_text())
+    k8s = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]["k8s"]
+    assert k8s["hostNetwork"] is False and k8s["hostIPC"] is False
+    assert k8s["notStacked"] is False and k8s["daemonSet"] is False and k8s["replicas"] == 1
+
+
+def test_host_network_true_is_kept(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "maximal.yaml").read_text())
+    k8s = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]["k8s"]
+    assert k8s["hostNetwork"] is True and k8s["hostIPC"] is True
+    assert k8s["hostPorts"] == [{"nameRef": "MaxObj", "port": 20000}, {"nameRef": "MaxHttpObj", "port": 20001}]
+
+
+def test_subtype_normal_renders_normal_ports(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "normal.yaml").read_text())
+    spec = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]
+    assert spec["subType"] == "normal" and "tars" not in spec
+    assert spec["normal"]["ports"] == [{"name": "http", "port": 8080, "isTcp": True},
+                                       {"name": "metrics", "port": 9100, "isTcp": True}]
+    assert spec["k8s"]["replicas"] == 0
+
+
+def test_user_update_strategy_renders(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "maximal.yaml").read_text())
+    k8s = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]["k8s"]
+    assert k8s["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 3}}
+    assert k8s["resources"] == {"requests": {"cpu": "250m", "memory": "128Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
+
+
+def test_every_field_of_the_maximal_file_is_mapped(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "maximal.yaml").read_text())
+    docs = render(helm_bin, project, service, tag="v1.2.3")
+    spec = kinds(docs, "TServer")[0]["spec"]
+    assert spec["important"] == 5 and spec["tars"]["asyncThread"] == 50
+    assert spec["tars"]["profile"].startswith("<tars>")
+    assert spec["tars"]["servants"][1] == {"name": "MaxHttpObj", "port": 10001, "thread": 1, "capacity": 1,
+                                           "connection": 1, "timeout": -1, "isTars": False, "isTcp": False}
+    env = {e["name"]: e for e in spec["k8s"]["env"]}
+    assert list(env) == ["Namespace", "PodName", "PodIP", "ServerApp", "LOG_LEVEL", "NODE_NAME"]
+    assert env["NODE_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    k8s = spec["k8s"]
+    assert (k8s["abilityAffinity"], k8s["notStacked"], k8s["imagePullPolicy"], k8s["launcherType"],
+            k8s["podManagementPolicy"], k8s["serviceAccount"]) == (
+        "ServerRequired", True, "IfNotPresent", "foreground", "OrderedReady", "max-sa")
+    assert [m["name"] for m in k8s["mounts"]] == ["host-log-dir", "data"]
+    assert spec["release"] == {"id": "v1.2.3", "image": "127.0.0.1:5000/max/maxserver:v1.2.3", "secret": "max-secret"}
+    image = kinds(docs, "TImage")[0]
+    assert image["releases"] == [{"id": "v1.2.3", "image": "127.0.0.1:5000/max/maxserver:v1.2.3", "secret": "max-secret"}]
+    assert image["supportedType"] == ["cpp"] and image["imageType"] == "server"
+
+
+def test_every_mount_kind_is_carried(repo, helm_bin):
+    project, service = load_one(repo, (DATA / "mounts.yaml").read_text())
+    mounts = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]["k8s"]["mounts"]
+    by_name = {m["name"]: m for m in mounts}
+    assert by_name["host-log-dir"]["source"]["hostPath"]["path"] == "/usr/local/app/tars/app_log"
+    assert by_name["local"] == {"name": "local", "mountPath": "/local", "subPathExpr": "$(PodName)",
+                                "source": {"tLocalVolume": {"uid": "1000", "gid": "100", "mode": "750"}}}
+    assert by_name["claim"]["source"] == {"persistentVolumeClaim": {"claimName": "shared-data", "readOnly": True}}
+    assert set(by_name) == {"host-log-dir", "host", "claim", "local", "local-default", "scratch", "cm", "sec", "template"}
+
+
+def test_tconfig_per_entry_with_content_stable_names(repo, helm_bin, tmp_path):
+    text = (REPO_ROOT / "services/Shop/CartServer/values.yaml").read_text().replace("services/libs/common", "services/libs")
+    text = text[:text.index("dependsOn:")] + text[text.index("build:"):]
+    project, service = load_one(repo, text)
+    first = kinds(render(helm_bin, project, service, tmp=tmp_path / "a"), "TConfig")
+    again = kinds(render(helm_bin, project, service, tmp=tmp_path / "b"), "TConfig")
+    assert [c["metadata"]["name"] for c in first] == [c["metadata"]["name"] for c in again]
+    got = sorted((c["server"], c["configName"], c["podSeq"]) for c in first)
+    assert got == [("", "shop.conf", "m"), ("CartServer", "cart.conf", "0"), ("CartServer", "cart.conf", "m")]
+    for c in first:
+        assert "helm.sh/resource-policy" not in c["metadata"].get("annotations", {})
+        assert re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", c["metadata"]["name"])
+    # the master of a per-pod config is created first (a pre-install/pre-upgrade hook)
+    master = next(c for c in first if c["podSeq"] == "m" and c["configName"] == "cart.conf")
+    assert master["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    # new content -> new name for that entry only
+    repo.write("services/S/values.yaml", text.replace("currency = EUR", "currency = USD"))
+    project2 = repo.load()
+    changed = kinds(render(helm_bin, project2, project2.services[0], tmp=tmp_path / "c"), "TConfig")
+    old = {c["configName"] + c["podSeq"] + c["server"]: c["metadata"]["name"] for c in first}
+    new = {c["configName"] + c["podSeq"] + c["server"]: c["metadata"]["name"] for c in changed}
+    assert old["shop.confm"] != new["shop.confm"]
+    assert old["cart.conf0CartServer"] == new["cart.conf0CartServer"]
+
+
+def test_chart_version_is_semver_and_follows_the_release(repo):
+    project, service = load_one(repo, (DATA / "minimal.yaml").read_text())
+    a = assemble(service, project.settings, "abc123")
+    b = assemble(service, project.settings, "abc124")
+    c = assemble(service, project.settings, "v2.1.0")
+    assert a.version != b.version and a.version != "1.0.0"
+    assert all(SEMVER.match(x.version) for x in (a, b, c))
+    assert c.version.startswith("2.1.0-")
+    assert assemble(service, project.settings, "abc123").version == a.version
+
+
+@pytest.mark.parametrize("tag", ["Feature_Branch+build/7", "x" * 200, "v1.0.0", "__odd__"])
+def test_image_tag_and_release_id_are_sanitised(repo, tag):
+    project, service = load_one(repo, (DATA / "minimal.yaml").read_text())
+    chart = assemble(service, project.settings, tag)
+    image_tag = chart.image.rsplit(":", 1)[1]
+    assert re.match(r"^[a-z0-9][a-z0-9.-]*$", image_tag) and len(image_tag) <= 128
+    assert RELEASE_ID.match(chart.release_id) and len(chart.release_id) <= 63
+    assert chart.image.startswith("127.0.0.1:5000/min/minserver:")
+
+
+def _tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        h.update(str(f.relative_to(path)).encode())
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def test_packaging_is_reproducible_parallel_safe_and_never_touches_the_template(tmp_path):
+    from tars_tasks.project import Project
+    from tars_tasks.settings import Settings
+
+    before = _tree_digest(CHART_DIR)
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
+    services = project.services
+    serial = {s.id: package(s, project.settings, "t1", tmp_path / "serial")[1].read_bytes() for s in services}
+    again = {s.id: package(s, project.settings, "t1", tmp_path / "again")[1].read_bytes() for s in services}
+    assert serial == again
+    with ThreadPoolExecutor(8) as pool:  # the same service many times at once, into one folder
+        paths = list(pool.map(lambda s: package(s, project.settings, "t1", tmp_path / "par")[1], services * 4))
+    assert {p.name for p in paths} == {p.name for p in (tmp_path / "serial").iterdir()}
+    for s in services:
+        name = next(p.name for p in (tmp_path / "serial").iterdir() if p.name.startswith(s.name + "-0"))
+        assert (tmp_path / "par" / name).read_bytes() == serial[s.id]
+    assert not [p for p in (tmp_path / "par").iterdir() if p.name.startswith(".")]  # no temp files left
+    assert _tree_digest(CHART_DIR) == before
+
+
+def test_tgz_layout_fixed_metadata(repo):
+    project, service = load_one(repo, (DATA / "minimal.yaml").read_text())
+    chart = assemble(service, project.settings, "t1")
+    import io
+    with tarfile.open(fileobj=io.BytesIO(tgz_bytes(chart))) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names) and "min-minserver/Chart.yaml" in names and "min-minserver/templates/tserver.yaml" in names
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(315532800, 0, 0, "", "")}
+    meta = yaml.safe_load(chart.chart_yaml)
+    assert meta["name"] == "min-minserver" and meta["appVersion"] == "t1"
+
+
+def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_path):
+    from tars_tasks.project import Project
+    from tars_tasks.settings import Settings
+
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
+    for s in project.services:
+        _, path = package(s, project.settings, "t1", tmp_path)
+        lint = subprocess.run([helm_bin, "lint", str(path)], capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+        dry = subprocess.run([helm_bin, "install", s.name, str(path), "--dry-run=client", "-n", "tars"],
+                             capture_output=True, text=True)
+        assert dry.returncode == 0, dry.stderr
+        assert "kind: TServer" in dry.stdout
+
+
+def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
+    """The claim: a values.yaml that passes validate renders a valid TServer (checked on every sample)."""
+    from tars_tasks.checks import check_project
+    from tars_tasks.project import Project
+    from tars_tasks.settings import Settings
+
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))
+    assert check_project(project, project.services, render=True) == []
+
+
+def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
+    """With a CRD schema that forbids what we render, validate says so, located at the file."""
+    import json
+    from tars_tasks.checks import check_project
+
+    crds = tmp_path / "crds"
+    shutil.copytree(CRDS_DIR, crds)
+    schema = json.loads((crds / "tserver.v1beta3.schema.json").read_text())
+    schema["properties"]["spec"]["properties"]["k8s"]["properties"]["replicas"]["maximum"] = 1
+    (crds / "tserver.v1beta3.schema.json").write_text(json.dumps(schema))
+    repo.service("Shop", "Cart", "replicas: 5\n")
+    project = repo.load(crds_dir=str(crds))
+    assert [str(p) for p in check_project(project, project.services)] == [
+        "services/Shop/Cart/values.yaml:1:1: rendered TServer/shop-cart: spec.k8s.replicas: 5 is greater than the maximum of 1"]
