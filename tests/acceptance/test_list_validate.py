@@ -74,3 +74,31 @@ def test_settings_override_by_env(sample, tmp_path):
     (other / "X" / "values.yaml").write_text("app: Other\nserver: Svc\ntemplate: tars.cpp\n")
     result = sample("list", "--json", env={"INVOKE_TARS_SERVICES_DIR": "elsewhere"})
     assert [r["id"] for r in json.loads(result.stdout)] == ["Other.Svc"]
+
+
+def test_template_prints_only_manifests(sample):
+    import yaml
+
+    result = sample("template", "--service", "Base.HelloServer", "--tag", "v1.0.0")
+    assert result.returncode == 0, result.stderr
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert sorted(d["kind"] for d in docs) == ["TImage", "TServer"]
+    tserver = next(d for d in docs if d["kind"] == "TServer")
+    assert tserver["spec"]["release"]["image"] == "127.0.0.1:5000/base/helloserver:v1.0.0"
+
+
+def test_chart_writes_tgz_and_prints_path(sample):
+    result = sample("chart", "--service", "Shop.CartServer", "--service", "Base.AuthServer", "--tag", "v3.0.1",
+                    "--out", "out")
+    assert result.returncode == 0, result.stderr
+    paths = result.stdout.split()
+    assert [p.rsplit("/", 1)[1].split("-3.0.1-")[0] for p in paths] == ["shop-cartserver", "base-authserver"]
+    assert all((sample.root / "out" / p.rsplit("/", 1)[1]).is_file() for p in paths)
+
+
+def test_template_of_invalid_service_is_refused_located(sample):
+    path = sample.root / "services/Base/AuthServer/values.yaml"
+    path.write_text(path.read_text().replace("port: 10020", "port: 19385"))
+    result = sample("template", "--service", "Base.AuthServer")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "services/Base/AuthServer/values.yaml:6:11: servants[0].port: 19385 is reserved by the TARS framework" in result.stderr

@@ -16,7 +16,7 @@ from tars_tasks.charts import assemble, package, tgz_bytes
 from tars_tasks.helm import Helm
 from tars_tasks.manifests import crd_problems, parse
 from tars_tasks.paths import CHART_DIR
-from conftest import CRDS_DIR, REPO_ROOT
+from support import CRDS_DIR, REPO_ROOT
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-.]+)?$")
