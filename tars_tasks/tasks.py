@@ -120,5 +120,25 @@ def chart(c, service=None, tag=None, out=None):
         print(path)
 
 
-ns = Collection(list_services, validate, template, chart)
+@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
+                                  "tag": "image tag (default: the content fingerprint; kept as a label either way)",
+                                  "push": "push to the registry (default: on; --no-push builds locally)",
+                                  "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report"})
+@reports_errors
+def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
+    """Build (and push) the images of services whose image tag is not in the registry yet."""
+    from .build import run_build
+
+    project = Project.load(settings_of(c))
+    selected = project.select(service or [])
+    project.require_valid(selected)
+    results = run_build(project, selected, tag=tag, push=push, jobs=int(jobs) if jobs else None)
+    if json_:
+        print(json.dumps({"images": [r.to_json() for r in results]}, indent=2))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)
+
+
+ns = Collection(list_services, validate, template, chart, build)
 ns.configure({"tars": DEFAULTS})
