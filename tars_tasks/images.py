@@ -69,7 +69,7 @@ def render_dockerfile(artifact: Artifact) -> str:
     except jinja2.TemplateNotFound:
         raise BuildError(f"no Dockerfile template for server type {spec.type!r}") from None
     return template.render(service_id=artifact.service.id, server_type=spec.type, base_image=spec.base_image,
-                           build_args=[k for k, _ in spec.args], has_inputs=bool(spec.inputs)) + "\n"
+                           build_args=[k for k, _ in spec.args], has_inputs=bool(spec.inputs)).rstrip("\n") + "\n"
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:

@@ -40,3 +40,111 @@ class Monorepo:
     def problems(self) -> list[str]:
         return [str(p) for p in self.load().problems]
 
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 30, ok_statuses=(200, 401)) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError as exc:
+            if exc.code in ok_statuses:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up")
+        time.sleep(0.2)
+
+
+class RegistryProcess:
+    """A real CNCF distribution registry (Debian docker-registry) on a free loopback port."""
+
+    def __init__(self, workdir: Path, htpasswd: tuple[str, str] | None = None):
+        import subprocess
+
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        auth = ""
+        if htpasswd:
+            user, password = htpasswd
+            line = subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True,
+                                  text=True).stdout.strip()
+            (workdir / "htpasswd").write_text(line + "\n")
+            auth = f"auth:\n  htpasswd:\n    realm: tars-tasks-test\n    path: {workdir / 'htpasswd'}\n"
+        (workdir / "config.yml").write_text(
+            f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+            f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{auth}")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")],
+                                     stdout=(workdir / "log").open("w"), stderr=subprocess.STDOUT)
+        wait_http(f"http://{self.host}/v2/")
+
+    def tags(self, repository: str, auth: tuple[str, str] | None = None) -> list[str]:
+        import base64
+        import json as _json
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(f"http://{self.host}/v2/{repository}/tags/list")
+        if auth:
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        try:
+            return sorted(_json.loads(urllib.request.urlopen(req, timeout=5).read()).get("tags") or [])
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return []
+            raise
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+
+
+def ensure_docker() -> None:
+    """Start dockerd (scripts/services.sh) when it is not running: tests use the real engine, never skip."""
+    import subprocess
+
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "services.sh"), "start"], check=True)
+
+
+TEST_BASE_IMAGE = "tars-tasks-test/base:1"
+
+
+def init_git(root: Path) -> None:
+    import subprocess
+
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(argv, cwd=root, check=True, capture_output=True)
+
+
+def copy_samples(dest: Path) -> Path:
+    import shutil
+
+    def build_outputs(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if (n, Path(folder).name) in {("HelloServer", "HelloServer"),
+                                                               ("OrderServer.jar", "OrderServer")}]
+
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO_ROOT / "services", dest / "services", ignore=build_outputs)
+    shutil.copy(REPO_ROOT / "tasks.py", dest / "tasks.py")
+    shutil.copy(REPO_ROOT / "invoke.yaml", dest / "invoke.yaml")
+    return dest
