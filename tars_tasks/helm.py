@@ -85,7 +85,8 @@ class Helm:
         return self.run(args, timeout=_seconds(timeout) + 60)
 
     def list_releases(self, namespace: str) -> list[dict]:
-        out = self.run(["list", "--namespace", namespace, "--all", "--output", "json", "--max", "0"]).stdout
+        out = self.run(["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
+                        "--max", "0"]).stdout
         try:
             data = json.loads(out or "[]")
         except json.JSONDecodeError:

@@ -140,5 +140,115 @@ def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
         raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)
 
 
-ns = Collection(list_services, validate, template, chart, build)
+def _project(c, namespace=None):
+    import dataclasses
+
+    settings = settings_of(c)
+    if namespace:
+        settings = dataclasses.replace(settings, namespace=namespace)
+    return Project.load(settings)
+
+
+PLAN_HELP = {
+    "since": "git ref: a service changed when a file in its folder or build.inputs changed since REF",
+    "all": "treat every selected service as changed (deploy all; images are still built only when missing)",
+    "service": "App.Server id (repeatable; default: every service)",
+    "with_dependents": "also the services that depend (transitively) on a changed one",
+    "json": "print JSON instead of a table",
+    "namespace": "Kubernetes namespace (default: tars.namespace)",
+    "tag": "image tag for every service (default: each one's content fingerprint)",
+}
+
+
+@task(iterable=["service"], help={**PLAN_HELP, "out": "also save the plan to FILE (for `release --plan FILE`)",
+                                  "dry_run": "plan for a dry run (no cluster needed)"})
+@reports_errors
+def plan(c, since=None, all_=False, service=None, with_dependents=False, json_=False, out=None, namespace=None,
+         tag=None, dry_run=False):
+    """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
+    from pathlib import Path
+
+    from .plan import Options
+    from .release import plan_only
+    from .report import plan_table
+
+    project = _project(c, namespace)
+    result = plan_only(project, Options(ids=service or [], since=since, force_all=all_,
+                                        with_dependents=with_dependents, tag=tag, dry_run=dry_run))
+    if out:
+        result.save(Path(out))
+        print(f"plan saved to {out}", file=sys.stderr)
+    if json_:
+        data = result.to_json()
+        print(json.dumps({"services": data["services"], "waves": data["waves"],
+                          **{k: v for k, v in data.items() if k not in ("services", "waves")}}, indent=2))
+    else:
+        print(plan_table(result), end="")
+
+
+def _run_release(c, opts, jobs, fail_fast, json_, plan_file=None):
+    from pathlib import Path
+
+    from .release import release as run
+    from .report import ProgressView, plan_table, report_table
+
+    project = _project(c, opts.namespace)
+    view = {}
+
+    def on_plan(p):
+        print(plan_table(p), end="", file=sys.stderr)
+        view["v"] = ProgressView([s.id for s in p.services if s.changed])
+
+    def progress(sid, step, msg):
+        view["v"](sid, step, msg)
+
+    _, report = run(project, opts, jobs=int(jobs) if jobs else None, fail_fast=fail_fast,
+                    plan_file=Path(plan_file) if plan_file else None, progress=progress, on_plan=on_plan)
+    if json_:
+        print(json.dumps(report.to_json(), indent=2))
+        print(report_table(report), end="", file=sys.stderr)
+    else:
+        print(report_table(report), end="")
+    if not report.ok:
+        bad = [s for s in report.services if s.status in ("failed", "skipped")]
+        raise Exit(f"{len(bad)} service(s) not deployed", code=1)
+
+
+@task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
+                                  "dry_run": "deploy nothing: build locally (no push), render and check charts",
+                                  "fail_fast": "stop starting new work after the first failure",
+                                  "plan": "run exactly the plan saved by `invoke plan --out FILE`"})
+@reports_errors
+def release(c, since=None, all_=False, service=None, with_dependents=False, namespace=None, jobs=None,
+            dry_run=False, fail_fast=False, json_=False, tag=None, plan=None):
+    """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
+    from .plan import Options
+
+    opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
+                   dry_run=dry_run)
+    opts.namespace = namespace
+    _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan)
+
+
+@task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
+                                  "namespace": PLAN_HELP["namespace"], "tag": PLAN_HELP["tag"],
+                                  "dry_run": "deploy nothing: build locally, render and check charts",
+                                  "with_deps": "also bring their dependencies up first",
+                                  "jobs": "parallel builds and deploys", "json": "print a JSON report",
+                                  "fail_fast": "stop starting new work after the first failure"})
+@reports_errors
+def deploy(c, service=None, namespace=None, tag=None, dry_run=False, with_deps=False, jobs=None, json_=False,
+           fail_fast=False):
+    """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
+    from .errors import UsageError
+    from .plan import Options
+
+    if not service:
+        raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
+    opts = Options(ids=service, force_all=True, with_deps=with_deps, tag=tag, dry_run=dry_run)
+    opts.namespace = namespace
+    _run_release(c, opts, jobs, fail_fast, json_)
+
+
+ns = Collection(list_services, validate, template, chart, build, plan, release, deploy)
 ns.configure({"tars": DEFAULTS})

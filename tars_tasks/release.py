@@ -1,0 +1,57 @@
+"""The main job: plan (or load a saved plan), then run it; `deploy` is the same for named services."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .artifacts import resolve
+from .fingerprint import FileLister
+from .helm import Helm
+from .images import ImageBuilder
+from .plan import Options, Plan, check_plan_still_applies, make_plan
+from .project import Project
+from .registry import Registries
+from .runner import Progress, Report, Runner
+
+
+def helm_for(project: Project) -> Helm:
+    s = project.settings
+    return Helm(s.helm_binary(), s.kube_context)
+
+
+def plan_only(project: Project, opts: Options) -> Plan:
+    helm = helm_for(project)
+    return make_plan(project, opts, helm=helm)[0]
+
+
+def release(project: Project, opts: Options, jobs: int | None = None, fail_fast: bool = False,
+            plan_file: Path | None = None, progress: Progress | None = None,
+            on_plan=None) -> tuple[Plan, Report]:
+    settings = project.settings
+    helm = helm_for(project)
+    registries = Registries()
+    lister = FileLister(settings.root)
+    if plan_file is not None:
+        plan = Plan.load(plan_file)
+        ids = [p.id for p in plan.services]
+        services = project.select(ids)
+        project.require_valid(services)
+        artifacts = resolve(settings, services, plan.tag, lister)
+        check_plan_still_applies(plan, artifacts)
+        opts.dry_run = opts.dry_run or plan.dry_run
+        if not opts.dry_run:  # the cluster must be reachable before any work starts
+            from .plan import deployed_releases
+            from .errors import UsageError
+            from .helm import HelmError
+            try:
+                deployed_releases(helm, plan.namespace)
+            except HelmError as exc:
+                raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
+    else:
+        plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister)
+    if on_plan is not None:
+        on_plan(plan)
+    builder = ImageBuilder(settings, registries=registries, lister=lister,
+                           progress=(lambda sid, msg: progress(sid, "image", msg)) if progress else None)
+    runner = Runner(project, plan, artifacts, helm, builder, jobs or settings.jobs, opts.dry_run, fail_fast,
+                    progress)
+    return plan, runner.run()
