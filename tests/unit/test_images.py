@@ -35,6 +35,14 @@ def engine_image_events(client, since: float) -> list[str]:
     return [e.get("Action") or e.get("status") for e in events]
 
 
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A registry of this module's own: its tests reason about which tags exist."""
+    reg = RegistryProcess(tmp_path_factory.mktemp("images-registry"))
+    yield reg
+    reg.stop()
+
+
 @pytest.fixture
 def mono(tmp_path, test_base_image):
     root = copy_samples(tmp_path / "mono")
