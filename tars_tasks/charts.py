@@ -11,6 +11,7 @@ import copy
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -25,11 +26,6 @@ from .buildspec import image_name, release_id, sanitize_tag, server_type
 from .paths import CHART_DIR
 from .services import Service
 from .settings import Settings
-
-try:
-    from yaml import CSafeDumper as SafeDumper
-except ImportError:  # pragma: no cover
-    from yaml import SafeDumper  # type: ignore[assignment]
 
 FIXED_MTIME = 315532800  # 1980-01-01, as reproducible-build tools use
 OUR_KEYS = ("build", "dependsOn")  # values.yaml keys for tars-tasks, not for the chart
@@ -109,13 +105,13 @@ def assemble(service: Service, settings: Settings, tag: str, template: ChartTemp
     template = template or load_template()
     tag = sanitize_tag(tag)
     values = chart_values(service, settings, tag)
-    values_bytes = yaml.dump(values, Dumper=SafeDumper, sort_keys=True, allow_unicode=True,
-                             default_flow_style=False).encode("utf-8")
+    # JSON is YAML: helm reads it as values.yaml, and it serialises ~20x faster than PyYAML
+    values_bytes = (json.dumps(values, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n").encode()
     digest = hashlib.sha256(template.digest.encode() + b"\0" + values_bytes).hexdigest()
     meta = dict(template.meta)
     meta.update({"name": service.name, "version": chart_version(tag, digest), "appVersion": tag,
                  "description": f"{service.id} on the TarsCloud K8SFramework (packaged by tars-tasks)"})
-    chart_yaml = yaml.dump(meta, Dumper=SafeDumper, sort_keys=True).encode("utf-8")
+    chart_yaml = (json.dumps(meta, sort_keys=True, indent=2) + "\n").encode()
     return Chart(service.name, meta["version"], tag, values["repo"]["image"], values["repo"]["id"], values_bytes,
                  chart_yaml, template)
 
