@@ -13,12 +13,10 @@ import subprocess
 import tarfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import docker
-import docker.errors
-import jinja2
 
 from .artifacts import Artifact
 from .errors import TarsError
@@ -27,6 +25,9 @@ from .helm import redact_text
 from .paths import DOCKERFILES_DIR
 from .registry import Registries, RegistryError
 from .settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import docker
 
 LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
 LABEL_SERVICE = "io.tars-tasks.service"
@@ -58,14 +59,20 @@ class BuildResult:
                 "seconds": round(self.seconds, 3), "log": self.log}
 
 
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(DOCKERFILES_DIR)), undefined=jinja2.StrictUndefined,
-                          keep_trailing_newline=True, autoescape=False)
+@lru_cache(maxsize=1)
+def _jinja():
+    import jinja2  # imported on first use: planning a release that builds nothing does not need it
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(DOCKERFILES_DIR)), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, autoescape=False)
 
 
 def render_dockerfile(artifact: Artifact) -> str:
+    import jinja2
+
     spec = artifact.spec
     try:
-        template = _ENV.get_template(f"{spec.type}.Dockerfile.j2")
+        template = _jinja().get_template(f"{spec.type}.Dockerfile.j2")
     except jinja2.TemplateNotFound:
         raise BuildError(f"no Dockerfile template for server type {spec.type!r}") from None
     return template.render(service_id=artifact.service.id, server_type=spec.type, base_image=spec.base_image,
@@ -136,13 +143,15 @@ class ImageBuilder:
         self.settings = settings
         self.registries = registries or Registries()
         self.progress = progress or (lambda sid, msg: None)
-        self.client_factory = client_factory or (lambda: docker.from_env(timeout=600))
+        self.client_factory = client_factory or _default_client
         self.lister = lister or FileLister(settings.root)
 
     def log_path(self, artifact: Artifact) -> Path:
         return self.settings.log_path / f"{artifact.service.id}.build.log"
 
     def ensure(self, artifact: Artifact, push: bool) -> BuildResult:
+        import docker.errors
+
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, "failed", log=str(self.log_path(artifact)))
         log_path = self.log_path(artifact)
@@ -212,6 +221,8 @@ class ImageBuilder:
             raise BuildError(f"build.command {' '.join(argv)!r} failed (exit {proc.returncode}): {tail}")
 
     def _ensure_base_image(self, client: docker.DockerClient, artifact: Artifact, log) -> None:
+        import docker.errors
+
         base = artifact.spec.base_image
         if artifact.spec.dockerfile or not base or _local_image(client, base) is not None:
             return
@@ -262,7 +273,15 @@ class ImageBuilder:
                 log.write(status + "\n")
 
 
+def _default_client():
+    import docker  # imported on first use (about 0.1 s)
+
+    return docker.from_env(timeout=600)
+
+
 def _local_image(client: docker.DockerClient, ref: str):
+    import docker.errors
+
     try:
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
