@@ -7,7 +7,6 @@ temporary file and renamed, so packaging several charts (or the same chart) at o
 """
 from __future__ import annotations
 
-import copy
 import gzip
 import hashlib
 import io
@@ -78,7 +77,7 @@ class Chart:
 
 def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     """The service's values as the chart reads them: our keys dropped, the release filled in."""
-    values = {k: copy.deepcopy(v) for k, v in service.values.items() if k not in OUR_KEYS}
+    values = {k: v for k, v in service.values.items() if k not in OUR_KEYS}  # shallow: only "repo" is replaced
     repo = dict(values.get("repo") or {})
     given_id = repo.get("id")
     repo["id"] = str(given_id) if given_id else release_id(tag)

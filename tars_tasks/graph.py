@@ -1,9 +1,10 @@
 """The dependsOn graph: unknown ids, cycles (named), waves, dependents and dependencies."""
 from __future__ import annotations
 
+import sys
 from typing import Iterable, Mapping, Sequence
 
-from .errors import Problem
+from .errors import Problem, TarsError
 from .services import Service
 
 
@@ -52,7 +53,6 @@ def find_cycles(edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
         stack.pop()
         color[node] = BLACK
 
-    import sys
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 4 * len(edges) + 100))
     try:
@@ -65,26 +65,35 @@ def find_cycles(edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
 
 
 def waves(ids: Iterable[str], edges: Mapping[str, Sequence[str]]) -> list[list[str]]:
-    """Layers of the selected ids: wave 0 has no dependency among the selected, wave n only on waves < n."""
+    """Layers of the selected ids: wave 0 has no dependency among the selected, wave n only on waves < n.
+
+    Kahn's algorithm, O(services + edges); a cycle among the selected is an error naming it.
+    """
     selected = set(ids)
     deps = {i: {d for d in edges.get(i, ()) if d in selected and d != i} for i in selected}
+    dependents: dict[str, list[str]] = {i: [] for i in selected}
+    for i, ds in deps.items():
+        for d in ds:
+            dependents[d].append(i)
+    missing = {i: len(ds) for i, ds in deps.items()}
     level: dict[str, int] = {}
-    remaining = dict(deps)
-    current = 0
-    while remaining:
-        ready = sorted(i for i, ds in remaining.items() if all(d in level for d in ds))
-        if not ready:
-            cycle = find_cycles({i: sorted(ds) for i, ds in remaining.items()})
-            from .errors import TarsError
-            raise TarsError("dependency cycle: " + " -> ".join(cycle[0] + [cycle[0][0]]) if cycle else "dependency cycle")
-        for i in ready:
-            level[i] = current
-            del remaining[i]
-        current += 1
-    out: list[list[str]] = [[] for _ in range(current)]
-    for i, lv in level.items():
-        out[lv].append(i)
-    return [sorted(w) for w in out]
+    current = sorted(i for i, n in missing.items() if n == 0)
+    out: list[list[str]] = []
+    while current:
+        out.append(current)
+        nxt = []
+        for i in current:
+            level[i] = len(out) - 1
+            for dep in dependents[i]:
+                missing[dep] -= 1
+                if missing[dep] == 0:
+                    nxt.append(dep)
+        current = sorted(nxt)
+    if len(level) != len(selected):
+        remaining = {i: sorted(deps[i]) for i in selected if i not in level}
+        cycle = find_cycles(remaining)
+        raise TarsError("dependency cycle: " + " -> ".join(cycle[0] + [cycle[0][0]]) if cycle else "dependency cycle")
+    return out
 
 
 def closure(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:

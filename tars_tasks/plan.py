@@ -178,7 +178,8 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
 
     edges = edges_of(selected)
     ids = [s.id for s in selected]
-    layer = {sid: i for i, wave in enumerate(waves(ids, edges)) for sid in wave}
+    layers = waves(ids, edges)
+    layer = {sid: i for i, wave in enumerate(layers) for sid in wave}
     plans = []
     for s in selected:
         art = artifacts[s.id]
@@ -198,7 +199,7 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
                                  [d for d in s.depends_on if d in layer], art.fingerprint,
                                  f"{s.name}-{charts[s.id].version}"))
     plans.sort(key=lambda p: (p.wave, p.id))
-    return Plan(plans, waves(ids, edges), namespace, opts.dry_run, notes, opts.tag), artifacts
+    return Plan(plans, layers, namespace, opts.dry_run, notes, opts.tag), artifacts
 
 
 def check_plan_still_applies(plan: Plan, artifacts: dict[str, Artifact]) -> None:
