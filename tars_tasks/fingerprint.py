@@ -176,16 +176,3 @@ def fingerprint(root: Path, service_dir: Path, spec: BuildSpec, lister: FileList
 def default_tag(fp: str) -> str:
     return fp[:16]
 
-
-def touched_services(changed: Iterable[str], services: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, list[str]]:
-    """Map service id -> the changed repo-relative paths under its folder or its inputs."""
-    hits: dict[str, list[str]] = {}
-    changed = list(changed)
-    for sid, (folder, inputs) in services.items():
-        prefixes = [folder.rstrip("/") + "/"] + [i.strip("/") for i in inputs]
-        files = [c for c in changed if any(c.startswith(p if p.endswith("/") else p + "/") or c == p.rstrip("/")
-                                           for p in prefixes)]
-        if files:
-            hits[sid] = files
-    return hits
-
