@@ -99,6 +99,17 @@ def deployed_releases(helm: Helm, namespace: str) -> dict[str, dict]:
     return {r.get("name"): r for r in helm.list_releases(namespace)}
 
 
+def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]) -> dict[str, dict]:
+    """What the cluster runs. Without a reachable cluster that is a usage error, unless this is a dry run."""
+    try:
+        return deployed_releases(helm, namespace)
+    except HelmError as exc:
+        if not dry_run:
+            raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
+        notes.append("cluster not reachable: dry run treats every service as not deployed")
+        return {}
+
+
 def select_services(project: Project, opts: Options) -> list[Service]:
     selected = project.select(list(opts.ids))
     if opts.with_deps:
@@ -122,14 +133,7 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
             shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
             reasons[sid] = [f"changed since {opts.since}: {shown}"]
 
-    deployed: dict[str, dict] = {}
-    if helm is not None:
-        try:
-            deployed = deployed_releases(helm, namespace)
-        except HelmError as exc:
-            if not opts.dry_run:
-                raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
-            notes.append("cluster not reachable: dry run treats every service as not deployed")
+    deployed = cluster_releases(helm, namespace, opts.dry_run, notes) if helm is not None else {}
 
     artifacts = resolve(settings, selected, opts.tag, lister)
     template = load_template()

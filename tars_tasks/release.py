@@ -7,7 +7,7 @@ from .artifacts import resolve
 from .fingerprint import FileLister
 from .helm import Helm
 from .images import ImageBuilder
-from .plan import Options, Plan, check_plan_still_applies, make_plan
+from .plan import Options, Plan, check_plan_still_applies, cluster_releases, make_plan
 from .project import Project
 from .registry import Registries
 from .runner import Progress, Report, Runner
@@ -38,14 +38,7 @@ def release(project: Project, opts: Options, jobs: int | None = None, fail_fast:
         artifacts = resolve(settings, services, plan.tag, lister)
         check_plan_still_applies(plan, artifacts)
         opts.dry_run = opts.dry_run or plan.dry_run
-        if not opts.dry_run:  # the cluster must be reachable before any work starts
-            from .plan import deployed_releases
-            from .errors import UsageError
-            from .helm import HelmError
-            try:
-                deployed_releases(helm, plan.namespace)
-            except HelmError as exc:
-                raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
+        cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister)
     if on_plan is not None:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support import copy_samples
 
 
 class Cli:
@@ -22,23 +21,6 @@ class Cli:
                               env=full_env, timeout=timeout)
 
 
-def _build_outputs(folder: str, names: list[str]) -> list[str]:
-    """Compiled files that a sample's build step made in the checkout (ignored by git, so not in a clone)."""
-    return [n for n in names if (n, Path(folder).name) in {("HelloServer", "HelloServer"), ("OrderServer.jar", "OrderServer")}]
-
-
-def make_monorepo(dest: Path, with_samples: bool = True) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO_ROOT / "tasks.py", dest / "tasks.py")
-    shutil.copy(REPO_ROOT / "invoke.yaml", dest / "invoke.yaml")
-    if with_samples:
-        shutil.copytree(REPO_ROOT / "services", dest / "services",
-                        ignore=_build_outputs)
-    else:
-        (dest / "services").mkdir()
-    return dest
-
-
 @pytest.fixture
 def sample(tmp_path) -> Cli:
-    return Cli(make_monorepo(tmp_path / "mono"))
+    return Cli(copy_samples(tmp_path / "mono"))
