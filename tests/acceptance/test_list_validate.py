@@ -102,3 +102,4 @@ def test_template_of_invalid_service_is_refused_located(sample):
     result = sample("template", "--service", "Base.AuthServer")
     assert result.returncode == 1 and result.stdout == ""
     assert "services/Base/AuthServer/values.yaml:6:11: servants[0].port: 19385 is reserved by the TARS framework" in result.stderr
+

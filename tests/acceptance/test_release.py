@@ -261,3 +261,20 @@ def test_since_in_shallow_clone_without_ref_is_clear(mono, tmp_path):
     result = Cli(clone)("plan", "--since", "HEAD~1", "--dry-run")
     assert result.returncode == 2
     assert "--since HEAD~1: no such commit in this clone. This is a shallow clone" in result.stderr
+
+
+def test_build_task_end_to_end(mono, registry):
+    result = mono("build", "--service", "Base.AuthServer", "--service", "Base.LogServer", "--json")
+    assert result.returncode == 0, result.stderr
+    images = {i["service"]: i for i in json.loads(result.stdout)["images"]}
+    assert set(images) == {"Base.AuthServer", "Base.LogServer"}
+    assert {i["status"] for i in images.values()} <= {"pushed", "exists"}
+    assert "Base.AuthServer: " in result.stderr  # one progress/result line per service
+    again = mono("build", "--service", "Base.AuthServer", "--json")
+    assert json.loads(again.stdout)["images"][0]["status"] == "exists"
+    assert "is in the registry: not built" in again.stderr
+    values = mono.root / "services/Base/AuthServer/values.yaml"
+    values.write_text(values.read_text().replace('  files: ["AuthServer"]', '  files: ["AuthServer"]\n  command: ["false"]'))
+    failed = mono("build", "--service", "Base.AuthServer")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "build.command 'false' failed (exit 1)" in failed.stderr

@@ -203,3 +203,15 @@ def test_dockerfile_templates_render_for_every_type(mono):
     assert text.splitlines()[1:] == [f"FROM {TEST_BASE_IMAGE}", "ENV ServerType=nodejs",
                                      "ENV NODE_PATH=/usr/local/server/inputs", "COPY files/ /usr/local/server/bin/",
                                      "COPY inputs/ /usr/local/server/inputs/"]
+
+
+def test_service_own_dockerfile_wins(mono, registry, docker_client):
+    folder = mono / "services/Base/AuthServer"
+    (folder / "Dockerfile").write_text(f"FROM {TEST_BASE_IMAGE}\nCOPY AuthServer /opt/own/AuthServer\n"
+                                       "ENV ServerType=go\n")
+    values = folder / "values.yaml"
+    values.write_text(values.read_text().replace("  type: go\n", "  type: go\n  dockerfile: Dockerfile\n"))
+    results, arts = build(settings_for(mono, registry.host), ["Base.AuthServer"])
+    assert results["Base.AuthServer"].status == "pushed", results["Base.AuthServer"].reason
+    out = docker_client.containers.run(arts["Base.AuthServer"].ref, ["ls", "/opt/own"], remove=True).decode()
+    assert out.split() == ["AuthServer"]
