@@ -86,6 +86,7 @@ class Options:
     ids: Sequence[str] = ()
     since: str | None = None
     force_all: bool = False
+    force_ids: Sequence[str] = ()  # deployed even when the cluster runs them already (`deploy --service`)
     with_dependents: bool = False
     with_deps: bool = False
     tag: str | None = None
@@ -149,6 +150,8 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
         entry = deployed.get(s.name)
         if opts.force_all:
             changed[s.id] = ["--all: deploy every selected service"]
+        elif s.id in opts.force_ids:
+            changed[s.id] = ["named with --service"]
         elif entry is None:
             changed[s.id] = [f"not deployed in namespace {namespace}"]
         elif entry.get("status") != "deployed":

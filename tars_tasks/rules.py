@@ -68,7 +68,7 @@ def _servants(s: Service, v: dict) -> Iterator[Problem]:
     for i, servant in items(v, "servants"):
         name, port = _str(servant.get("name")), _int(servant.get("port"))
         if name is not None:
-            if normal and not NORMAL_PORT_NAME.match(name.lower()) or normal and len(name) > 15:
+            if normal and (len(name) > 15 or not NORMAL_PORT_NAME.match(name.lower())):
                 yield s.problem(["servants", i, "name"], f"{name!r} is invalid for subtype normal: a port name needs "
                                                          "at most 15 letters, digits and '-'")
             key = name.lower()

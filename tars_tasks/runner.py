@@ -6,7 +6,6 @@ go on unless fail_fast. Nothing is kept between runs: a rerun plans again and re
 """
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -74,7 +73,6 @@ class Runner:
         self.progress = progress or (lambda sid, step, msg: None)
         self.chart_dir = chart_dir or project.settings.dist_path / "charts"
         self.reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
-        self._lock = threading.Lock()
         self._chart_paths: dict[str, Path] = {}
 
     # ---- steps -------------------------------------------------------------------------------------
@@ -182,15 +180,15 @@ class Runner:
                     exc = fut.exception()
                     if exc is None:
                         state[task] = "done"
-                        self.progress(sid, step, "done")
+                        self.progress(sid, step, "done (dry run: not applied)" if self.dry_run and step == "deploy"
+                                      else "done")
                         if step == "deploy":
                             self.reports[sid].status = "dry-run" if self.dry_run else "deployed"
                             self.reports[sid].reason = ("rendered and checked; nothing applied" if self.dry_run
                                                         else "; ".join(self.plan.by_id()[sid].reasons))
                     else:
                         state[task] = "failed"
-                        with self._lock:
-                            failed_first.append(sid)
+                        failed_first.append(sid)
                         self.reports[sid].status = "failed"
                         self.reports[sid].reason = f"{step}: {redact_text(str(exc))}"
                         self.progress(sid, step, f"failed: {self.reports[sid].reason}")

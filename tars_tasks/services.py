@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import Problem, UsageError
-from .yamlfile import Locator, YamlFileError, read_file
+from .yamlfile import Locator, YamlFileError, format_path, read_file
 
 VALUES_FILE = "values.yaml"
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", "dist", "build", "target"}
@@ -51,8 +51,6 @@ class Service:
         return self._locator
 
     def problem(self, path: list, message: str, key: bool = False, warning: bool = False) -> Problem:
-        from .yamlfile import format_path
-
         line, col = self.locator.find(path, key=key)
         return Problem(self.display, line, col, format_path(path), message, warning)
 

@@ -225,8 +225,7 @@ def release(c, since=None, all_=False, service=None, with_dependents=False, name
     from .plan import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run)
-    opts.namespace = namespace
+                   dry_run=dry_run, namespace=namespace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan)
 
 
@@ -245,8 +244,7 @@ def deploy(c, service=None, namespace=None, tag=None, dry_run=False, with_deps=F
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
-    opts = Options(ids=service, force_all=True, with_deps=with_deps, tag=tag, dry_run=dry_run)
-    opts.namespace = namespace
+    opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace)
     _run_release(c, opts, jobs, fail_fast, json_)
 
 

@@ -226,6 +226,11 @@ def test_deploy_with_deps_and_fail_fast(mono, cluster):
     assert ups["shop-cartserver"]["start"] >= max(ups["base-helloserver"]["end"], ups["base-authserver"]["end"])
     assert ups["base-helloserver"]["start"] >= ups["base-logserver"]["end"]
     cluster.reset_calls()
+    again = mono("deploy", "--service", "Shop.CartServer", "--with-deps", "--json")
+    assert report_of(again)["Shop.CartServer"]["status"] == "deployed"  # named: deployed again
+    assert report_of(again)["Base.HelloServer"]["status"] == "unchanged"  # dependencies only when changed
+    assert set(cluster.upgrades()) == {"shop-cartserver"}
+    cluster.reset_calls()
     ff = mono("release", "--all", "--fail-fast", "--jobs", "1", "--json", env={"FAKE_HELM_FAIL": "base-authserver"})
     assert ff.returncode == 1
     rep = report_of(ff)
