@@ -16,8 +16,22 @@ start_docker() {
 }
 
 start_registry() {
-  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:5000/v2/', timeout=2)" 2>/dev/null; then
-    return 0
+  local code
+  code=$(python3 - <<'PY'
+import urllib.error, urllib.request
+try:
+    print(urllib.request.urlopen("http://127.0.0.1:5000/v2/", timeout=2).status)
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+except OSError:
+    print(0)
+PY
+)
+  if [ "$code" = "200" ]; then return 0; fi
+  if [ "$code" != "0" ]; then
+    echo "services: something on 127.0.0.1:5000 answers HTTP $code (a registry that needs a login?);" \
+         "stop it (e.g. service docker-registry stop) so an open local registry can run there" >&2
+    return 1
   fi
   echo "services: starting docker-registry on 127.0.0.1:5000" >&2
   mkdir -p "$state/registry"
