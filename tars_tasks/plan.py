@@ -161,7 +161,8 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
 
     if opts.with_dependents:
         rev = reverse(project.edges())
-        extra = closure(set(changed), rev) - set(changed)
+        origins = set(changed)
+        extra = closure(origins, rev) - origins
         missing = sorted(extra - {s.id for s in selected})
         if missing:
             selected = project.select(sorted({s.id for s in selected} | set(missing)))
@@ -169,7 +170,8 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
             for m in missing:
                 charts[m] = assemble(project.by_id()[m], settings, artifacts[m].tag, template)
         for sid in sorted(extra):
-            changed.setdefault(sid, []).append("depends on a changed service")
+            because = sorted(closure([sid], project.edges()) & origins)
+            changed.setdefault(sid, []).append(f"depends on changed {', '.join(because)}")
 
     registries = registries or Registries()
 

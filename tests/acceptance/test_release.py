@@ -157,6 +157,7 @@ def test_changed_service_redeploys_and_dependents_only_with_flag(mono, cluster):
         "Shop.CartServer", "Shop.OrderServer", "Shop.WebGateway"]
     dependent = next(s for s in plan2["services"] if s["id"] == "Shop.OrderServer")
     assert dependent["steps"] == ["chart", "deploy"]  # its image did not change: no build
+    assert dependent["reasons"] == ["depends on changed Shop.CartServer"]
 
 
 def test_parallel_independent_deploys(tmp_path, registry, test_base_image, cluster):
