@@ -284,3 +284,15 @@ def test_build_task_end_to_end(mono, registry):
     failed = mono("build", "--service", "Base.AuthServer")
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert "build.command 'false' failed (exit 1)" in failed.stderr
+
+
+def test_one_bad_file_means_nothing_is_released(mono, cluster, docker_client):
+    path = mono.root / "services/Shop/PayServer/values.yaml"
+    path.write_text(path.read_text().replace("port: 13000\nhostNetwork", "port: 70000\nhostNetwork"))
+    images_before = {i.id for i in docker_client.images.list()}
+    result = mono("release")
+    assert result.returncode == 1
+    assert "services/Shop/PayServer/values.yaml:6:11: servants[0].port: 70000 is greater than 65535" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert cluster.calls() == []  # not even a plan against the cluster
+    assert {i.id for i in docker_client.images.list()} == images_before
