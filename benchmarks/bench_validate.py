@@ -1,4 +1,4 @@
-"""Benchmark: discover + validate N services (issue target: <= 1.0 s for 1,000 on 2 cores).
+"""Benchmark: discover + validate N services (issue target: <= 1.0 s for 1,000 on 2 cores), then render them.
 
     python benchmarks/bench_validate.py [N]
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import make  # noqa: E402
 
+from tars_tasks.checks import check_project  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
 from tars_tasks.settings import Settings  # noqa: E402
 from tars_tasks.validation import validator  # noqa: E402
@@ -31,6 +32,11 @@ def main(n: int = 1000, repeat: int = 5) -> None:
         assert len(project.services) == n and not project.problems, project.problems[:3]
         print(f"discover+validate {n} services: median {statistics.median(times):.3f} s, "
               f"best {min(times):.3f} s over {repeat} runs")
+        start = time.perf_counter()
+        problems = check_project(project, project.services, render=True)
+        rendered = time.perf_counter() - start
+        assert problems == [], problems[:3]
+        print(f"`invoke validate` rendering of {n} services (package + one helm template): {rendered:.3f} s")
 
 
 if __name__ == "__main__":

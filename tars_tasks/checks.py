@@ -1,6 +1,12 @@
-"""`invoke validate`: file problems of the selected services, then each one rendered by helm and checked."""
+"""`invoke validate`: file problems of the selected services, then every one rendered by helm and checked.
+
+Rendering runs one `helm template` for all services at once: their charts become subcharts of a throwaway
+umbrella chart, and each rendered document names its subchart (`# Source: <umbrella>/charts/<name>/...`).
+When that render fails, each service is rendered on its own to say which one and why.
+"""
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -14,31 +20,61 @@ from .manifests import crd_problems, parse
 from .project import Project
 from .services import Service
 
+UMBRELLA = "tars-tasks-validate"
+_SOURCE = re.compile(rf"^# Source: {UMBRELLA}/charts/([^/]+)/", re.MULTILINE)
+
+
+def split_by_subchart(text: str) -> dict[str, str]:
+    """helm's multi-document output -> subchart name -> its documents."""
+    out: dict[str, list[str]] = {}
+    for doc in re.split(r"^---\s*$", text, flags=re.MULTILINE):
+        m = _SOURCE.search(doc)
+        if m:
+            out.setdefault(m.group(1), []).append(doc)
+    return {name: "\n---\n".join(docs) for name, docs in out.items()}
+
 
 def render_problems(project: Project, services: Sequence[Service]) -> list[Problem]:
-    """Package and `helm template` each service; a chart that fails to render or breaks a CRD is a problem."""
+    """Package and render every service; a chart that fails to render or breaks a CRD is a problem."""
     settings = project.settings
     helm = Helm(settings.helm_binary(), settings.kube_context)
     artifacts = resolve(settings, services)
     crds = Path(settings.crds_dir) if settings.crds_dir else None
 
-    def one(service: Service, tmp: Path) -> list[Problem]:
-        _, path = package(service, settings, artifacts[service.id].tag, tmp / service.name)
-        try:
-            manifests = parse(helm.template(service.name, str(path), settings.namespace))
-        except HelmError as exc:
-            return [Problem(service.display, 1, 1, "", f"chart does not render: {exc}")]
+    def check(service: Service, rendered: str) -> list[Problem]:
         if crds is None:
             return []
-        return [Problem(service.display, 1, 1, "", f"rendered {msg}") for msg in crd_problems(manifests, crds)]
+        return [Problem(service.display, 1, 1, "", f"rendered {msg}") for msg in crd_problems(parse(rendered), crds)]
 
-    with TemporaryDirectory(prefix="tars-validate-") as tmp, ThreadPoolExecutor(settings.jobs) as pool:
-        results = list(pool.map(lambda s: one(s, Path(tmp)), services))
-    return [p for r in results for p in r]
+    def alone(service: Service, tmp: Path) -> list[Problem]:
+        _, path = package(service, settings, artifacts[service.id].tag, tmp / "alone" / service.name)
+        try:
+            return check(service, helm.template(service.name, str(path), settings.namespace))
+        except HelmError as exc:
+            return [Problem(service.display, 1, 1, "", f"chart does not render: {exc}")]
+
+    with TemporaryDirectory(prefix="tars-validate-") as tmp:
+        umbrella = Path(tmp) / UMBRELLA
+        (umbrella / "charts").mkdir(parents=True)
+        (umbrella / "Chart.yaml").write_text(f"apiVersion: v2\nname: {UMBRELLA}\nversion: 0.0.0\n")
+        for s in services:
+            package(s, settings, artifacts[s.id].tag, umbrella / "charts")
+        try:
+            rendered = split_by_subchart(helm.template(UMBRELLA, str(umbrella), settings.namespace))
+        except HelmError:
+            with ThreadPoolExecutor(settings.jobs) as pool:
+                return [p for ps in pool.map(lambda s: alone(s, Path(tmp)), services) for p in ps]
+        problems = []
+        for s in services:
+            if s.name not in rendered:
+                problems.append(Problem(s.display, 1, 1, "", "chart rendered no manifests"))
+            else:
+                problems.extend(check(s, rendered[s.name]))
+        return problems
 
 
 def check_project(project: Project, selected: Sequence[Service], render: bool = True) -> list[Problem]:
     problems = project.problems_for(selected)
-    if render and not any(not p.warning for p in problems):
+    if render and selected and not any(not p.warning for p in problems):
         problems = problems + render_problems(project, selected)
     return problems

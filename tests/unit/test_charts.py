@@ -286,3 +286,32 @@ def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
     project = repo.load(crds_dir=str(crds))
     assert [str(p) for p in check_project(project, project.services)] == [
         "services/Shop/Cart/values.yaml:1:1: rendered TServer/shop-cart: spec.k8s.replicas: 5 is greater than the maximum of 1"]
+
+
+def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
+    """When the one-shot render fails, every service is rendered alone and the failing ones are named."""
+    import tars_tasks.charts as charts_mod
+    from tars_tasks.charts import ChartTemplate
+    from tars_tasks.checks import check_project
+
+    real = charts_mod.load_template()
+    broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
+                   for rel, data in real.files)
+    monkeypatch.setattr(charts_mod, "load_template", lambda path=None: ChartTemplate(broken, real.meta, "x" * 64))
+    repo.service("Shop", "Cart")
+    project = repo.load()
+    problems = [str(p) for p in check_project(project, project.services)]
+    assert len(problems) == 1
+    assert problems[0].startswith("services/Shop/Cart/values.yaml:1:1: chart does not render: `")
+    assert "boom" in problems[0]
+
+
+def test_split_by_subchart():
+    from tars_tasks.checks import split_by_subchart
+
+    text = ("---\n# Source: tars-tasks-validate/charts/a-b/templates/tserver.yaml\nkind: TServer\n"
+            "---\n# Source: tars-tasks-validate/charts/c-d/templates/timage.yaml\nkind: TImage\n"
+            "---\n# Source: tars-tasks-validate/charts/a-b/templates/timage.yaml\nkind: TImage\n")
+    parts = split_by_subchart(text)
+    assert sorted(parts) == ["a-b", "c-d"]
+    assert [d["kind"] for d in parse(parts["a-b"])] == ["TServer", "TImage"]
