@@ -18,15 +18,35 @@ class ProgressView:
         self.live = self.stream.isatty() if live is None else live
         self.ids = ids
         self.state = {i: ("waiting", None) for i in ids}
+        self._ended: dict[str, float] = {}
         self.started = time.monotonic()
         self._lock = threading.Lock()
         self._drawn = 0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if self.live and ids:  # keep elapsed times moving between events
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                self._redraw()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            with self._lock:
+                self._redraw()
 
     def __call__(self, sid: str, step: str, message: str) -> None:
         with self._lock:
             now = time.monotonic()
             since = self.state.get(sid, ("", None))[1] or now
             self.state[sid] = (f"{step} {message}", since)
+            if step == "deploy" and message.startswith(("done", "failed")) or message.startswith("failed"):
+                self._ended[sid] = now
             if self.live:
                 self._redraw()
             else:
@@ -39,7 +59,8 @@ class ProgressView:
         now = time.monotonic()
         for sid in self.ids:
             what, since = self.state[sid]
-            elapsed = f"{now - since:6.1f}s" if since else "       "
+            finished = what.split(" ", 1)[-1].startswith(("done", "failed"))
+            elapsed = f"{(self._ended.get(sid, now) if finished else now) - since:6.1f}s" if since else "       "
             self.stream.write(f"\x1b[2K{sid:<{width}}  {elapsed}  {what[:80]}\n")
         self._drawn = len(self.ids)
         self.stream.flush()

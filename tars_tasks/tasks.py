@@ -202,8 +202,12 @@ def _run_release(c, opts, jobs, fail_fast, json_, plan_file=None):
     def progress(sid, step, msg):
         view["v"](sid, step, msg)
 
-    _, report = run(project, opts, jobs=int(jobs) if jobs else None, fail_fast=fail_fast,
-                    plan_file=Path(plan_file) if plan_file else None, progress=progress, on_plan=on_plan)
+    try:
+        _, report = run(project, opts, jobs=int(jobs) if jobs else None, fail_fast=fail_fast,
+                        plan_file=Path(plan_file) if plan_file else None, progress=progress, on_plan=on_plan)
+    finally:
+        if "v" in view:
+            view["v"].close()
     if json_:
         print(json.dumps(report.to_json(), indent=2))
         print(report_table(report), end="", file=sys.stderr)

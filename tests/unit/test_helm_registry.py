@@ -87,3 +87,4 @@ def test_progress_view_plain_and_live():
     assert "\x1b[2F" in live.getvalue()  # redraws the two lines in place
     assert lines[-3].startswith("\x1b[2F\x1b[2KA.B") and "deploy started" in lines[-3]
     assert "chart done" in lines[-2]
+    view.close()
