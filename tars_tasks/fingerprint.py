@@ -18,6 +18,7 @@ from typing import Iterable
 
 from .buildspec import BuildSpec
 from .paths import DOCKERFILES_DIR
+from .services import VALUES_FILE
 
 FINGERPRINT_VERSION = "1"  # bump when the hashing scheme changes
 
@@ -124,12 +125,19 @@ def _compile(pattern: str) -> re.Pattern:
         return re.compile("^" + re.escape(pattern) + "$")
 
 
+def in_image(inner: str, ignore: DockerIgnore) -> bool:
+    """Whether a file of the service folder (path inside it) is image content. values.yaml is deploy
+    configuration: changing replicas or a config redeploys the chart, it does not rebuild the image
+    (its `build` section is hashed separately, as the build spec)."""
+    return inner != VALUES_FILE and inner != ".dockerignore" and not ignore.ignored(inner)
+
+
 def service_files(lister: FileLister, service_rel: str, ignore: DockerIgnore) -> list[str]:
     """Repo-relative files of a service folder that go into its build context."""
     out = []
     for f in lister.under(service_rel):
         inner = f[len(service_rel) + 1:] if service_rel not in ("", ".") else f
-        if not ignore.ignored(inner):
+        if in_image(inner, ignore):
             out.append(f)
     return out
 

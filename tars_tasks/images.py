@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .artifacts import Artifact
 from .errors import TarsError
-from .fingerprint import DockerIgnore, FileLister, service_files
+from .fingerprint import DockerIgnore, FileLister, in_image
 from .helm import redact_text
 from .paths import DOCKERFILES_DIR
 from .registry import Registries, RegistryError
@@ -123,7 +123,7 @@ def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
                     for name in sorted(filenames):
                         full = Path(dirpath) / name
                         rel = full.relative_to(service.dir).as_posix()
-                        if name == ".dockerignore" or ignore.ignored(rel):
+                        if not in_image(rel, ignore):
                             continue
                         _add_path(tar, full, "files/" + full.relative_to(source).as_posix())
             else:

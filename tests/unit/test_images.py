@@ -215,3 +215,14 @@ def test_service_own_dockerfile_wins(mono, registry, docker_client):
     assert results["Base.AuthServer"].status == "pushed", results["Base.AuthServer"].reason
     out = docker_client.containers.run(arts["Base.AuthServer"].ref, ["ls", "/opt/own"], remove=True).decode()
     assert out.split() == ["AuthServer"]
+
+
+def test_deploy_settings_in_values_yaml_do_not_change_the_image(mono, registry):
+    settings = settings_for(mono, registry.host)
+    before = resolve(settings, Project.load(settings).services)
+    values = mono / "services/Shop/WebGateway/values.yaml"
+    values.write_text(values.read_text().replace("replicas: 2", "replicas: 5"))
+    after = resolve(settings, Project.load(settings).services)
+    assert after["Shop.WebGateway"].tag == before["Shop.WebGateway"].tag
+    values.write_text(values.read_text().replace("  type: nodejs\n", "  type: nodejs\n  args: {MODE: prod}\n"))
+    assert resolve(settings, Project.load(settings).services)["Shop.WebGateway"].tag != before["Shop.WebGateway"].tag
