@@ -18,7 +18,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "setup: installing tars-tasks (pip install -e .[test])" >&2
-python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -i "running pip as the 'root'" || true
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 command -v pyenv >/dev/null && pyenv rehash || true
 
 python3 scripts/install_helm.py

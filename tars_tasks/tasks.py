@@ -84,16 +84,14 @@ def validate(c, service=None, json_=False, render=True):
     print(f"ok: {len(selected)} service(s) valid", file=sys.stderr)
 
 
-def _one_or_more(project, service):
-    if not service:
-        from .errors import UsageError
-        raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
-    selected = project.select(service)
+def _valid_selection(project, service):
+    """The named services (default: all), refused with every located problem when any is invalid."""
+    selected = project.select(service or [])
     project.require_valid(selected)
     return selected
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable)",
+@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag to release (default: the content fingerprint)"})
 @reports_errors
 def template(c, service=None, tag=None):
@@ -101,11 +99,11 @@ def template(c, service=None, tag=None):
     from .rendering import render
 
     project = Project.load(settings_of(c))
-    for text in render(project, _one_or_more(project, service), tag):
+    for text in render(project, _valid_selection(project, service), tag):
         sys.stdout.write(text)
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable)",
+@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag to release (default: the content fingerprint)",
                                   "out": "output folder (default: dist/charts)"})
 @reports_errors
@@ -116,7 +114,7 @@ def chart(c, service=None, tag=None, out=None):
     from .rendering import package_all
 
     project = Project.load(settings_of(c))
-    for path in package_all(project, _one_or_more(project, service), tag, Path(out) if out else None):
+    for path in package_all(project, _valid_selection(project, service), tag, Path(out) if out else None):
         print(path)
 
 

@@ -103,3 +103,11 @@ def test_template_of_invalid_service_is_refused_located(sample):
     assert result.returncode == 1 and result.stdout == ""
     assert "services/Base/AuthServer/values.yaml:6:11: servants[0].port: 19385 is reserved by the TARS framework" in result.stderr
 
+
+
+def test_chart_without_service_packages_every_service(sample):
+    result = sample("chart", "--tag", "v1.0.0")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.rsplit("/", 1)[1].split("-1.0.0-")[0] for p in result.stdout.split())
+    assert names == ["base-authserver", "base-helloserver", "base-logserver", "shop-cartserver", "shop-orderserver",
+                     "shop-payserver", "shop-webgateway"]
