@@ -71,17 +71,11 @@ class Helm:
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
 
-    def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str, dry_run: bool = False,
-                        atomic: bool = True, wait: bool = True) -> subprocess.CompletedProcess:
-        args = ["upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace"]
-        if dry_run:
-            args.append("--dry-run=client")
-        else:
-            args += ["--timeout", timeout]
-            if atomic:
-                args.append("--atomic" if self.major() < 4 else "--rollback-on-failure")
-            if wait:
-                args.append("--wait")
+    def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str) -> subprocess.CompletedProcess:
+        """Install or upgrade, wait for readiness, roll back on failure (helm 4 renamed --atomic)."""
+        rollback = "--atomic" if self.major() < 4 else "--rollback-on-failure"
+        args = ["upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
+                "--timeout", timeout, rollback, "--wait"]
         return self.run(args, timeout=_seconds(timeout) + 60)
 
     def list_releases(self, namespace: str) -> list[dict]:
@@ -92,10 +86,6 @@ class Helm:
         except json.JSONDecodeError:
             raise HelmError(f"helm list printed something that is not JSON: {out[:200]!r}") from None
         return data if isinstance(data, list) else []
-
-    def get_values(self, release: str, namespace: str) -> dict:
-        out = self.run(["get", "values", release, "--namespace", namespace, "--output", "json"]).stdout
-        return json.loads(out or "{}") or {}
 
     def major(self) -> int:
         return _major(self.binary)

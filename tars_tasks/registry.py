@@ -182,17 +182,6 @@ class Registry:
             return False
         raise RegistryError(f"registry {self.host} answered HTTP {status} for {repository}:{tag}")
 
-    def tags(self, repository: str) -> list[str]:
-        status, headers, body = self._request("GET", f"/v2/{repository}/tags/list", {})
-        if status == 401 and self.credentials:
-            auth = self._auth_header(repository, headers.get("www-authenticate", ""))
-            status, headers, body = self._request("GET", f"/v2/{repository}/tags/list", {"Authorization": auth or ""})
-        if status == 404:
-            return []
-        if status != 200:
-            raise RegistryError(f"registry {self.host} answered HTTP {status} listing {repository}")
-        return sorted(json.loads(body).get("tags") or [])
-
 
 class Registries:
     """One Registry per host, shared by threads."""
