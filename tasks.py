@@ -1,2 +1,4 @@
 """Invoke entry point: `invoke --list`. Any monorepo can use tars-tasks with these lines."""
-from tars_tasks.tasks import ns  # noqa: F401
+from tars_tasks.tasks import ns, preflight  # noqa: F401
+
+preflight(__file__)

@@ -42,6 +42,33 @@ DEFAULTS: dict[str, Any] = {
 }
 
 API_VERSIONS = ("k8s.tars.io/v1beta3", "k8s.tars.io/v1beta2")
+# What the invoke collection declares as defaults: scalars only, so that any value a user writes merges
+# cleanly in invoke (a dict default against a scalar is a traceback inside invoke) and reaches our checks.
+# INVOKE_TARS_<KEY> environment variables work for these keys.
+COLLECTION_DEFAULTS = {k: v for k, v in DEFAULTS.items() if not isinstance(v, dict)}
+
+
+def check_config_file(path: Path) -> str | None:
+    """A located message when a project config file would crash invoke's own loading, else None."""
+    import yaml
+
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
+        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+        return f"{where}: YAML syntax error: {what}"
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        return f"{path.name}:1:1: cannot read: {exc}"
+    if data is not None and not isinstance(data, dict):
+        return f"{path.name}:1:1: top level must be a mapping"
+    tars = (data or {}).get("tars")
+    if tars is not None and not isinstance(tars, dict):
+        return f"{path.name}: tars: expected a mapping of settings, got {type(tars).__name__}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -81,8 +108,10 @@ class Settings:
                 if values["jobs"] < 1:
                     raise UsageError(f"tars.jobs: {value!r} must be at least 1")
             elif key == "base_images":
+                if value is not None and not isinstance(value, dict):
+                    raise UsageError(f"tars.base_images: expected a mapping of server type to image, got {value!r}")
                 merged = dict(DEFAULTS["base_images"])
-                merged.update(dict(value or {}))
+                merged.update({str(k): str(v) for k, v in (value or {}).items()})
                 bad = sorted(set(merged) - set(SERVER_TYPES))
                 if bad:
                     raise UsageError(f"tars.base_images: unknown server type(s) {', '.join(bad)}")
@@ -91,6 +120,8 @@ class Settings:
                 if value not in API_VERSIONS:
                     raise UsageError(f"tars.api_version: {value!r} is not one of {', '.join(API_VERSIONS)}")
                 values[key] = value
+            elif isinstance(value, (dict, list)):
+                raise UsageError(f"tars.{key}: expected a single value, got {value!r}")
             else:
                 values[key] = "" if value is None else str(value)
         return cls(**values)

@@ -9,7 +9,7 @@ from invoke import Collection, Exit, task
 
 from .errors import InputError, TarsError
 from .project import Project
-from .settings import DEFAULTS, Settings
+from .settings import COLLECTION_DEFAULTS, Settings
 
 
 def _plain(value):
@@ -250,5 +250,19 @@ def deploy(c, service=None, namespace=None, tag=None, dry_run=False, with_deps=F
     _run_release(c, opts, jobs, fail_fast, json_)
 
 
+def preflight(tasks_file: str) -> None:
+    """Called by a project's tasks.py: a broken invoke.yaml is a located error, not a traceback in invoke."""
+    from pathlib import Path
+
+    from .settings import check_config_file
+
+    folder = Path(tasks_file).resolve().parent
+    for name in ("invoke.yaml", "invoke.yml"):
+        message = check_config_file(folder / name)
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(2)
+
+
 ns = Collection(list_services, validate, template, chart, build, plan, release, deploy)
-ns.configure({"tars": DEFAULTS})
+ns.configure({"tars": COLLECTION_DEFAULTS})

@@ -111,3 +111,14 @@ def test_chart_without_service_packages_every_service(sample):
     names = sorted(p.rsplit("/", 1)[1].split("-1.0.0-")[0] for p in result.stdout.split())
     assert names == ["base-authserver", "base-helloserver", "base-logserver", "shop-cartserver", "shop-orderserver",
                      "shop-payserver", "shop-webgateway"]
+
+
+def test_broken_invoke_yaml_exits_2_without_traceback(sample):
+    (sample.root / "invoke.yaml").write_text("tars:\n  registry: [\n")
+    result = sample("list")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: invoke.yaml:3:1: YAML syntax error")
+    (sample.root / "invoke.yaml").write_text("tars:\n  base_images: 3\n")
+    result = sample("list")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tars.base_images: expected a mapping of server type to image, got 3" in result.stderr

@@ -22,7 +22,23 @@ def test_overrides_and_base_image_merge():
     ({"jobs": 0}, "tars.jobs: 0 must be at least 1"),
     ({"base_images": {"rust": "x"}}, "unknown server type"),
     ({"api_version": "v1"}, "tars.api_version"),
+    ({"base_images": 3}, "tars.base_images: expected a mapping"),
+    ({"registry": ["a", "b"]}, "tars.registry: expected a single value"),
 ])
 def test_bad_settings_are_usage_errors(data, message):
     with pytest.raises(UsageError, match=message):
         Settings.from_mapping(data)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("tars:\n  registry: [\n", "invoke.yaml:3:1: YAML syntax error: while parsing a flow node expected the node content"),
+    ("tars: 5\n", "invoke.yaml: tars: expected a mapping of settings, got int"),
+    ("- a\n", "invoke.yaml:1:1: top level must be a mapping"),
+])
+def test_broken_invoke_yaml_is_located(tmp_path, text, message):
+    from tars_tasks.settings import check_config_file
+
+    (tmp_path / "invoke.yaml").write_text(text)
+    assert check_config_file(tmp_path / "invoke.yaml").startswith(message)
+    (tmp_path / "invoke.yaml").write_text("tars:\n  registry: r:1\n")
+    assert check_config_file(tmp_path / "invoke.yaml") is None
