@@ -5,7 +5,6 @@ clone does not have (a shallow CI clone) is a clear error, never "everything cha
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Iterable

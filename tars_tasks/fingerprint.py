@@ -14,7 +14,6 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 
 from .buildspec import BuildSpec
 from .paths import DOCKERFILES_DIR

@@ -192,7 +192,7 @@ class Runner:
                         self.reports[sid].status = "failed"
                         self.reports[sid].reason = f"{step}: {redact_text(str(exc))}"
                         self.progress(sid, step, f"failed: {self.reports[sid].reason}")
-        for sid, rep in self.reports.items():  # a skipped own step (e.g. image failed) already marked failed
+        for rep in self.reports.values():  # a skipped own step (e.g. image failed) already marked failed
             if rep.status == "pending":
                 rep.status, rep.reason = "skipped", rep.reason or "not run"
         order = [p.id for p in self.plan.services]
