@@ -7,8 +7,9 @@ from .project import Project
 
 
 def listing_rows(project: Project, ids: Sequence[str]) -> list[dict]:
-    return [{"id": s.id, "path": str(s.dir.relative_to(project.settings.root)) if s.dir.is_relative_to(project.settings.root)
-             else str(s.dir), "template": s.template, "dependsOn": s.depends_on}
+    root = project.settings.root
+    return [{"id": s.id, "path": str(s.dir.relative_to(root)) if s.dir.is_relative_to(root) else str(s.dir),
+             "template": s.template, "dependsOn": s.depends_on}
             for s in project.select(ids)]
 
 
