@@ -48,6 +48,17 @@ API_VERSIONS = ("k8s.tars.io/v1beta3", "k8s.tars.io/v1beta2")
 COLLECTION_DEFAULTS = {k: v for k, v in DEFAULTS.items() if not isinstance(v, dict)}
 
 
+def parse_jobs(value: Any, name: str) -> int:
+    """A worker count from a setting or a flag: a whole number, at least 1."""
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name}: {value!r} is not an integer") from None
+    if jobs < 1:
+        raise UsageError(f"{name}: {value!r} must be at least 1")
+    return jobs
+
+
 def check_config_file(path: Path) -> str | None:
     """A located message when a project config file would crash invoke's own loading, else None."""
     import yaml
@@ -101,12 +112,7 @@ class Settings:
             if key == "root":
                 values["root"] = Path(value).resolve() if value else Path.cwd()
             elif key == "jobs":
-                try:
-                    values["jobs"] = int(value)
-                except (TypeError, ValueError):
-                    raise UsageError(f"tars.jobs: {value!r} is not an integer") from None
-                if values["jobs"] < 1:
-                    raise UsageError(f"tars.jobs: {value!r} must be at least 1")
+                values["jobs"] = parse_jobs(value, "tars.jobs")
             elif key == "base_images":
                 if value is not None and not isinstance(value, dict):
                     raise UsageError(f"tars.base_images: expected a mapping of server type to image, got {value!r}")

@@ -9,7 +9,7 @@ from invoke import Collection, Exit, task
 
 from .errors import InputError, TarsError
 from .project import Project
-from .settings import COLLECTION_DEFAULTS, Settings
+from .settings import COLLECTION_DEFAULTS, Settings, parse_jobs
 
 
 def _plain(value):
@@ -130,7 +130,7 @@ def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
     project.require_valid(selected)
-    results = run_build(project, selected, tag=tag, push=push, jobs=int(jobs) if jobs else None)
+    results = run_build(project, selected, tag=tag, push=push, jobs=parse_jobs(jobs, "--jobs") if jobs else None)
     if json_:
         print(json.dumps({"images": [r.to_json() for r in results]}, indent=2))
     failed = [r for r in results if not r.ok]
@@ -201,7 +201,7 @@ def _run_release(c, opts, jobs, fail_fast, json_, plan_file=None):
         view["v"](sid, step, msg)
 
     try:
-        _, report = run(project, opts, jobs=int(jobs) if jobs else None, fail_fast=fail_fast,
+        _, report = run(project, opts, jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
                         plan_file=Path(plan_file) if plan_file else None, progress=progress, on_plan=on_plan)
     finally:
         if "v" in view:

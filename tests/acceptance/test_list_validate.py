@@ -122,3 +122,10 @@ def test_broken_invoke_yaml_exits_2_without_traceback(sample):
     result = sample("list")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "tars.base_images: expected a mapping of server type to image, got 3" in result.stderr
+
+
+def test_bad_jobs_flag_is_usage_error_exit_2(sample):
+    for args in (["release", "--dry-run", "--jobs", "x"], ["build", "--jobs", "0"]):
+        result = sample(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "error: --jobs: " in result.stderr
