@@ -94,6 +94,12 @@ class DockerIgnore:
             rules.append((negate, _compile(pattern)))
         return cls(tuple(rules))
 
+    @classmethod
+    def of(cls, folder: Path) -> "DockerIgnore":
+        """The rules of ``folder/.dockerignore`` (none when there is no such file)."""
+        path = folder / ".dockerignore"
+        return cls.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else cls(())
+
     def ignored(self, rel: str) -> bool:
         parts = rel.split("/")
         result = False
@@ -165,9 +171,7 @@ def fingerprint(root: Path, service_dir: Path, spec: BuildSpec, lister: FileList
     digest = hashlib.sha256()
     digest.update(f"tars-tasks-fingerprint-v{FINGERPRINT_VERSION}\0".encode())
     service_rel = os.path.relpath(service_dir, root).replace(os.sep, "/")
-    ignore_file = service_dir / ".dockerignore"
-    ignore = DockerIgnore.parse(ignore_file.read_text(encoding="utf-8", errors="replace")) if ignore_file.is_file() \
-        else DockerIgnore(())
+    ignore = DockerIgnore.of(service_dir)
     digest.update(b"spec\0" + repr(sorted(spec.to_json().items())).encode() + b"\0")
     if not spec.dockerfile:
         digest.update(b"template\0" + _template_bytes(spec.type))

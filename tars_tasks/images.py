@@ -99,8 +99,7 @@ def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
     """The build context as a tar: Dockerfile, files/ (the declared files) and inputs/ (declared input paths)."""
     service, spec = artifact.service, artifact.spec
     buf = io.BytesIO()
-    ignore_file = service.dir / ".dockerignore"
-    ignore = DockerIgnore.parse(ignore_file.read_text(errors="replace")) if ignore_file.is_file() else DockerIgnore(())
+    ignore = DockerIgnore.of(service.dir)
     with tarfile.open(fileobj=buf, mode="w") as tar:
         if spec.dockerfile:  # the service's own Dockerfile: its folder is the context, as with `docker build .`
             for dirpath, dirnames, filenames in os.walk(service.dir):

@@ -14,7 +14,7 @@ def listing_rows(project: Project, ids: Sequence[str]) -> list[dict]:
 
 
 def render_table(rows: list[dict]) -> str:
-    header = ("ID", "PATH", "TEMPLATE", "DEPENDS ON")
-    table = [header] + [(r["id"], r["path"], r["template"] or "-", ", ".join(r["dependsOn"]) or "-") for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    return "".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {t:<{widths[2]}}  {d}\n" for a, b, t, d in table)
+    from .report import table
+
+    return table([("ID", "PATH", "TEMPLATE", "DEPENDS ON")] +
+                 [(r["id"], r["path"], r["template"] or "-", ", ".join(r["dependsOn"]) or "-") for r in rows])

@@ -37,6 +37,9 @@ class Credentials:
     username: str
     password: str = field(repr=False)
 
+    def basic_header(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
     def docker_auth(self) -> dict:
         return {"username": self.username, "password": self.password}
 
@@ -123,10 +126,7 @@ class Registry:
 
     def _auth_header(self, repository: str, challenge: str) -> str | None:
         if challenge.lower().startswith("basic"):
-            if not self.credentials:
-                return None
-            raw = f"{self.credentials.username}:{self.credentials.password}".encode()
-            return "Basic " + base64.b64encode(raw).decode()
+            return self.credentials.basic_header() if self.credentials else None
         if challenge.lower().startswith("bearer"):
             token = self._tokens.get(repository) or self._fetch_token(repository, challenge)
             return f"Bearer {token}" if token else None
@@ -144,8 +144,7 @@ class Registry:
         conn = conn_cls(url.netloc, timeout=self.timeout)
         headers = {}
         if self.credentials:
-            raw = f"{self.credentials.username}:{self.credentials.password}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            headers["Authorization"] = self.credentials.basic_header()
         try:
             conn.request("GET", f"{url.path}?{query}", headers=headers)
             resp = conn.getresponse()

@@ -70,7 +70,7 @@ def plan_table(plan: Plan) -> str:
     rows = [("WAVE", "SERVICE", "CHANGED", "STEPS", "WHY")]
     for s in plan.services:
         rows.append((str(s.wave), s.id, "yes" if s.changed else "no", ",".join(s.steps) or "-", "; ".join(s.reasons)))
-    return _table(rows) + "".join(f"note: {n}\n" for n in plan.notes)
+    return table(rows) + "".join(f"note: {n}\n" for n in plan.notes)
 
 
 def report_table(report: Report) -> str:
@@ -83,9 +83,9 @@ def report_table(report: Report) -> str:
         counts[s.status] = counts.get(s.status, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     mode = " (dry run)" if report.dry_run else ""
-    return _table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
+    return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n" for r in rows)

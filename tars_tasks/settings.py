@@ -63,15 +63,15 @@ def check_config_file(path: Path) -> str | None:
     """A located message when a project config file would crash invoke's own loading, else None."""
     import yaml
 
+    from .yamlfile import syntax_error
+
     if not path.is_file():
         return None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark else path.name
-        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        return f"{where}: YAML syntax error: {what}"
+        line, col, message = syntax_error(exc)
+        return f"{path.name}:{line}:{col}: {message}"
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         return f"{path.name}:1:1: cannot read: {exc}"
     if data is not None and not isinstance(data, dict):

@@ -49,16 +49,22 @@ def decode(data: bytes, display: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
+    """1-based line and column of a YAML syntax error, and its one-line message."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+    return line, col, f"YAML syntax error: {what}"
+
+
 def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
     """Parse one YAML document that must be a mapping. Returns (values, text)."""
     text = decode(data, display)
     try:
         value = yaml.load(text, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        raise YamlFileError(Problem(display, line, col, "", f"YAML syntax error: {what}")) from None
+        line, col, message = syntax_error(exc)
+        raise YamlFileError(Problem(display, line, col, "", message)) from None
     except yaml.reader.ReaderError as exc:
         line, col = _line_col_of_offset(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
         raise YamlFileError(Problem(display, line, col, "", f"character {exc.character!r} is not allowed in YAML "
