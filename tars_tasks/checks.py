@@ -37,7 +37,7 @@ def split_by_subchart(text: str) -> dict[str, str]:
 def render_problems(project: Project, services: Sequence[Service]) -> list[Problem]:
     """Package and render every service; a chart that fails to render or breaks a CRD is a problem."""
     settings = project.settings
-    helm = Helm(settings.helm_binary(), settings.kube_context)
+    helm = Helm.from_settings(settings)
     artifacts = resolve(settings, services)
     crds = Path(settings.crds_dir) if settings.crds_dir else None
 

@@ -49,6 +49,11 @@ class Helm:
     kube_context: str = ""
     timeout: float = 600.0
 
+    @classmethod
+    def from_settings(cls, settings) -> "Helm":
+        """The configured helm binary and kube context (tars.helm, tars.kube_context)."""
+        return cls(settings.helm_binary(), settings.kube_context)
+
     def _global(self) -> list[str]:
         return ["--kube-context", self.kube_context] if self.kube_context else []
 

@@ -13,13 +13,8 @@ from .registry import Registries
 from .runner import Progress, Report, Runner
 
 
-def helm_for(project: Project) -> Helm:
-    s = project.settings
-    return Helm(s.helm_binary(), s.kube_context)
-
-
 def plan_only(project: Project, opts: Options) -> Plan:
-    helm = helm_for(project)
+    helm = Helm.from_settings(project.settings)
     return make_plan(project, opts, helm=helm)[0]
 
 
@@ -27,7 +22,7 @@ def release(project: Project, opts: Options, jobs: int | None = None, fail_fast:
             plan_file: Path | None = None, progress: Progress | None = None,
             on_plan=None) -> tuple[Plan, Report]:
     settings = project.settings
-    helm = helm_for(project)
+    helm = Helm.from_settings(project.settings)
     registries = Registries()
     lister = FileLister(settings.root)
     if plan_file is not None:

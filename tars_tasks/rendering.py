@@ -25,7 +25,7 @@ def package_all(project: Project, services: Sequence[Service], tag: str | None =
 def render(project: Project, services: Sequence[Service], tag: str | None = None) -> list[str]:
     """The `helm template` output of each service, in the order given."""
     settings = project.settings
-    helm = Helm(settings.helm_binary(), settings.kube_context)
+    helm = Helm.from_settings(settings)
     with TemporaryDirectory(prefix="tars-template-") as tmp:
         paths = package_all(project, services, tag, Path(tmp))
         return [helm.template(s.name, str(p), settings.namespace) for s, p in zip(services, paths)]

@@ -72,12 +72,13 @@ class Runner:
         self.fail_fast = fail_fast
         self.progress = progress or (lambda sid, step, msg: None)
         self.chart_dir = chart_dir or project.settings.dist_path / "charts"
+        self.planned = plan.by_id()
         self.reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
         self._chart_paths: dict[str, Path] = {}
 
     # ---- steps -------------------------------------------------------------------------------------
     def _image(self, sid: str) -> None:
-        plan = self.plan.by_id()[sid]
+        plan = self.planned[sid]
         result = self.builder.ensure(self.artifacts[sid], push="push" in plan.steps and not self.dry_run)
         self.reports[sid].build = result.to_json()
         if not result.ok:
@@ -128,7 +129,7 @@ class Runner:
                 tasks[(p.id, "image")] = []
             tasks[(p.id, "chart")] = []
             deps = [(p.id, "chart")] + ([(p.id, "image")] if needs_image else [])
-            deps += [(d, "deploy") for d in p.dependsOn if self.plan.by_id().get(d) and self.plan.by_id()[d].changed]
+            deps += [(d, "deploy") for d in p.dependsOn if d in self.planned and self.planned[d].changed]
             tasks[(p.id, "deploy")] = deps
         state: dict[tuple[str, str], str] = {t: "pending" for t in tasks}
         failed_first: list[str] = []
@@ -185,7 +186,7 @@ class Runner:
                         if step == "deploy":
                             self.reports[sid].status = "dry-run" if self.dry_run else "deployed"
                             self.reports[sid].reason = ("rendered and checked; nothing applied" if self.dry_run
-                                                        else "; ".join(self.plan.by_id()[sid].reasons))
+                                                        else "; ".join(self.planned[sid].reasons))
                     else:
                         state[task] = "failed"
                         failed_first.append(sid)
