@@ -19,6 +19,7 @@ from .helm import Helm, HelmError
 from .manifests import crd_problems, parse
 from .project import Project
 from .services import Service
+from .validation import errors_only
 
 UMBRELLA = "tars-tasks-validate"
 _SOURCE = re.compile(rf"^# Source: {UMBRELLA}/charts/([^/]+)/", re.MULTILINE)
@@ -75,6 +76,6 @@ def render_problems(project: Project, services: Sequence[Service]) -> list[Probl
 
 def check_project(project: Project, selected: Sequence[Service], render: bool = True) -> list[Problem]:
     problems = project.problems_for(selected)
-    if render and selected and not any(not p.warning for p in problems):
+    if render and selected and not errors_only(problems):
         problems = problems + render_problems(project, selected)
     return problems

@@ -68,11 +68,12 @@ def list_services(c, service=None, json_=False):
 def validate(c, service=None, json_=False, render=True):
     """Check every values.yaml (schema, cross-field rules, dependency graph, rendered CRDs)."""
     from .checks import check_project
+    from .validation import errors_only
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
     problems = check_project(project, selected, render=render)
-    errors = [p for p in problems if not p.warning]
+    errors = errors_only(problems)
     if json_:
         print(json.dumps({"valid": not errors, "services": len(selected), "problems": [p.to_json() for p in problems]},
                          indent=2))
