@@ -65,7 +65,7 @@ def ensure(client: docker.DockerClient, images: list[str]) -> list[str]:
 
 
 def configured_base_images() -> list[str]:
-    from tars_tasks.settings import DEFAULTS
+    from tars_tasks.core.settings import DEFAULTS
 
     return sorted(set(DEFAULTS["base_images"].values()))
 

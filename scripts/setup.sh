@@ -21,7 +21,7 @@ echo "setup: installing tars-tasks (pip install -e .[test])" >&2
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
 command -v pyenv >/dev/null && pyenv rehash || true
 
-python3 scripts/install_helm.py
+python3 -m tars_tasks.install_helm
 
 bash scripts/services.sh start
 python3 scripts/make_base_images.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from support import REPO_ROOT, Monorepo
-from tars_tasks.settings import Settings
+from tars_tasks.core.settings import Settings
 
 
 @pytest.fixture

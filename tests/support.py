@@ -4,11 +4,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tars_tasks.project import Project
-from tars_tasks.settings import Settings
+from tars_tasks.core.project import Project
+from tars_tasks.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CRDS_DIR = REPO_ROOT.parent / "shared" / "tars-crds"
+CRDS_DIR = REPO_ROOT / "tars_tasks" / "validate" / "crds"  # the copy shipped in the package
 
 
 class Monorepo:

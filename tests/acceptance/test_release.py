@@ -10,7 +10,7 @@ import pytest
 
 from conftest import Cli
 from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git
-from tars_tasks.settings import SERVER_TYPES
+from tars_tasks.core.settings import SERVER_TYPES
 
 FAKE_HELM = REPO_ROOT / "tests" / "fakes" / "helm"
 WAVES = [["Base.AuthServer", "Base.LogServer"], ["Base.HelloServer"], ["Shop.CartServer", "Shop.PayServer"],

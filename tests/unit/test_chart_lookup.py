@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tars_tasks.charts import package
-from tars_tasks.manifests import parse
+from tars_tasks.chart.package import package
+from tars_tasks.validate.conformance import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fakes"))
 from kube_api import FakeKubeApi  # noqa: E402

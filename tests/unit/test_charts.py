@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tars_tasks.charts import assemble, package, tgz_bytes
-from tars_tasks.helm import Helm
-from tars_tasks.manifests import crd_problems, parse
-from tars_tasks.paths import CHART_DIR
+from tars_tasks.chart.package import assemble, package, tgz_bytes
+from tars_tasks.deploy.helm import Helm
+from tars_tasks.validate.conformance import crd_problems, parse
+from tars_tasks.core import assets
 from support import CRDS_DIR, REPO_ROOT
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
@@ -47,8 +47,8 @@ SAMPLE_IDS = sorted(["Base.HelloServer", "Base.LogServer", "Base.AuthServer", "S
 
 
 def test_sample_ids_are_all_covered():
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
     assert sorted(s.id for s in Project.load(Settings.from_mapping({"root": str(REPO_ROOT)})).services) == SAMPLE_IDS
 
@@ -56,8 +56,8 @@ def test_sample_ids_are_all_covered():
 @pytest.mark.parametrize("api", ["v1beta3", "v1beta2"])
 @pytest.mark.parametrize("sid", SAMPLE_IDS)
 def test_every_sample_renders_valid_crds(helm_bin, sid, api, tmp_path):
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "api_version": f"k8s.tars.io/{api}"}))
     docs = render(helm_bin, project, project.by_id()[sid], tmp=tmp_path)
@@ -215,10 +215,10 @@ def _tree_digest(path: Path) -> str:
 
 
 def test_packaging_is_reproducible_parallel_safe_and_never_touches_the_template(tmp_path):
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
-    before = _tree_digest(CHART_DIR)
+    before = _tree_digest(Path(str(assets.chart_dir())))
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
     services = project.services
     serial = {s.id: package(s, project.settings, "t1", tmp_path / "serial")[1].read_bytes() for s in services}
@@ -231,7 +231,7 @@ def test_packaging_is_reproducible_parallel_safe_and_never_touches_the_template(
         name = next(p.name for p in (tmp_path / "serial").iterdir() if p.name.startswith(s.name + "-0"))
         assert (tmp_path / "par" / name).read_bytes() == serial[s.id]
     assert not [p for p in (tmp_path / "par").iterdir() if p.name.startswith(".")]  # no temp files left
-    assert _tree_digest(CHART_DIR) == before
+    assert _tree_digest(Path(str(assets.chart_dir()))) == before
 
 
 def test_tgz_layout_fixed_metadata(repo):
@@ -248,8 +248,8 @@ def test_tgz_layout_fixed_metadata(repo):
 
 
 def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_path):
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
     for s in project.services:
@@ -264,9 +264,9 @@ def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_p
 
 def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
     """The claim: a values.yaml that passes validate renders a valid TServer (checked on every sample)."""
-    from tars_tasks.checks import check_project
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.validate.render import check_project
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))
     assert check_project(project, project.services, render=True) == []
@@ -275,7 +275,7 @@ def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
 def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
     """With a CRD schema that forbids what we render, validate says so, located at the file."""
     import json
-    from tars_tasks.checks import check_project
+    from tars_tasks.validate.render import check_project
 
     crds = tmp_path / "crds"
     shutil.copytree(CRDS_DIR, crds)
@@ -290,14 +290,14 @@ def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
 
 def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     """When the one-shot render fails, every service is rendered alone and the failing ones are named."""
-    import tars_tasks.charts as charts_mod
-    from tars_tasks.charts import ChartTemplate
-    from tars_tasks.checks import check_project
+    import tars_tasks.chart.package as charts_mod
+    from tars_tasks.chart.package import ChartTemplate
+    from tars_tasks.validate.render import check_project
 
     real = charts_mod.load_template()
     broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
                    for rel, data in real.files)
-    monkeypatch.setattr(charts_mod, "load_template", lambda path=None: ChartTemplate(broken, real.meta, "x" * 64))
+    monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(broken, real.meta, "x" * 64))
     repo.service("Shop", "Cart")
     project = repo.load()
     problems = [str(p) for p in check_project(project, project.services)]
@@ -307,7 +307,7 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
 
 
 def test_split_by_subchart():
-    from tars_tasks.checks import split_by_subchart
+    from tars_tasks.validate.render import split_by_subchart
 
     text = ("---\n# Source: tars-tasks-validate/charts/a-b/templates/tserver.yaml\nkind: TServer\n"
             "---\n# Source: tars-tasks-validate/charts/c-d/templates/timage.yaml\nkind: TImage\n"

@@ -1,8 +1,8 @@
 """The dependency graph: waves, closures, cycles."""
 import pytest
 
-from tars_tasks.errors import TarsError
-from tars_tasks.graph import closure, find_cycles, reverse, waves
+from tars_tasks.core.errors import TarsError
+from tars_tasks.core.graph import closure, find_cycles, reverse, waves
 
 EDGES = {"A": [], "B": ["A"], "C": ["A"], "D": ["B", "C"], "E": []}
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tars_tasks.helm import Helm, HelmError, redact
-from tars_tasks.registry import Registry, RegistryError, is_loopback, load_credentials, split_image
+from tars_tasks.deploy.helm import Helm, HelmError, redact
+from tars_tasks.build.registry import Registry, RegistryError, is_loopback, load_credentials, split_image
 
 
 def test_redact_hides_secret_flags_and_pairs():
@@ -73,7 +73,7 @@ def test_unreachable_registry_is_a_clear_error():
 def test_progress_view_plain_and_live():
     import io
 
-    from tars_tasks.report import ProgressView
+    from tars_tasks.cli.output import ProgressView
 
     plain = io.StringIO()
     view = ProgressView(["A.B", "C.D"], stream=plain, live=False)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from support import RegistryProcess, TEST_BASE_IMAGE, copy_samples, init_git
-from tars_tasks.artifacts import resolve
-from tars_tasks.images import LABEL_FINGERPRINT, ImageBuilder, build_all, render_dockerfile
-from tars_tasks.project import Project
-from tars_tasks.registry import Registries
-from tars_tasks.settings import Settings, SERVER_TYPES
+from tars_tasks.build.artifacts import resolve
+from tars_tasks.build.images import LABEL_FINGERPRINT, ImageBuilder, build_all, render_dockerfile
+from tars_tasks.core.project import Project
+from tars_tasks.build.registry import Registries
+from tars_tasks.core.settings import Settings, SERVER_TYPES
 
 
 def settings_for(root: Path, registry_host: str, **extra) -> Settings:

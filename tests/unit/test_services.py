@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tars_tasks.errors import UsageError
+from tars_tasks.core.errors import UsageError
 
 
 def test_id_comes_from_the_file_not_the_folder(repo):
@@ -76,8 +76,8 @@ def test_select_unknown_service_suggests_case_fix(repo):
 
 
 def test_missing_services_folder_is_a_usage_error(tmp_path):
-    from tars_tasks.project import Project
-    from tars_tasks.settings import Settings
+    from tars_tasks.core.project import Project
+    from tars_tasks.core.settings import Settings
 
     with pytest.raises(UsageError, match="services folder not found"):
         Project.load(Settings.from_mapping({"root": str(tmp_path)}))

@@ -1,8 +1,8 @@
 """The tars: block of invoke.yaml."""
 import pytest
 
-from tars_tasks.errors import UsageError
-from tars_tasks.settings import Settings
+from tars_tasks.core.errors import UsageError
+from tars_tasks.core.settings import Settings
 
 
 def test_defaults():
@@ -36,7 +36,7 @@ def test_bad_settings_are_usage_errors(data, message):
     ("- a\n", "invoke.yaml:1:1: top level must be a mapping"),
 ])
 def test_broken_invoke_yaml_is_located(tmp_path, text, message):
-    from tars_tasks.settings import check_config_file
+    from tars_tasks.core.settings import check_config_file
 
     (tmp_path / "invoke.yaml").write_text(text)
     assert check_config_file(tmp_path / "invoke.yaml").startswith(message)

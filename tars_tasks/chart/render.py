@@ -1,0 +1,31 @@
+"""Charts for a set of services: package them (in parallel) and render them with helm."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Sequence
+
+from tars_tasks.build.artifacts import resolve
+from tars_tasks.chart.package import package
+from tars_tasks.deploy.helm import Helm
+from tars_tasks.core.project import Project
+from tars_tasks.core.services import Service
+
+
+def package_all(project: Project, services: Sequence[Service], tag: str | None = None,
+                out_dir: Path | None = None) -> list[Path]:
+    settings = project.settings
+    artifacts = resolve(settings, services, tag)
+    with ThreadPoolExecutor(settings.jobs) as pool:
+        results = list(pool.map(lambda s: package(s, settings, artifacts[s.id].tag, out_dir)[1], services))
+    return results
+
+
+def render(project: Project, services: Sequence[Service], tag: str | None = None) -> list[str]:
+    """The `helm template` output of each service, in the order given."""
+    settings = project.settings
+    helm = Helm.from_settings(settings)
+    with TemporaryDirectory(prefix="tars-template-") as tmp:
+        paths = package_all(project, services, tag, Path(tmp))
+        return [helm.template(s.name, str(p), settings.namespace) for s, p in zip(services, paths)]

@@ -1,0 +1,53 @@
+"""One loaded project: settings + discovered services + their problems. The entry point of the library core."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from tars_tasks.core.errors import InputError, Problem
+from tars_tasks.core.graph import edges_of
+from tars_tasks.core.services import Discovery, Service, discover, select
+from tars_tasks.core.settings import Settings
+from tars_tasks.validate.schema import errors_only, validate
+
+
+@dataclass
+class Project:
+    settings: Settings
+    discovery: Discovery
+    problems: list[Problem]
+
+    @classmethod
+    def load(cls, settings: Settings) -> "Project":
+        discovery = discover(settings.services_path, settings.root)
+        return cls(settings, discovery, validate(discovery, settings))
+
+    @property
+    def services(self) -> list[Service]:
+        return self.discovery.services
+
+    def by_id(self) -> dict[str, Service]:
+        return self.discovery.by_id()
+
+    def edges(self) -> dict[str, list[str]]:
+        return edges_of(self.services)
+
+    def select(self, ids: Sequence[str] | None) -> list[Service]:
+        """The named services, or all of them (sorted by id) when ``ids`` is empty."""
+        if ids:
+            return select(self.discovery, ids)
+        return sorted((s for s in self.services if s.app and s.server), key=lambda s: s.id)
+
+    def problems_for(self, services: Iterable[Service]) -> list[Problem]:
+        """Problems in the given services' files, plus files that could not be identified at all."""
+        files = {s.display for s in services}
+        unidentified = {p.file for p in self.discovery.problems}
+        unidentified |= {s.display for s in self.services if not (s.app and s.server)}
+        return [p for p in self.problems if p.file in files or p.file in unidentified]
+
+    def require_valid(self, services: Iterable[Service] | None = None) -> None:
+        """Raise InputError with every error when any of ``services`` (default: all) is invalid."""
+        problems = self.problems if services is None else self.problems_for(services)
+        errors = errors_only(problems)
+        if errors:
+            raise InputError(errors)

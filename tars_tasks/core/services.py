@@ -1,0 +1,130 @@
+"""Service discovery: every folder under the services dir holding a values.yaml is a service."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from tars_tasks.core.errors import Problem, UsageError
+from tars_tasks.core.yamlfile import Locator, YamlFileError, format_path, read_file
+
+VALUES_FILE = "values.yaml"
+SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", "dist", "build", "target"}
+
+
+@dataclass
+class Service:
+    """One service: its values as written, where it lives, and how to locate errors in it."""
+
+    app: str
+    server: str
+    dir: Path  # the service folder
+    display: str  # values.yaml path as shown in messages (relative to the project root)
+    values: dict
+    text: str = field(repr=False)
+    _locator: Locator | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return f"{self.app}.{self.server}"
+
+    @property
+    def name(self) -> str:
+        """The TServer / helm release name."""
+        return f"{self.app.lower()}-{self.server.lower()}"
+
+    @property
+    def depends_on(self) -> list[str]:
+        deps = self.values.get("dependsOn") or []
+        return [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+
+    @property
+    def template(self) -> str:
+        value = self.values.get("template")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def locator(self) -> Locator:
+        if self._locator is None:
+            self._locator = Locator(self.text)
+        return self._locator
+
+    def problem(self, path: list, message: str, key: bool = False, warning: bool = False) -> Problem:
+        line, col = self.locator.find(path, key=key)
+        return Problem(self.display, line, col, format_path(path), message, warning)
+
+
+@dataclass
+class Discovery:
+    services: list[Service]
+    problems: list[Problem]  # files that could not be read, parsed, or identified
+
+    def by_id(self) -> dict[str, Service]:
+        return {s.id: s for s in self.services}
+
+
+def find_values_files(services_path: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(services_path):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        if VALUES_FILE in filenames:
+            found.append(Path(dirpath) / VALUES_FILE)
+    return sorted(found)
+
+
+def display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def discover(services_path: Path, root: Path | None = None) -> Discovery:
+    """Read every values.yaml under ``services_path``. Unreadable files become problems, not exceptions."""
+    if not services_path.is_dir():
+        raise UsageError(f"services folder not found: {services_path}")
+    root = root or services_path.parent
+    services: list[Service] = []
+    problems: list[Problem] = []
+    seen: dict[str, Service] = {}
+    for file in find_values_files(services_path):
+        display = display_path(file, root)
+        try:
+            values, text = read_file(file, display)
+        except YamlFileError as exc:
+            problems.append(exc.problem)
+            continue
+        app, server = values.get("app"), values.get("server")
+        service = Service(app=app if isinstance(app, str) else "", server=server if isinstance(server, str) else "",
+                          dir=file.parent, display=display, values=values, text=text)
+        services.append(service)
+        if service.app and service.server:
+            other = seen.get(service.id)
+            if other is not None:
+                problems.append(service.problem(["app"], f"duplicate service id {service.id}: also defined in {other.display}"))
+            else:
+                seen[service.id] = service
+    return Discovery(services, problems)
+
+
+def select(discovery: Discovery, ids: Iterable[str]) -> list[Service]:
+    """The services named by ``ids`` (App.Server, case-sensitive), in the order given."""
+    by_id = discovery.by_id()
+    chosen, unknown = [], []
+    for sid in ids:
+        if sid in by_id:
+            if by_id[sid] not in chosen:
+                chosen.append(by_id[sid])
+        else:
+            unknown.append(sid)
+    if unknown:
+        hint = ""
+        lowered = {k.lower(): k for k in by_id}
+        for u in unknown:
+            if u.lower() in lowered:
+                hint = f"; did you mean {lowered[u.lower()]}?"
+                break
+        raise UsageError(f"unknown service {', '.join(unknown)}{hint} (see `invoke list`)")
+    return chosen
+

@@ -1,0 +1,171 @@
+"""The `tars:` block of invoke.yaml: defaults, overrides, and checks.
+
+Invoke merges, from lowest to highest priority: the defaults below (via
+``Collection.configure``), ``invoke.yaml`` next to ``tasks.py``, a file given
+with ``invoke -f FILE``, and ``INVOKE_TARS_*`` environment variables.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from tars_tasks.core.errors import UsageError
+
+SERVER_TYPES = ("cpp", "nodejs", "java-war", "java-jar", "go", "php")
+
+DEFAULTS: dict[str, Any] = {
+    "root": "",  # project root; empty = the current directory
+    "services_dir": "services",
+    "registry": "127.0.0.1:5000",
+    "namespace": "tars",
+    "kube_context": "",
+    "helm": "",  # empty = `helm` on PATH, else <root>/.tools/bin/helm
+    "helm_timeout": "5m0s",
+    "api_version": "k8s.tars.io/v1beta3",
+    # a string so that INVOKE_TARS_JOBS=x reaches our check (invoke casts env vars to the default's type)
+    "jobs": "4",
+    "dist_dir": "dist",
+    "log_dir": "dist/logs",
+    "image_secret": "",
+    "crds_dir": "",  # TarsCloud CRD JSON schemas for the conformance check; empty = the ones shipped in the package
+    "chart_dir": "",  # the chart services are packaged from; empty = the one shipped in the package
+    "values_schema": "",  # the values.yaml JSON Schema; empty = the one shipped in the package
+    "base_images": {
+        "cpp": "tarscloud/tars.cppbase:v1beta3",
+        "nodejs": "tarscloud/tars.nodejsbase:v1beta3",
+        "java-war": "tarscloud/tars.javabase:v1beta3",
+        "java-jar": "tarscloud/tars.javabase:v1beta3",
+        "go": "tarscloud/tars.gobase:v1beta3",
+        "php": "tarscloud/tars.php74base:v1beta3",
+    },
+}
+
+API_VERSIONS = ("k8s.tars.io/v1beta3", "k8s.tars.io/v1beta2")
+# What the invoke collection declares as defaults: scalars only, so that any value a user writes merges
+# cleanly in invoke (a dict default against a scalar is a traceback inside invoke) and reaches our checks.
+# INVOKE_TARS_<KEY> environment variables work for these keys.
+COLLECTION_DEFAULTS = {k: v for k, v in DEFAULTS.items() if not isinstance(v, dict)}
+
+
+def parse_jobs(value: Any, name: str) -> int:
+    """A worker count from a setting or a flag: a whole number, at least 1."""
+    try:
+        jobs = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name}: {value!r} is not an integer") from None
+    if jobs < 1:
+        raise UsageError(f"{name}: {value!r} must be at least 1")
+    return jobs
+
+
+def check_config_file(path: Path) -> str | None:
+    """A located message when a project config file would crash invoke's own loading, else None."""
+    import yaml
+
+    from tars_tasks.core.yamlfile import syntax_error
+
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        line, col, message = syntax_error(exc)
+        return f"{path.name}:{line}:{col}: {message}"
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        return f"{path.name}:1:1: cannot read: {exc}"
+    if data is not None and not isinstance(data, dict):
+        return f"{path.name}:1:1: top level must be a mapping"
+    tars = (data or {}).get("tars")
+    if tars is not None and not isinstance(tars, dict):
+        return f"{path.name}: tars: expected a mapping of settings, got {type(tars).__name__}"
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = field(default_factory=Path.cwd)
+    services_dir: str = DEFAULTS["services_dir"]
+    registry: str = DEFAULTS["registry"]
+    namespace: str = DEFAULTS["namespace"]
+    kube_context: str = DEFAULTS["kube_context"]
+    helm: str = DEFAULTS["helm"]
+    helm_timeout: str = DEFAULTS["helm_timeout"]
+    api_version: str = DEFAULTS["api_version"]
+    jobs: int = 4
+    dist_dir: str = DEFAULTS["dist_dir"]
+    log_dir: str = DEFAULTS["log_dir"]
+    image_secret: str = DEFAULTS["image_secret"]
+    crds_dir: str = DEFAULTS["crds_dir"]
+    chart_dir: str = DEFAULTS["chart_dir"]
+    values_schema: str = DEFAULTS["values_schema"]
+    base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> "Settings":
+        """Build settings from the merged `tars:` config block; unknown keys are a usage error."""
+        data = dict(data or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"tars: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "root":
+                values["root"] = Path(value).resolve() if value else Path.cwd()
+            elif key == "jobs":
+                values["jobs"] = parse_jobs(value, "tars.jobs")
+            elif key == "base_images":
+                if value is not None and not isinstance(value, dict):
+                    raise UsageError(f"tars.base_images: expected a mapping of server type to image, got {value!r}")
+                merged = dict(DEFAULTS["base_images"])
+                merged.update({str(k): str(v) for k, v in (value or {}).items()})
+                bad = sorted(set(merged) - set(SERVER_TYPES))
+                if bad:
+                    raise UsageError(f"tars.base_images: unknown server type(s) {', '.join(bad)}")
+                values["base_images"] = merged
+            elif key == "api_version":
+                if value not in API_VERSIONS:
+                    raise UsageError(f"tars.api_version: {value!r} is not one of {', '.join(API_VERSIONS)}")
+                values[key] = value
+            elif isinstance(value, (dict, list)):
+                raise UsageError(f"tars.{key}: expected a single value, got {value!r}")
+            else:
+                values[key] = "" if value is None else str(value)
+        return cls(**values)
+
+    @property
+    def services_path(self) -> Path:
+        return self.root / self.services_dir
+
+    @property
+    def dist_path(self) -> Path:
+        return self.root / self.dist_dir
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / self.log_dir
+
+    def helm_binary(self) -> str:
+        """The helm to run: the configured one, else helm on PATH, else the one setup installed."""
+        if self.helm:
+            return self.helm
+        found = shutil.which("helm")
+        if found:
+            return found
+        for local in (self.root / ".tools" / "bin" / "helm", user_helm_path()):
+            if local.is_file() and os.access(local, os.X_OK):
+                return str(local)
+        raise UsageError("helm not found: put it on PATH, set tars.helm, or run `python -m tars_tasks.install_helm`")
+
+    def path(self, value: str) -> Path | None:
+        """A configured path setting (relative to the project root), or None when it is not set."""
+        return (self.root / value) if value else None
+
+
+def user_helm_path() -> Path:
+    """Where `python -m tars_tasks.install_helm` puts helm by default: one per user, for every monorepo."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "tars-tasks" / "bin" / "helm"

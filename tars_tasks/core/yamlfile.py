@@ -1,0 +1,186 @@
+"""Reading user YAML safely and fast, and finding the line and column of a value.
+
+Files are parsed once with libyaml's CSafeLoader. Node marks (line/column) are
+computed only for files that have problems, by composing the file a second time.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import yaml
+
+try:  # libyaml is ~10x faster; fall back to pure Python where it is missing
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+from tars_tasks.core.errors import Problem
+
+PathPart = Union[str, int]
+
+
+class YamlFileError(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+def _line_col_of_offset(data: bytes, offset: int) -> tuple[int, int]:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    col = offset - (before.rfind(b"\n") + 1) + 1
+    return line, col
+
+
+def decode(data: bytes, display: str) -> str:
+    """UTF-8 text of a file, or a located error for binary or non-UTF-8 content."""
+    nul = data.find(b"\x00")
+    if nul != -1:
+        line, col = _line_col_of_offset(data, nul)
+        raise YamlFileError(Problem(display, line, col, "", "binary content (NUL byte); expected a UTF-8 YAML file"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col_of_offset(data, exc.start)
+        raise YamlFileError(Problem(display, line, col, "",
+                                    f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
+    """1-based line and column of a YAML syntax error, and its one-line message."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+    return line, col, f"YAML syntax error: {what}"
+
+
+def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
+    """Parse one YAML document that must be a mapping. Returns (values, text)."""
+    text = decode(data, display)
+    try:
+        value = yaml.load(text, Loader=SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line, col, message = syntax_error(exc)
+        raise YamlFileError(Problem(display, line, col, "", message)) from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col_of_offset(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
+        raise YamlFileError(Problem(display, line, col, "", f"character {exc.character!r} is not allowed in YAML "
+                                                            "(control characters must be escaped)")) from None
+    except yaml.YAMLError as exc:
+        raise YamlFileError(Problem(display, 1, 1, "", f"YAML error: {exc}")) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. bad timestamps, deep nesting
+        raise YamlFileError(Problem(display, 1, 1, "", f"YAML error: {exc}")) from None
+    if value is None:
+        raise YamlFileError(Problem(display, 1, 1, "", "empty file; expected a mapping with app, server, ..."))
+    if not isinstance(value, dict):
+        raise YamlFileError(Problem(display, 1, 1, "", f"top level is {describe(value)}; expected a mapping"))
+    if _is_recursive(value):
+        raise YamlFileError(Problem(display, 1, 1, "", "recursive YAML alias (an anchor that contains itself)"))
+    return value, text
+
+
+def _is_recursive(value: Any) -> bool:
+    """True when a container holds itself (a recursive alias), which would loop every later walk."""
+    stack = [(value, frozenset())]
+    while stack:
+        node, parents = stack.pop()
+        if isinstance(node, (dict, list)):
+            if id(node) in parents:
+                return True
+            inner = parents | {id(node)}
+            stack.extend((child, inner) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {short(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$][-A-Za-z0-9_.$/]*$")
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int) or not (isinstance(part, str) and _PLAIN_KEY.match(part)):
+            out += f"[{part!r}]" if isinstance(part, str) else f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class Locator:
+    """Maps a path inside a parsed file to the 1-based line and column of its node."""
+
+    def __init__(self, text: str):
+        self._text = text
+        self._root: yaml.Node | None = None
+        self._composed = False
+
+    def _compose(self) -> yaml.Node | None:
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = yaml.compose(self._text, Loader=SafeLoader)
+            except yaml.YAMLError:  # pragma: no cover - the file loaded before, so it composes
+                self._root = None
+        return self._root
+
+    def find(self, path: Sequence[PathPart], key: bool = False) -> tuple[int, int]:
+        """Line/col of the value at ``path`` (of its key when ``key``); the nearest existing parent otherwise."""
+        node = self._compose()
+        if node is None:
+            return 1, 1
+        mark = node.start_mark
+        for i, part in enumerate(path):
+            last = i == len(path) - 1
+            if isinstance(node, yaml.MappingNode):
+                for knode, vnode in node.value:
+                    if _key_matches(knode, part):
+                        node = vnode
+                        mark = knode.start_mark if (last and key) else vnode.start_mark
+                        break
+                else:
+                    break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+                mark = node.start_mark
+            else:
+                break
+        return mark.line + 1, mark.column + 1
+
+
+def _key_matches(knode: yaml.Node, part: PathPart) -> bool:
+    if not isinstance(knode, yaml.ScalarNode):
+        return False
+    if knode.value == part:
+        return True
+    return str(knode.value) == str(part)
+
+
+def read_file(path: Path, display: str) -> tuple[dict, str]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise YamlFileError(Problem(display, 1, 1, "", f"cannot read: {exc.strerror}")) from None
+    return load_mapping(data, display)

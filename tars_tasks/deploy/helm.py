@@ -1,0 +1,117 @@
+"""The helm binary: argv lists only, a timeout on every call, stderr kept in errors, secrets redacted."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from typing import Sequence
+
+from tars_tasks.core.errors import TarsError
+
+SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
+                "--password-stdin", "--username")
+SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
+
+
+class HelmError(TarsError):
+    pass
+
+
+def redact(argv: Sequence[str]) -> list[str]:
+    """argv as shown to people: the value after a secret-bearing flag, and key=secret pairs, hidden."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append("***")
+            hide_next = False
+            continue
+        flag, eq, _ = arg.partition("=")
+        if flag in SECRET_FLAGS:
+            if eq:
+                out.append(f"{flag}=***")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(SECRET_WORDS.sub(r"\1=***", arg))
+    return out
+
+
+def redact_text(text: str) -> str:
+    return SECRET_WORDS.sub(r"\1=***", text)
+
+
+@dataclass(frozen=True)
+class Helm:
+    binary: str
+    kube_context: str = ""
+    timeout: float = 600.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "Helm":
+        """The configured helm binary and kube context (tars.helm, tars.kube_context)."""
+        return cls(settings.helm_binary(), settings.kube_context)
+
+    def _global(self) -> list[str]:
+        return ["--kube-context", self.kube_context] if self.kube_context else []
+
+    def run(self, args: Sequence[str], timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        argv = [self.binary, *args, *self._global()]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout or self.timeout)
+        except FileNotFoundError:
+            raise HelmError(f"helm not found at {self.binary}") from None
+        except subprocess.TimeoutExpired:
+            raise HelmError(f"`{' '.join(redact(argv))}` timed out after {timeout or self.timeout:.0f}s") from None
+        if check and proc.returncode != 0:
+            detail = redact_text(proc.stderr.strip() or proc.stdout.strip())
+            raise HelmError(f"`{' '.join(redact(argv))}` failed (exit {proc.returncode}): {detail}")
+        return proc
+
+    def template(self, release: str, chart: str, namespace: str) -> str:
+        return self.run(["template", release, chart, "--namespace", namespace]).stdout
+
+    def lint(self, chart: str) -> str:
+        return self.run(["lint", chart, "--quiet"]).stdout
+
+    def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str) -> subprocess.CompletedProcess:
+        """Install or upgrade, wait for readiness, roll back on failure (helm 4 renamed --atomic)."""
+        rollback = "--atomic" if self.major() < 4 else "--rollback-on-failure"
+        args = ["upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
+                "--timeout", timeout, rollback, "--wait"]
+        return self.run(args, timeout=_seconds(timeout) + 60)
+
+    def list_releases(self, namespace: str) -> list[dict]:
+        out = self.run(["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
+                        "--max", "0"]).stdout
+        try:
+            data = json.loads(out or "[]")
+        except json.JSONDecodeError:
+            raise HelmError(f"helm list printed something that is not JSON: {out[:200]!r}") from None
+        return data if isinstance(data, list) else []
+
+    def major(self) -> int:
+        return _major(self.binary)
+
+
+_MAJOR_CACHE: dict[str, int] = {}
+
+
+def _major(binary: str) -> int:
+    if binary not in _MAJOR_CACHE:
+        try:
+            out = subprocess.run([binary, "version", "--short"], capture_output=True, text=True, timeout=30).stdout
+            m = re.search(r"v(\d+)\.", out)
+            _MAJOR_CACHE[binary] = int(m.group(1)) if m else 3
+        except (OSError, subprocess.TimeoutExpired):
+            _MAJOR_CACHE[binary] = 3
+    return _MAJOR_CACHE[binary]
+
+
+def _seconds(duration: str) -> float:
+    total = 0.0
+    for value, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", duration):
+        total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
+    return total or 300.0

@@ -1,0 +1,72 @@
+"""What changed since a git ref: files → services (their folder or a declared build input).
+
+A change to the chart template or the Dockerfile templates touches every service. A ref that the
+clone does not have (a shallow CI clone) is a clear error, never "everything changed".
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+from tars_tasks.core.errors import UsageError
+from tars_tasks.core import assets
+from tars_tasks.core.services import Service
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise UsageError("git is not installed; --since needs it") from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"git {' '.join(args)} timed out") from None
+
+
+def changed_files(root: Path, ref: str) -> list[str]:
+    """Repo-root-relative paths that differ between ``ref`` and the working tree (untracked files included)."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise UsageError(f"--since {ref}: {root} is not a git repository")
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        shallow = _git(root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true"
+        hint = (" This is a shallow clone: fetch more history (e.g. `git fetch --deepen=50 origin` or "
+                "fetch-depth: 0 in CI)." if shallow else "")
+        raise UsageError(f"--since {ref}: no such commit in this clone.{hint}")
+    # --relative: paths relative to (and limited to) the project root, like ls-files below
+    diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", ref, "--")
+    if diff.returncode != 0:
+        raise UsageError(f"--since {ref}: git diff failed: {diff.stderr.strip()}")
+    untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
+    return sorted({f for f in (diff.stdout + "\0" + untracked.stdout).split("\0") if f})
+
+
+def tool_paths(root: Path, chart_dir: Path | None = None) -> list[str]:
+    """Repo-relative folders whose change touches every service: the chart (the monorepo's own with
+    tars.chart_dir, else the tool's when the tool lives in this repository) and the Dockerfile templates."""
+    out = []
+    for folder in (chart_dir or assets.chart_dir(), assets.dockerfiles_dir()):
+        try:
+            out.append(Path(str(folder)).resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:
+            continue
+    return out
+
+
+def services_touched(root: Path, services: Iterable[Service], files: list[str],
+                     chart_dir: Path | None = None) -> dict[str, list[str]]:
+    """service id -> the changed files that touch it."""
+    def under(f: str, prefix: str) -> bool:
+        prefix = prefix.strip("/")
+        return prefix in ("", ".") or f == prefix or f.startswith(prefix + "/")
+
+    global_hits = [f for f in files if any(under(f, p) for p in tool_paths(root, chart_dir))]
+    out: dict[str, list[str]] = {}
+    for s in services:
+        folder = s.dir.resolve().relative_to(root.resolve()).as_posix()
+        inputs = (s.values.get("build") or {}).get("inputs") or []
+        hits = [f for f in files if under(f, folder) or any(under(f, i) for i in inputs if isinstance(i, str))]
+        hits += global_hits
+        if hits:
+            out[s.id] = sorted(set(hits))
+    return out

@@ -1,0 +1,217 @@
+"""Cross-field rules of one values.yaml that JSON Schema cannot say (platform rules of K8SFramework v1beta3).
+
+Rules only look at well-typed parts, so a file with schema errors still gets its other problems reported.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from tars_tasks.core.errors import Problem
+from tars_tasks.core.services import Service
+
+RESERVED_PORT = 19385
+MAX_TSERVER_NAME = 58  # "under 59 characters"
+KNOWN_TEMPLATES = ("tars.default", "tars.cpp", "tars.java", "tars.nodejs", "tars.php", "tars.es")
+FRAMEWORK_ENV = ("Namespace", "PodName", "PodIP", "ServerApp")
+LOG_MOUNT_NAME = "host-log-dir"
+LOG_MOUNT_PATH = "/usr/local/app/tars/app_log"
+MOUNT_SOURCES = ("hostPath", "persistentVolumeClaim", "persistentVolumeClaimTemplate", "tLocalVolume",
+                 "emptyDir", "configMap", "secret")
+NORMAL_PORT_NAME = re.compile(r"^([0-9a-z][-0-9a-z]*)?[0-9a-z]$")
+INTEGER = re.compile(r"^-?[0-9]+$")
+
+
+def items(values: dict, key: str) -> Iterator[tuple[int, dict]]:
+    """(index, item) for each mapping in the list ``values[key]``; wrong types are the schema's business."""
+    seq = values.get(key)
+    if isinstance(seq, list):
+        for i, item in enumerate(seq):
+            if isinstance(item, dict):
+                yield i, item
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def check(service: Service) -> list[Problem]:
+    out: list[Problem] = []
+    for rule in (_identity, _servants, _host_ports, _configs, _mounts, _label_match, _env, _repo):
+        out.extend(rule(service, service.values))
+    return out
+
+
+def _identity(s: Service, v: dict) -> Iterator[Problem]:
+    app, server = _str(v.get("app")), _str(v.get("server"))
+    if app and server and len(s.name) > MAX_TSERVER_NAME:
+        yield s.problem(["server"], f"TServer name {s.name!r} is {len(s.name)} characters; "
+                                    f"lower(app)-lower(server) must be at most {MAX_TSERVER_NAME}")
+    subtype = v.get("subtype", "tars")
+    template = _str(v.get("template"))
+    if subtype == "tars" and "template" not in v:
+        yield s.problem([], "missing required key 'template' (a TTemplate such as tars.cpp; required for subtype tars)")
+    elif template and template not in KNOWN_TEMPLATES:
+        yield s.problem(["template"], f"{template!r} is not a template the framework ships "
+                                      f"({', '.join(KNOWN_TEMPLATES)}); make sure your operator created it",
+                        warning=True)
+
+
+def _servants(s: Service, v: dict) -> Iterator[Problem]:
+    normal = v.get("subtype") == "normal"
+    names: dict[str, int] = {}
+    ports: dict[int, int] = {}
+    for i, servant in items(v, "servants"):
+        name, port = _str(servant.get("name")), _int(servant.get("port"))
+        if name is not None:
+            if normal and (len(name) > 15 or not NORMAL_PORT_NAME.match(name.lower())):
+                yield s.problem(["servants", i, "name"], f"{name!r} is invalid for subtype normal: a port name needs "
+                                                         "at most 15 letters, digits and '-'")
+            key = name.lower()
+            if key in names:
+                yield s.problem(["servants", i, "name"], f"duplicate servant name {name!r} (names are compared "
+                                                         f"ignoring case; first at servants[{names[key]}])")
+            else:
+                names[key] = i
+        if port is not None:
+            if port == RESERVED_PORT:
+                yield s.problem(["servants", i, "port"], f"{port} is reserved by the TARS framework")
+            elif port in ports:
+                yield s.problem(["servants", i, "port"], f"duplicate port {port} (also servants[{ports[port]}])")
+            else:
+                ports[port] = i
+        if normal:
+            for key in ("isTars", "thread", "capacity", "connection", "timeout"):
+                if key in servant:
+                    yield s.problem(["servants", i, key], "not used by subtype normal (only name, port, isTcp)",
+                                    key=True, warning=True)
+
+
+def _host_ports(s: Service, v: dict) -> Iterator[Problem]:
+    servants = {(_str(x.get("name")) or "").lower() for _, x in items(v, "servants")}
+    seen: dict[int, int] = {}
+    for i, hp in items(v, "hostPorts"):
+        ref, port = _str(hp.get("nameRef")), _int(hp.get("port"))
+        if ref is not None and ref.lower() not in servants:
+            yield s.problem(["hostPorts", i, "nameRef"], f"{ref!r} names no servant of this service")
+        if port is not None:
+            if port in seen:
+                yield s.problem(["hostPorts", i, "port"], f"duplicate host port {port} (also hostPorts[{seen[port]}])")
+            seen[port] = i
+
+
+def _configs(s: Service, v: dict) -> Iterator[Problem]:
+    replicas = _int(v.get("replicas"))
+    replicas = 1 if replicas is None and "replicas" not in v else replicas
+    masters = set()
+    for kind in ("config", "appConfig"):
+        seen: dict[str, int] = {}
+        for i, c in items(v, kind):
+            name = _str(c.get("name"))
+            if name is None:
+                continue
+            if name in seen:
+                yield s.problem([kind, i, "name"], f"duplicate {kind} name {name!r} (also {kind}[{seen[name]}])")
+            seen[name] = i
+            if kind == "config":
+                masters.add(name)
+    seen_node: dict[tuple, int] = {}
+    for i, c in items(v, "nodeConfig"):
+        name, seq = _str(c.get("name")), _int(c.get("podSeq"))
+        if name is None:
+            continue
+        if name not in masters:
+            yield s.problem(["nodeConfig", i, "name"], f"{name!r} has no config of the same name; a per-pod config "
+                                                       "needs a master entry in config")
+        if seq is not None:
+            if (name, seq) in seen_node:
+                yield s.problem(["nodeConfig", i, "podSeq"], f"duplicate nodeConfig {name!r} for podSeq {seq} "
+                                                             f"(also nodeConfig[{seen_node[(name, seq)]}])")
+            seen_node[(name, seq)] = i
+            if replicas is not None and replicas <= seq <= 98:
+                yield s.problem(["nodeConfig", i, "podSeq"], f"{seq} is not less than replicas ({replicas}); "
+                                                             "no pod has this sequence number")
+
+
+def _mounts(s: Service, v: dict) -> Iterator[Problem]:
+    names: dict[str, int] = {}
+    paths: dict[str, int] = {}
+    daemon = v.get("daemonSet") is True
+    for i, m in items(v, "mounts"):
+        name, path = _str(m.get("name")), _str(m.get("mountPath"))
+        if name is not None:
+            if name == LOG_MOUNT_NAME:
+                yield s.problem(["mounts", i, "name"], f"{name!r} is the framework's log mount; choose another name")
+            elif name in names:
+                yield s.problem(["mounts", i, "name"], f"duplicate mount name {name!r} (also mounts[{names[name]}])")
+            names.setdefault(name, i)
+        if "mountPath" not in m:
+            yield s.problem(["mounts", i], "missing required key 'mountPath'")
+        elif path is not None:
+            norm = path.rstrip("/") or "/"
+            if norm == LOG_MOUNT_PATH:
+                yield s.problem(["mounts", i, "mountPath"], f"{path!r} is where the framework mounts app_log")
+            elif norm in paths:
+                yield s.problem(["mounts", i, "mountPath"], f"duplicate mountPath {path!r} (also mounts[{paths[norm]}])")
+            paths.setdefault(norm, i)
+        if "subPath" in m and "subPathExpr" in m:
+            yield s.problem(["mounts", i, "subPathExpr"], "subPath and subPathExpr are mutually exclusive", key=True)
+        source = m.get("source")
+        if "source" not in m:
+            yield s.problem(["mounts", i], f"missing required key 'source' (one of {', '.join(MOUNT_SOURCES)})")
+        elif isinstance(source, dict):
+            given = [k for k in MOUNT_SOURCES if k in source]
+            if len(given) != 1:
+                what = "none" if not given else ", ".join(given)
+                yield s.problem(["mounts", i, "source"], f"needs exactly one source ({', '.join(MOUNT_SOURCES)}); got {what}")
+            elif daemon and given[0] in ("tLocalVolume", "persistentVolumeClaimTemplate"):
+                yield s.problem(["mounts", i, "source", given[0]], f"{given[0]} cannot be used with daemonSet: true",
+                                key=True)
+
+
+def _label_match(s: Service, v: dict) -> Iterator[Problem]:
+    for i, lm in items(v, "labelMatch"):
+        op = lm.get("operator")
+        values = lm.get("values")
+        has_values = isinstance(values, list) and len(values) > 0
+        if op in ("In", "NotIn") and not has_values:
+            yield s.problem(["labelMatch", i], f"operator {op} needs a non-empty 'values' list")
+        elif op in ("Exists", "DoesNotExist") and "values" in lm and values not in (None, []):
+            yield s.problem(["labelMatch", i, "values"], f"operator {op} takes no values")
+        elif op in ("Gt", "Lt"):
+            if not isinstance(values, list) or len(values) != 1:
+                yield s.problem(["labelMatch", i] + (["values"] if "values" in lm else []),
+                                f"operator {op} takes exactly one integer value")
+            elif isinstance(values[0], bool) or not INTEGER.match(str(values[0])):
+                yield s.problem(["labelMatch", i, "values", 0], f"operator {op} needs an integer, got {values[0]!r}")
+
+
+def _env(s: Service, v: dict) -> Iterator[Problem]:
+    seen: dict[str, int] = {}
+    for i, e in items(v, "envVars"):
+        name = _str(e.get("name"))
+        if name is None:
+            continue
+        if name in FRAMEWORK_ENV:
+            yield s.problem(["envVars", i, "name"], f"{name!r} is set by the framework; choose another name")
+        elif name in seen:
+            yield s.problem(["envVars", i, "name"], f"duplicate env var {name!r} (also envVars[{seen[name]}])")
+        seen.setdefault(name, i)
+        if ("value" in e) == ("valueFrom" in e):
+            yield s.problem(["envVars", i], "needs exactly one of 'value' or 'valueFrom'")
+
+
+def _repo(s: Service, v: dict) -> Iterator[Problem]:
+    repo = v.get("repo")
+    if not isinstance(repo, dict):
+        return
+    image = _str(repo.get("image"))
+    if image:
+        last = image.rsplit("/", 1)[-1]
+        if ":" in last or "@" in image:
+            yield s.problem(["repo", "image"], f"{image!r} carries a tag or digest; give the image name only "
+                                               "(the tag comes from the build or --tag)")

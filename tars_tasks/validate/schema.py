@@ -1,0 +1,135 @@
+"""values.yaml → located problems: JSON Schema first, then the cross-field rules.
+
+Problems are values, not exceptions: every problem in every file is collected in one run.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+
+from . import rules
+from tars_tasks.core.errors import Problem
+from tars_tasks.core.graph import dependency_problems
+from tars_tasks.core import assets
+from tars_tasks.build.spec import build_problems
+from tars_tasks.core.services import Discovery, Service
+from tars_tasks.core.settings import Settings
+from tars_tasks.core.yamlfile import describe, short
+
+
+@lru_cache(maxsize=4)
+def schema(path: str = "") -> dict:
+    """The values.yaml JSON Schema: the built-in one, or the file at ``path`` (tars.values_schema)."""
+    source = Path(path) if path else assets.values_schema()
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def validator(path: str = "") -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema(path))
+
+
+_TYPE_NAMES = {"integer": "an integer", "string": "a string", "boolean": "a boolean (true/false)",
+               "array": "a list", "object": "a mapping", "number": "a number", "null": "null"}
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    kind, expected, inst, sch = error.validator, error.validator_value, error.instance, error.schema
+    hint = sch.get("description") if isinstance(sch, dict) else None
+    if kind == "maximum":
+        return f"{inst} is greater than {expected}"
+    if kind == "minimum":
+        return f"{inst} is less than {expected}"
+    if kind == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        return f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {describe(inst)}"
+    if kind == "pattern":
+        return f"{short(inst)} is invalid: expected {hint}" if hint else f"{short(inst)} does not match {expected}"
+    if kind == "enum":
+        return f"{short(inst)} is not one of {', '.join(repr(e) for e in expected)}"
+    if kind == "maxLength":
+        return f"{short(inst)} is longer than {expected} characters"
+    if kind == "minLength":
+        return "must not be empty" if expected == 1 else f"must be at least {expected} characters"
+    if kind == "minItems":
+        return "must not be an empty list" if expected == 1 else f"needs at least {expected} items"
+    if kind == "maxItems":
+        return f"has more than {expected} items"
+    if kind == "uniqueItems":
+        return "has duplicate items"
+    return error.message
+
+
+def _unknown_key_problems(service: Service, error: jsonschema.ValidationError) -> list[Problem]:
+    known = list((error.schema.get("properties") or {}).keys())
+    out = []
+    for key in error.instance:
+        if key in known:
+            continue
+        path = list(error.absolute_path) + [key]
+        if not isinstance(key, str):
+            out.append(service.problem(path, f"key {key!r} must be a string", key=True))
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        if not close:  # try case-insensitively: hostnetwork -> hostNetwork
+            lowered = {k.lower(): k for k in known}
+            close = [lowered[key.lower()]] if key.lower() in lowered else []
+        hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(known)})"
+        out.append(service.problem(path, f"unknown key{hint}", key=True))
+    return out
+
+
+def schema_problems(service: Service, schema_path: str = "") -> list[Problem]:
+    problems: list[Problem] = []
+    for error in validator(schema_path).iter_errors(service.values):
+        if error.validator == "additionalProperties":
+            problems.extend(_unknown_key_problems(service, error))
+        elif error.validator == "required":
+            missing = [k for k in error.validator_value if k not in error.instance]
+            for key in missing:
+                problems.append(service.problem(list(error.absolute_path), f"missing required key {key!r}"))
+        else:
+            problems.append(service.problem(list(error.absolute_path), _message(error)))
+    return problems
+
+
+def _non_string_keys(value: Any, path: list) -> Iterable[tuple[list, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                yield path + [k], k
+            else:
+                yield from _non_string_keys(v, path + [k])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _non_string_keys(v, path + [i])
+
+
+def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
+    """Every problem of one file: schema, then (on well-typed parts) the cross-field rules."""
+    bad_keys = [service.problem(p, f"key {k!r} must be a string", key=True) for p, k in _non_string_keys(service.values, [])]
+    if bad_keys:
+        return bad_keys
+    problems = schema_problems(service, schema_path)
+    problems.extend(rules.check(service))
+    return problems
+
+
+def validate(discovery: Discovery, settings: Settings | None = None) -> list[Problem]:
+    """All problems of all discovered services (including dependency-graph problems), sorted by place."""
+    problems = list(discovery.problems)
+    for service in discovery.services:
+        problems.extend(service_problems(service, settings.values_schema if settings else ""))
+        if settings is not None:
+            problems.extend(build_problems(service, settings))
+    problems.extend(dependency_problems(discovery.services))
+    return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.warning]
