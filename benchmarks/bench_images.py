@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import make  # noqa: E402
 
 from tars_tasks.build.artifacts import resolve  # noqa: E402
-from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.build.registry import Registries  # noqa: E402
+from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
 
 

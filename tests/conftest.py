@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from support import REPO_ROOT, Monorepo
+
 from tars_tasks.core.settings import Settings
 
 
@@ -21,7 +21,6 @@ def helm_bin() -> str:
 @pytest.fixture(scope="session")
 def docker_client():
     import docker
-
     from support import ensure_docker
 
     ensure_docker()

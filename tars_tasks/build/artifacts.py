@@ -1,11 +1,11 @@
 """What each service's release is made of: build spec, fingerprint, image tag and reference."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
-from tars_tasks.build.spec import BuildSpec, build_spec, image_name, sanitize_tag
 from tars_tasks.build.fingerprint import FileLister, default_tag, fingerprint
+from tars_tasks.build.spec import BuildSpec, build_spec, image_name, sanitize_tag
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 

@@ -82,7 +82,7 @@ class DockerIgnore:
     rules: tuple[tuple[bool, re.Pattern], ...]
 
     @classmethod
-    def parse(cls, text: str) -> "DockerIgnore":
+    def parse(cls, text: str) -> DockerIgnore:
         rules = []
         for line in text.splitlines():
             line = line.strip()
@@ -95,7 +95,7 @@ class DockerIgnore:
         return cls(tuple(rules))
 
     @classmethod
-    def of(cls, folder: Path) -> "DockerIgnore":
+    def of(cls, folder: Path) -> DockerIgnore:
         """The rules of ``folder/.dockerignore`` (none when there is no such file)."""
         path = folder / ".dockerignore"
         return cls.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else cls(())

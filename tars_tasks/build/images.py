@@ -12,18 +12,18 @@ import os
 import subprocess
 import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
-
+from typing import TYPE_CHECKING, Callable
 
 from tars_tasks.build.artifacts import Artifact
-from tars_tasks.core.errors import TarsError
 from tars_tasks.build.fingerprint import DockerIgnore, FileLister, in_image
-from tars_tasks.deploy.helm import redact_text
 from tars_tasks.build.registry import Registries, RegistryError
+from tars_tasks.core.errors import TarsError
 from tars_tasks.core.settings import Settings
+from tars_tasks.deploy.helm import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from tars_tasks.build.artifacts import resolve
 from tars_tasks.build.fingerprint import FileLister

@@ -1,16 +1,16 @@
 """Charts for a set of services: package them (in parallel) and render them with helm."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Sequence
 
 from tars_tasks.build.artifacts import resolve
 from tars_tasks.chart.package import package
-from tars_tasks.deploy.helm import Helm
 from tars_tasks.core.project import Project
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.helm import Helm
 
 
 def package_all(project: Project, services: Sequence[Service], tag: str | None = None,

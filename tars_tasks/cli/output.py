@@ -6,8 +6,8 @@ import threading
 import time
 from typing import TextIO
 
-from tars_tasks.plan.model import Plan
 from tars_tasks.deploy.runner import Report
+from tars_tasks.plan.model import Plan
 
 
 class ProgressView:

@@ -167,9 +167,9 @@ def plan(c, since=None, all_=False, service=None, with_dependents=False, json_=F
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from pathlib import Path
 
-    from tars_tasks.plan.model import Options
-    from tars_tasks.deploy.release import plan_only
     from tars_tasks.cli.output import plan_table
+    from tars_tasks.deploy.release import plan_only
+    from tars_tasks.plan.model import Options
 
     project = _project(c, namespace)
     result = plan_only(project, Options(ids=service or [], since=since, force_all=all_,
@@ -188,8 +188,8 @@ def plan(c, since=None, all_=False, service=None, with_dependents=False, json_=F
 def _run_release(c, opts, jobs, fail_fast, json_, plan_file=None):
     from pathlib import Path
 
-    from tars_tasks.deploy.release import release as run
     from tars_tasks.cli.output import ProgressView, plan_table, report_table
+    from tars_tasks.deploy.release import release as run
 
     project = _project(c, opts.namespace)
     view = {}

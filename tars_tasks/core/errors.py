@@ -20,7 +20,7 @@ class UsageError(TarsError):
 class InputError(TarsError):
     """User files are invalid; ``problems`` holds every located problem."""
 
-    def __init__(self, problems: list["Problem"]):
+    def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from tars_tasks.core.errors import Problem, TarsError
 from tars_tasks.core.services import Service

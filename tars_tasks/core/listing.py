@@ -1,7 +1,7 @@
 """`invoke list`: one row per service."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from tars_tasks.core.project import Project
 

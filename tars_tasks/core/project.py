@@ -1,8 +1,8 @@
 """One loaded project: settings + discovered services + their problems. The entry point of the library core."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.core.graph import edges_of
@@ -18,7 +18,7 @@ class Project:
     problems: list[Problem]
 
     @classmethod
-    def load(cls, settings: Settings) -> "Project":
+    def load(cls, settings: Settings) -> Project:
         discovery = discover(settings.services_path, settings.root)
         return cls(settings, discovery, validate(discovery, settings))
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from tars_tasks.core.errors import Problem, UsageError
 from tars_tasks.core.yamlfile import Locator, YamlFileError, format_path, read_file

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tars_tasks.core.errors import UsageError
 
@@ -104,7 +105,7 @@ class Settings:
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "Settings":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> Settings:
         """Build settings from the merged `tars:` config block; unknown keys are a usage error."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)}

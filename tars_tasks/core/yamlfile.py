@@ -6,8 +6,9 @@ computed only for files that have problems, by composing the file a second time.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 import yaml
 

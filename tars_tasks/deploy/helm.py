@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from tars_tasks.core.errors import TarsError
 
@@ -50,7 +50,7 @@ class Helm:
     timeout: float = 600.0
 
     @classmethod
-    def from_settings(cls, settings) -> "Helm":
+    def from_settings(cls, settings) -> Helm:
         """The configured helm binary and kube context (tars.helm, tars.kube_context)."""
         return cls(settings.helm_binary(), settings.kube_context)
 

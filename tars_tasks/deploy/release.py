@@ -5,12 +5,12 @@ from pathlib import Path
 
 from tars_tasks.build.artifacts import resolve
 from tars_tasks.build.fingerprint import FileLister
-from tars_tasks.deploy.helm import Helm
 from tars_tasks.build.images import ImageBuilder
-from tars_tasks.plan.model import Options, Plan, check_plan_still_applies, cluster_releases, make_plan
-from tars_tasks.core.project import Project
 from tars_tasks.build.registry import Registries
+from tars_tasks.core.project import Project
+from tars_tasks.deploy.helm import Helm
 from tars_tasks.deploy.runner import Progress, Report, Runner
+from tars_tasks.plan.model import Options, Plan, check_plan_still_applies, cluster_releases, make_plan
 
 
 def plan_only(project: Project, opts: Options) -> Plan:

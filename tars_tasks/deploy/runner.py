@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 from tars_tasks.build.artifacts import Artifact
+from tars_tasks.build.images import ImageBuilder
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import TarsError
-from tars_tasks.deploy.helm import Helm, HelmError, redact_text
-from tars_tasks.build.images import ImageBuilder
-from tars_tasks.validate.conformance import crd_problems, parse
-from tars_tasks.plan.model import Plan
 from tars_tasks.core.project import Project
+from tars_tasks.deploy.helm import Helm, HelmError, redact_text
+from tars_tasks.plan.model import Plan
+from tars_tasks.validate.conformance import crd_problems, parse
 
 Progress = Callable[[str, str, str], None]  # (service id, step, message)
 

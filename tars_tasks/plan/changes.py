@@ -6,11 +6,11 @@ clone does not have (a shallow CI clone) is a clear error, never "everything cha
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from tars_tasks.core.errors import UsageError
 from tars_tasks.core import assets
+from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 
 

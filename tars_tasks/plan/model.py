@@ -8,21 +8,21 @@ up in the registry. `--since REF` uses git instead. The tool keeps no state of i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.plan.changes import changed_files, services_touched
+from tars_tasks.build.fingerprint import FileLister
+from tars_tasks.build.registry import Registries, RegistryError
 from tars_tasks.chart.package import assemble, template_for
 from tars_tasks.core.errors import TarsError, UsageError
-from tars_tasks.build.fingerprint import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
-from tars_tasks.deploy.helm import Helm, HelmError
 from tars_tasks.core.project import Project
-from tars_tasks.build.registry import Registries, RegistryError
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.helm import Helm, HelmError
+from tars_tasks.plan.changes import changed_files, services_touched
 
 PLAN_FORMAT = "tars-tasks/plan@1"
 
@@ -57,7 +57,7 @@ class Plan:
                 "notes": self.notes, "services": [asdict(s) for s in self.services], "waves": self.waves}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Plan":
+    def from_json(cls, data: dict) -> Plan:
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise UsageError(f"not a tars-tasks plan (expected format {PLAN_FORMAT})")
         try:
@@ -72,7 +72,7 @@ class Plan:
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path) -> "Plan":
+    def load(cls, path: Path) -> Plan:
         try:
             return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
         except OSError as exc:

@@ -5,7 +5,8 @@ Rules only look at well-typed parts, so a file with schema errors still gets its
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service

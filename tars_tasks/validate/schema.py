@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 
-from . import rules
+from tars_tasks.build.spec import build_problems
+from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.graph import dependency_problems
-from tars_tasks.core import assets
-from tars_tasks.build.spec import build_problems
 from tars_tasks.core.services import Discovery, Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.yamlfile import describe, short
+
+from . import rules
 
 
 @lru_cache(maxsize=4)

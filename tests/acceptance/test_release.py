@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
 from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git
+
 from tars_tasks.core.settings import SERVER_TYPES
 
 FAKE_HELM = REPO_ROOT / "tests" / "fakes" / "helm"

@@ -3,9 +3,10 @@
 
 def test_since_touches_every_service_when_the_chart_template_changes():
     from support import REPO_ROOT
-    from tars_tasks.plan.changes import services_touched
+
     from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.plan.changes import services_touched
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
     everything = {s.id for s in project.services}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import CRDS_DIR, REPO_ROOT
 
 from tars_tasks.chart.package import assemble, package, tgz_bytes
+from tars_tasks.core import assets
 from tars_tasks.deploy.helm import Helm
 from tars_tasks.validate.conformance import crd_problems, parse
-from tars_tasks.core import assets
-from support import CRDS_DIR, REPO_ROOT
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-.]+)?$")
@@ -264,9 +264,9 @@ def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_p
 
 def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
     """The claim: a values.yaml that passes validate renders a valid TServer (checked on every sample)."""
-    from tars_tasks.validate.render import check_project
     from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.validate.render import check_project
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))
     assert check_project(project, project.services, render=True) == []
@@ -275,6 +275,7 @@ def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
 def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
     """With a CRD schema that forbids what we render, validate says so, located at the file."""
     import json
+
     from tars_tasks.validate.render import check_project
 
     crds = tmp_path / "crds"

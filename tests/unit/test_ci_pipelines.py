@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 import yaml
-
 from support import REPO_ROOT
+
 from tars_tasks.cli.tasks import ns
 
 PIPELINES = sorted((REPO_ROOT / "ci").glob("*.yml"))

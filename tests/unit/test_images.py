@@ -5,13 +5,13 @@ import time
 from pathlib import Path
 
 import pytest
+from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git
 
-from support import RegistryProcess, TEST_BASE_IMAGE, copy_samples, init_git
 from tars_tasks.build.artifacts import resolve
 from tars_tasks.build.images import LABEL_FINGERPRINT, ImageBuilder, build_all, render_dockerfile
-from tars_tasks.core.project import Project
 from tars_tasks.build.registry import Registries
-from tars_tasks.core.settings import Settings, SERVER_TYPES
+from tars_tasks.core.project import Project
+from tars_tasks.core.settings import SERVER_TYPES, Settings
 
 
 def settings_for(root: Path, registry_host: str, **extra) -> Settings:
