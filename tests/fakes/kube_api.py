@@ -77,7 +77,7 @@ class FakeKubeApi:
             "users": [{"name": "fake", "user": {}}]}))
         return path
 
-    def __enter__(self) -> "FakeKubeApi":
+    def __enter__(self) -> FakeKubeApi:
         self.thread.start()
         return self
 
