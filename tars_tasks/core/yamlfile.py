@@ -45,17 +45,93 @@ def decode(data: bytes, display: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _line_col_of_offset(data, exc.start)
-        raise YamlFileError(Problem(display, line, col, "",
-                                    f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")) from None
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        raise YamlFileError(Problem(display, line, col, "", message)) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
-    """1-based line and column of a YAML syntax error, and its one-line message."""
+def syntax_error(exc: yaml.MarkedYAMLError, text: str | None = None) -> tuple[int, int, str]:
+    """1-based line and column of a YAML syntax error, and its one-line message.
+
+    The parser reports where it gave up, which for an unterminated quoted string or an unclosed
+    ``[``/``{`` can be many lines after the mistake. Those are placed at the opening quote or
+    bracket instead, with the give-up line in the message. Finding the opening bracket needs the
+    parsed ``text``; without it an unclosed bracket is reported where the parser gave up.
+    """
+    opened = _unterminated_quote(exc) or _simple_key_without_colon(exc) or _unclosed_flow(exc, text)
+    if opened is not None:
+        return opened
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
     return line, col, f"YAML syntax error: {what}"
+
+
+def _gave_up(exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark
+    return f"the parser gave up at line {mark.line + 1}" if mark else "the parser gave up later"
+
+
+# how the C and the pure Python parser word "the quoted string ran into the end of the file / the next document"
+_QUOTE_RAN_ON = ("end of stream", "document indicator", "document separator")
+
+
+def _unterminated_quote(exc: yaml.MarkedYAMLError) -> tuple[int, int, str] | None:
+    mark = exc.context_mark
+    if mark is None or exc.context != "while scanning a quoted scalar":
+        return None
+    if not any(what in str(exc.problem) for what in _QUOTE_RAN_ON):
+        return None  # e.g. a bad escape: the problem mark is at the mistake
+    return (mark.line + 1, mark.column + 1,
+            f"YAML syntax error: unterminated quoted string (started here; {_gave_up(exc)})")
+
+
+def _simple_key_without_colon(exc: yaml.MarkedYAMLError) -> tuple[int, int, str] | None:
+    """``server`` alone on a line where a key belongs: the parser notices only on the next line."""
+    mark = exc.context_mark
+    if mark is None or exc.context != "while scanning a simple key":
+        return None
+    return (mark.line + 1, mark.column + 1,
+            f"YAML syntax error: expected ':' after this key ({_gave_up(exc)})")
+
+
+def _unclosed_flow(exc: yaml.MarkedYAMLError, text: str | None) -> tuple[int, int, str] | None:
+    """An unclosed ``[`` or ``{``: the parser gave up at the end of the file or back at the block's indentation."""
+    problem = exc.problem_mark
+    if problem is None or text is None or not (exc.context or "").startswith("while parsing a flow"):
+        return None
+    opening = _open_bracket_at(text, problem.line, problem.column)
+    if opening is None:
+        return None
+    bracket, line, col = opening
+    lines = text.split("\n")
+    tail = [lines[problem.line][problem.column:]] + lines[problem.line + 1:] if problem.line < len(lines) else []
+    at_end = all(not rest.strip() or rest.lstrip().startswith("#") for rest in tail)
+    back_at_block = problem.line > line and not at_end and _indent(lines[problem.line]) <= _indent(lines[line])
+    if not (at_end or back_at_block):
+        return None  # a missing ',' or a stray character inside the brackets: the problem mark is at the mistake
+    return line + 1, col + 1, f"YAML syntax error: unclosed {bracket!r} (started here; {_gave_up(exc)})"
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _open_bracket_at(text: str, line: int, column: int) -> tuple[str, int, int] | None:
+    """The innermost ``[``/``{`` still open at 0-based (line, column): (bracket, line, column), or None."""
+    stack: list[tuple[str, int, int]] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            start = token.start_mark
+            if (start.line, start.column) >= (line, column):
+                break
+            if isinstance(token, (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken)):
+                stack.append((token.id, start.line, start.column))
+            elif isinstance(token, (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken)) and stack:
+                stack.pop()
+    except yaml.YAMLError:
+        pass  # the scanner stops at its own error; what was open before it still counts
+    return stack[-1] if stack else None
 
 
 def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
@@ -64,7 +140,7 @@ def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
     try:
         value = yaml.load(text, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        line, col, message = syntax_error(exc)
+        line, col, message = syntax_error(exc, text)
         raise YamlFileError(Problem(display, line, col, "", message)) from None
     except yaml.reader.ReaderError as exc:
         line, col = _line_col_of_offset(text.encode("utf-8"), len(text[: exc.position].encode("utf-8")))
@@ -85,7 +161,7 @@ def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
 
 def _is_recursive(value: Any) -> bool:
     """True when a container holds itself (a recursive alias), which would loop every later walk."""
-    stack = [(value, frozenset())]
+    stack: list[tuple[Any, frozenset[int]]] = [(value, frozenset())]
     while stack:
         node, parents = stack.pop()
         if isinstance(node, (dict, list)):

@@ -39,7 +39,8 @@ def test_validate_reports_every_problem_located_exit_1(sample):
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout.splitlines()
-    assert "services/Broken/values.yaml:2:1: YAML syntax error: while parsing a flow node did not find expected node content" in out
+    assert ("services/Broken/values.yaml:1:6: YAML syntax error: unclosed '[' (started here; the parser gave up at line 2)"
+            in out)
     assert "services/Shop/CartServer/values.yaml:6:11: servants[0].port: 70000 is greater than 65535" in out
     assert "services/Shop/CartServer/values.yaml:9:1: replicaz: unknown key; did you mean replicas?" in out
 

@@ -32,8 +32,8 @@ def test_folders_without_values_yaml_and_hidden_folders_are_not_services(repo):
     (b"# only a comment\n", "services/X/values.yaml:1:1: empty file; expected a mapping with app, server, ..."),
     (b"- a\n- b\n", "services/X/values.yaml:1:1: top level is a list; expected a mapping"),
     (b"just text\n", "services/X/values.yaml:1:1: top level is string 'just text'; expected a mapping"),
-    (b"app: A\nserver: [\n", "services/X/values.yaml:3:1: YAML syntax error: while parsing a flow node did not find "
-                             "expected node content"),
+    (b"app: A\nserver: [\n", "services/X/values.yaml:2:9: YAML syntax error: unclosed '[' (started here; "
+                             "the parser gave up at line 3)"),
     (b"app: A\n  server: B\n", "services/X/values.yaml:2:9: YAML syntax error: mapping values are not allowed in this context"),
     (b"app: A\n\x00\x01\x02", "services/X/values.yaml:2:1: binary content (NUL byte); expected a UTF-8 YAML file"),
     (b"app: A\nserver: caf\xe9\n", "services/X/values.yaml:2:12: not valid UTF-8 (byte 0xe9); save the file as UTF-8"),
