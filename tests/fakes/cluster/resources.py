@@ -46,6 +46,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("DaemonSet", "apps", ("v1",), "daemonsets", subresources=("status",), short_names=("ds",)),
     Resource("Deployment", "apps", ("v1",), "deployments", subresources=("status",), short_names=("deploy",)),
     Resource("Lease", "coordination.k8s.io", ("v1",), "leases"),
+    Resource("CustomResourceDefinition", "apiextensions.k8s.io", ("v1",), "customresourcedefinitions",
+             namespaced=False, subresources=("status",), short_names=("crd",)),
     Resource("TServer", TARS_GROUP, TARS_VERSIONS, "tservers", subresources=("status",), short_names=("ts",)),
     Resource("TConfig", TARS_GROUP, TARS_VERSIONS, "tconfigs", short_names=("tc",)),
     Resource("TImage", TARS_GROUP, TARS_VERSIONS, "timages", short_names=("ti",)),
@@ -68,6 +70,27 @@ def by_kind(kind: str) -> Resource:
         if wanted in (r.kind.lower(), r.plural, *r.short_names):
             return r
     raise KeyError(f"the fake cluster serves no kind {kind!r}")
+
+
+def crd(resource: Resource) -> dict[str, Any]:
+    """The CustomResourceDefinition a cluster with K8SFramework installed has for a TARS kind."""
+    subresources = {"status": {}} if resource.has_status else {}
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{resource.plural}.{resource.group}"},
+            "spec": {"group": resource.group, "scope": "Namespaced" if resource.namespaced else "Cluster",
+                     "names": {"kind": resource.kind, "listKind": f"{resource.kind}List", "plural": resource.plural,
+                               "singular": resource.singular, "shortNames": list(resource.short_names)},
+                     "versions": [{"name": v, "served": True, "storage": i == 0, "subresources": subresources,
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}
+                                  for i, v in enumerate(resource.versions)]},
+            "status": {"conditions": [{"type": "Established", "status": "True"}],
+                       "acceptedNames": {"kind": resource.kind, "plural": resource.plural},
+                       "storedVersions": [resource.versions[0]]}}
+
+
+def custom_resources() -> list[Resource]:
+    return [r for r in RESOURCES if r.group == TARS_GROUP]
 
 
 def groups() -> dict[str, list[str]]:

@@ -329,6 +329,11 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         route = parse_route(url.path) if method == "GET" else None
         if route and not route.subresource and query.get("watch") in ("1", "true"):
+            try:
+                _predicate(query)
+            except ApiError as e:
+                self._log(api, started, method, url.path, query, headers, e.code)
+                return self._send(e.code, e.status(), JSON)
             self._log(api, started, method, url.path, query, headers, 200)
             return self._watch(api, route, query)
         try:

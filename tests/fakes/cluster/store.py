@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .patches import server_side_apply
-from .resources import Resource, by_kind
+from .resources import Resource, by_kind, crd, custom_resources
 from .selectors import Predicate
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
@@ -78,6 +78,9 @@ class Store:
         self.closed = False
         for ns in namespaces:
             self.create(by_kind("Namespace"), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for resource in custom_resources():
+            definition = crd(resource)
+            self.create(by_kind("CustomResourceDefinition"), "", definition)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
