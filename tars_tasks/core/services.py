@@ -102,7 +102,8 @@ def discover(services_path: Path, root: Path | None = None) -> Discovery:
         if service.app and service.server:
             other = seen.get(service.id)
             if other is not None:
-                problems.append(service.problem(["app"], f"duplicate service id {service.id}: also defined in {other.display}"))
+                message = f"duplicate service id {service.id}: also defined in {other.display}"
+                problems.append(service.problem(["app"], message))
             else:
                 seen[service.id] = service
     return Discovery(services, problems)

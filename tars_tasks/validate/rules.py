@@ -139,39 +139,56 @@ def _configs(s: Service, v: dict) -> Iterator[Problem]:
 
 
 def _mounts(s: Service, v: dict) -> Iterator[Problem]:
-    names: dict[str, int] = {}
+    names: dict[str, int] = {}  # first index of each name / normalised mountPath, to name the duplicate
     paths: dict[str, int] = {}
     daemon = v.get("daemonSet") is True
     for i, m in items(v, "mounts"):
-        name, path = _str(m.get("name")), _str(m.get("mountPath"))
-        if name is not None:
-            if name == LOG_MOUNT_NAME:
-                yield s.problem(["mounts", i, "name"], f"{name!r} is the framework's log mount; choose another name")
-            elif name in names:
-                yield s.problem(["mounts", i, "name"], f"duplicate mount name {name!r} (also mounts[{names[name]}])")
-            names.setdefault(name, i)
-        if "mountPath" not in m:
-            yield s.problem(["mounts", i], "missing required key 'mountPath'")
-        elif path is not None:
-            norm = path.rstrip("/") or "/"
-            if norm == LOG_MOUNT_PATH:
-                yield s.problem(["mounts", i, "mountPath"], f"{path!r} is where the framework mounts app_log")
-            elif norm in paths:
-                yield s.problem(["mounts", i, "mountPath"], f"duplicate mountPath {path!r} (also mounts[{paths[norm]}])")
-            paths.setdefault(norm, i)
+        yield from _mount_name(s, i, m, names)
+        yield from _mount_path(s, i, m, paths)
         if "subPath" in m and "subPathExpr" in m:
             yield s.problem(["mounts", i, "subPathExpr"], "subPath and subPathExpr are mutually exclusive", key=True)
-        source = m.get("source")
-        if "source" not in m:
-            yield s.problem(["mounts", i], f"missing required key 'source' (one of {', '.join(MOUNT_SOURCES)})")
-        elif isinstance(source, dict):
-            given = [k for k in MOUNT_SOURCES if k in source]
-            if len(given) != 1:
-                what = "none" if not given else ", ".join(given)
-                yield s.problem(["mounts", i, "source"], f"needs exactly one source ({', '.join(MOUNT_SOURCES)}); got {what}")
-            elif daemon and given[0] in ("tLocalVolume", "persistentVolumeClaimTemplate"):
-                yield s.problem(["mounts", i, "source", given[0]], f"{given[0]} cannot be used with daemonSet: true",
-                                key=True)
+        yield from _mount_source(s, i, m, daemon)
+
+
+def _mount_name(s: Service, i: int, m: dict, names: dict[str, int]) -> Iterator[Problem]:
+    name = _str(m.get("name"))
+    if name is None:
+        return
+    if name == LOG_MOUNT_NAME:
+        yield s.problem(["mounts", i, "name"], f"{name!r} is the framework's log mount; choose another name")
+    elif name in names:
+        yield s.problem(["mounts", i, "name"], f"duplicate mount name {name!r} (also mounts[{names[name]}])")
+    names.setdefault(name, i)
+
+
+def _mount_path(s: Service, i: int, m: dict, paths: dict[str, int]) -> Iterator[Problem]:
+    if "mountPath" not in m:
+        yield s.problem(["mounts", i], "missing required key 'mountPath'")
+        return
+    path = _str(m.get("mountPath"))
+    if path is None:
+        return
+    norm = path.rstrip("/") or "/"
+    if norm == LOG_MOUNT_PATH:
+        yield s.problem(["mounts", i, "mountPath"], f"{path!r} is where the framework mounts app_log")
+    elif norm in paths:
+        yield s.problem(["mounts", i, "mountPath"], f"duplicate mountPath {path!r} (also mounts[{paths[norm]}])")
+    paths.setdefault(norm, i)
+
+
+def _mount_source(s: Service, i: int, m: dict, daemon: bool) -> Iterator[Problem]:
+    if "source" not in m:
+        yield s.problem(["mounts", i], f"missing required key 'source' (one of {', '.join(MOUNT_SOURCES)})")
+        return
+    source = m.get("source")
+    if not isinstance(source, dict):
+        return
+    given = [k for k in MOUNT_SOURCES if k in source]
+    if len(given) != 1:
+        what = "none" if not given else ", ".join(given)
+        yield s.problem(["mounts", i, "source"], f"needs exactly one source ({', '.join(MOUNT_SOURCES)}); got {what}")
+    elif daemon and given[0] in ("tLocalVolume", "persistentVolumeClaimTemplate"):
+        yield s.problem(["mounts", i, "source", given[0]], f"{given[0]} cannot be used with daemonSet: true", key=True)
 
 
 def _label_match(s: Service, v: dict) -> Iterator[Problem]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,11 +48,11 @@ def _message(error: jsonschema.ValidationError) -> str:
     if kind == "minimum":
         return f"{inst} is less than {expected}"
     if kind == "type":
-        types = expected if isinstance(expected, list) else [expected]
+        types = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
         return f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {describe(inst)}"
     if kind == "pattern":
         return f"{short(inst)} is invalid: expected {hint}" if hint else f"{short(inst)} does not match {expected}"
-    if kind == "enum":
+    if kind == "enum" and isinstance(expected, list):
         return f"{short(inst)} is not one of {', '.join(repr(e) for e in expected)}"
     if kind == "maxLength":
         return f"{short(inst)} is longer than {expected} characters"
@@ -68,9 +68,11 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def _unknown_key_problems(service: Service, error: jsonschema.ValidationError) -> list[Problem]:
-    known = list((error.schema.get("properties") or {}).keys())
+    properties = error.schema.get("properties") if isinstance(error.schema, Mapping) else None
+    known = list(properties or {})
+    instance = error.instance if isinstance(error.instance, dict) else {}
     out = []
-    for key in error.instance:
+    for key in instance:
         if key in known:
             continue
         path = list(error.absolute_path) + [key]
@@ -114,7 +116,8 @@ def _non_string_keys(value: Any, path: list) -> Iterable[tuple[list, Any]]:
 
 def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
     """Every problem of one file: schema, then (on well-typed parts) the cross-field rules."""
-    bad_keys = [service.problem(p, f"key {k!r} must be a string", key=True) for p, k in _non_string_keys(service.values, [])]
+    bad_keys = [service.problem(path, f"key {key!r} must be a string", key=True)
+                for path, key in _non_string_keys(service.values, [])]
     if bad_keys:
         return bad_keys
     problems = schema_problems(service, schema_path)
