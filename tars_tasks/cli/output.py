@@ -1,12 +1,18 @@
-"""Terminal output: a progress line per service (live on a terminal, plain lines in CI) and final tables."""
+"""Everything the tool shows: a live progress view, and reporters that turn results into text.
+
+A reporter (TableReporter, JsonReporter) has one method per kind of result; the invoke tasks pick one with
+`reporter(json_)` and print what it returns. Results go to stdout, progress and notes to stderr."""
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
 
-from tars_tasks.deploy.runner import Report
+from tars_tasks.core.errors import Problem
+from tars_tasks.deploy.report import Report
 from tars_tasks.plan.model import Plan
 
 
@@ -76,12 +82,8 @@ def plan_table(plan: Plan) -> str:
 def report_table(report: Report) -> str:
     rows = [("SERVICE", "STATUS", "TIME", "IMAGE", "DETAIL")]
     for s in report.services:
-        seconds = sum(step.get("seconds", 0) for step in s.steps.values())
-        rows.append((s.id, s.status, f"{seconds:.1f}s", s.image, s.reason))
-    counts: dict[str, int] = {}
-    for s in report.services:
-        counts[s.status] = counts.get(s.status, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        rows.append((s.id, s.status.value, f"{s.seconds:.1f}s", s.image, s.reason))
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
     mode = " (dry run)" if report.dry_run else ""
     return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
 
@@ -89,3 +91,61 @@ def report_table(report: Report) -> str:
 def table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n" for r in rows)
+
+
+class Reporter(Protocol):
+    def listing(self, rows: list[dict[str, Any]]) -> str: ...
+    def problems(self, problems: Sequence[Problem], services: int) -> str: ...
+    def plan(self, plan: Plan) -> str: ...
+    def report(self, report: Report) -> str: ...
+    def images(self, results: Sequence[Any]) -> str: ...
+
+
+class TableReporter:
+    """Aligned columns for people."""
+
+    def listing(self, rows: list[dict[str, Any]]) -> str:
+        return table([("ID", "PATH", "TEMPLATE", "DEPENDS ON")] +
+                     [(r["id"], r["path"], r["template"] or "-", ", ".join(r["dependsOn"]) or "-") for r in rows])
+
+    def problems(self, problems: Sequence[Problem], services: int) -> str:
+        return "".join(f"{p}\n" for p in problems)
+
+    def plan(self, plan: Plan) -> str:
+        return plan_table(plan)
+
+    def report(self, report: Report) -> str:
+        return report_table(report)
+
+    def images(self, results: Sequence[Any]) -> str:
+        return ""  # `build` shows one line per image on stderr as it goes
+
+
+class JsonReporter:
+    """One JSON document per result, for machines."""
+
+    @staticmethod
+    def _dump(data: Any) -> str:
+        return json.dumps(data, indent=2) + "\n"
+
+    def listing(self, rows: list[dict[str, Any]]) -> str:
+        return self._dump(rows)
+
+    def problems(self, problems: Sequence[Problem], services: int) -> str:
+        errors = [p for p in problems if not p.warning]
+        return self._dump({"valid": not errors, "services": services, "problems": [p.to_json() for p in problems]})
+
+    def plan(self, plan: Plan) -> str:
+        data = plan.to_json()
+        return self._dump({"services": data["services"], "waves": data["waves"],
+                           **{k: v for k, v in data.items() if k not in ("services", "waves")}})
+
+    def report(self, report: Report) -> str:
+        return self._dump(report.to_json())
+
+    def images(self, results: Sequence[Any]) -> str:
+        return self._dump({"images": [r.to_json() for r in results]})
+
+
+def reporter(json_: bool) -> Reporter:
+    return JsonReporter() if json_ else TableReporter()

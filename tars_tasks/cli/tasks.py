@@ -1,18 +1,28 @@
-"""The invoke layer: parse flags, call one library function, print. Nothing else lives here."""
+"""The invoke layer: parse flags, call one library function, print. Nothing else lives here.
+
+Every task takes `--json` where it has a result (a JsonReporter instead of a TableReporter). Short flags
+are off (`auto_shortflags=False`): the same letter meant different flags in different tasks.
+"""
 from __future__ import annotations
 
 import functools
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Context, Exit, task
 
-from tars_tasks.core.errors import InputError, TarsError
+from tars_tasks.cli.output import reporter
+from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.project import Project
 from tars_tasks.core.settings import COLLECTION_DEFAULTS, Settings, parse_jobs
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _plain(value):
+
+def _plain(value: Any) -> Any:
     if hasattr(value, "items"):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -20,15 +30,15 @@ def _plain(value):
     return value
 
 
-def settings_of(c) -> Settings:
+def settings_of(c: Context) -> Settings:
     return Settings.from_mapping(_plain(c.config.get("tars", {})))
 
 
-def reports_errors(fn):
+def reports_errors(fn: F) -> F:
     """Turn expected failures into a one-line message and an exit code, never a traceback."""
 
     @functools.wraps(fn)
-    def wrapper(c, *args, **kwargs):
+    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(c, *args, **kwargs)
         except InputError as exc:
@@ -40,7 +50,7 @@ def reports_errors(fn):
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
 SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
@@ -48,44 +58,40 @@ SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
 
 @task(name="list", iterable=["service"], help={"json": "print a JSON list instead of a table", "service": SERVICE_HELP})
 @reports_errors
-def list_services(c, service=None, json_=False):
+def list_services(c: Context, service: list[str] | None = None, json_: bool = False) -> None:
     """List the services of the monorepo: id, path, template, dependsOn."""
-    from tars_tasks.core.listing import listing_rows, render_table
+    from tars_tasks.core.listing import listing_rows
 
     project = Project.load(settings_of(c))
-    rows = listing_rows(project, service or [])
-    if json_:
-        print(json.dumps(rows, indent=2))
-    else:
-        print(render_table(rows), end="")
+    print(reporter(json_).listing(listing_rows(project, service or [])), end="")
     if project.problems:
         print(f"note: {len(project.problems)} problem(s) found; run `invoke validate`", file=sys.stderr)
 
 
+CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default: on; tars.crds_dir overrides them)"
+
+
 @task(iterable=["service"], help={"service": SERVICE_HELP, "json": "print problems as JSON",
-                                  "render": "also render each service's chart with helm (default: on)"})
+                                  "render": "also render each service's chart with helm (default: on)",
+                                  "crd_check": CRD_HELP})
 @reports_errors
-def validate(c, service=None, json_=False, render=True):
+def validate(c: Context, service: list[str] | None = None, json_: bool = False, render: bool = True,
+             crd_check: bool = True) -> None:
     """Check every values.yaml (schema, cross-field rules, dependency graph, rendered CRDs)."""
     from tars_tasks.validate.render import check_project
     from tars_tasks.validate.schema import errors_only
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
-    problems = check_project(project, selected, render=render)
+    problems = check_project(project, selected, render=render, crd_check=crd_check)
     errors = errors_only(problems)
-    if json_:
-        print(json.dumps({"valid": not errors, "services": len(selected), "problems": [p.to_json() for p in problems]},
-                         indent=2))
-    else:
-        for p in problems:
-            print(p)
+    print(reporter(json_).problems(problems, len(selected)), end="")
     if errors:
         raise Exit(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", code=1)
     print(f"ok: {len(selected)} service(s) valid", file=sys.stderr)
 
 
-def _valid_selection(project, service):
+def _valid_selection(project: Project, service: list[str] | None) -> list[Any]:
     """The named services (default: all), refused with every located problem when any is invalid."""
     selected = project.select(service or [])
     project.require_valid(selected)
@@ -95,7 +101,7 @@ def _valid_selection(project, service):
 @task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag to release (default: the content fingerprint)"})
 @reports_errors
-def template(c, service=None, tag=None):
+def template(c: Context, service: list[str] | None = None, tag: str | None = None) -> None:
     """Print the rendered manifests (TServer, TConfig, TImage) of services, as multi-document YAML."""
     from tars_tasks.chart.render import render
 
@@ -108,10 +114,8 @@ def template(c, service=None, tag=None):
                                   "tag": "image tag to release (default: the content fingerprint)",
                                   "out": "output folder (default: dist/charts)"})
 @reports_errors
-def chart(c, service=None, tag=None, out=None):
+def chart(c: Context, service: list[str] | None = None, tag: str | None = None, out: str | None = None) -> None:
     """Package each service's chart as <out>/<app>-<server>-<version>.tgz and print its path."""
-    from pathlib import Path
-
     from tars_tasks.chart.render import package_all
 
     project = Project.load(settings_of(c))
@@ -126,26 +130,28 @@ def chart(c, service=None, tag=None, out=None):
 @reports_errors
 def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
     """Build (and push) the images of services whose image tag is not in the registry yet."""
+    import threading
+
     from tars_tasks.build.run import run_build
+
+    lock = threading.Lock()
+
+    def progress(service_id: str, message: str) -> None:  # called from the build threads
+        with lock:
+            print(f"{service_id}: {message}", file=sys.stderr, flush=True)
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
     project.require_valid(selected)
-    results = run_build(project, selected, tag=tag, push=push, jobs=parse_jobs(jobs, "--jobs") if jobs else None)
+    results = run_build(project, selected, tag=tag, push=push, jobs=parse_jobs(jobs, "--jobs") if jobs else None,
+                        progress=progress)
+    for r in results:
+        print(r.summary(), file=sys.stderr)
     if json_:
         print(json.dumps({"images": [r.to_json() for r in results]}, indent=2))
     failed = [r for r in results if not r.ok]
     if failed:
         raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)
-
-
-def _project(c, namespace=None):
-    import dataclasses
-
-    settings = settings_of(c)
-    if namespace:
-        settings = dataclasses.replace(settings, namespace=namespace)
-    return Project.load(settings)
 
 
 PLAN_HELP = {
@@ -162,74 +168,69 @@ PLAN_HELP = {
 @task(iterable=["service"], help={**PLAN_HELP, "out": "also save the plan to FILE (for `release --plan FILE`)",
                                   "dry_run": "plan for a dry run (no cluster needed)"})
 @reports_errors
-def plan(c, since=None, all_=False, service=None, with_dependents=False, json_=False, out=None, namespace=None,
-         tag=None, dry_run=False):
+def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
+         with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
+         tag: str | None = None, dry_run: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
-    from pathlib import Path
-
-    from tars_tasks.cli.output import plan_table
     from tars_tasks.deploy.release import plan_only
     from tars_tasks.plan.model import Options
 
-    project = _project(c, namespace)
-    result = plan_only(project, Options(ids=service or [], since=since, force_all=all_,
-                                        with_dependents=with_dependents, tag=tag, dry_run=dry_run))
+    result = plan_only(Project.load(settings_of(c)),
+                       Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
+                               tag=tag, dry_run=dry_run, namespace=namespace))
     if out:
         result.save(Path(out))
         print(f"plan saved to {out}", file=sys.stderr)
-    if json_:
-        data = result.to_json()
-        print(json.dumps({"services": data["services"], "waves": data["waves"],
-                          **{k: v for k, v in data.items() if k not in ("services", "waves")}}, indent=2))
-    else:
-        print(plan_table(result), end="")
+    print(reporter(json_).plan(result), end="")
 
 
-def _run_release(c, opts, jobs, fail_fast, json_, plan_file=None):
-    from pathlib import Path
+def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_: bool, plan_file: str | None = None,
+                 crd_check: bool = True) -> None:
+    from tars_tasks.cli.output import ProgressView, TableReporter
+    from tars_tasks.deploy.release import RunOptions, release
+    from tars_tasks.plan.model import Plan
 
-    from tars_tasks.cli.output import ProgressView, plan_table, report_table
-    from tars_tasks.deploy.release import release as run
+    project = Project.load(settings_of(c))
+    views: list[ProgressView] = []
 
-    project = _project(c, opts.namespace)
-    view = {}
+    def on_plan(p: Plan) -> None:
+        print(TableReporter().plan(p), end="", file=sys.stderr)
+        views.append(ProgressView([s.id for s in p.services if s.changed]))
 
-    def on_plan(p):
-        print(plan_table(p), end="", file=sys.stderr)
-        view["v"] = ProgressView([s.id for s in p.services if s.changed])
+    def progress(sid: str, step: str, msg: str) -> None:
+        views[0](sid, step, msg)
 
-    def progress(sid, step, msg):
-        view["v"](sid, step, msg)
-
+    run = RunOptions(jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
+                     plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check)
     try:
-        _, report = run(project, opts, jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
-                        plan_file=Path(plan_file) if plan_file else None, progress=progress, on_plan=on_plan)
+        _, report = release(project, opts, run, progress=progress, on_plan=on_plan)
     finally:
-        if "v" in view:
-            view["v"].close()
+        for view in views:
+            view.close()
+    print(reporter(json_).report(report), end="")
     if json_:
-        print(json.dumps(report.to_json(), indent=2))
-        print(report_table(report), end="", file=sys.stderr)
-    else:
-        print(report_table(report), end="")
+        print(TableReporter().report(report), end="", file=sys.stderr)
     if not report.ok:
-        bad = [s for s in report.services if s.status in ("failed", "skipped")]
+        bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
 @task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
                                   "dry_run": "deploy nothing: build locally (no push), render and check charts",
                                   "fail_fast": "stop starting new work after the first failure",
-                                  "plan": "run exactly the plan saved by `invoke plan --out FILE`"})
+                                  "plan": "run exactly the plan saved by `invoke plan --out FILE`",
+                                  "crd_check": CRD_HELP})
 @reports_errors
-def release(c, since=None, all_=False, service=None, with_dependents=False, namespace=None, jobs=None,
-            dry_run=False, fail_fast=False, json_=False, tag=None, plan=None):
+def release(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
+            with_dependents: bool = False, namespace: str | None = None, jobs: str | None = None,
+            dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
+            plan: str | None = None, crd_check: bool = True) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
                    dry_run=dry_run, namespace=namespace)
-    _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan)
+    _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check)
 
 
 @task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -237,24 +238,23 @@ def release(c, since=None, all_=False, service=None, with_dependents=False, name
                                   "dry_run": "deploy nothing: build locally, render and check charts",
                                   "with_deps": "also bring their dependencies up first",
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
-                                  "fail_fast": "stop starting new work after the first failure"})
+                                  "fail_fast": "stop starting new work after the first failure",
+                                  "crd_check": CRD_HELP})
 @reports_errors
-def deploy(c, service=None, namespace=None, tag=None, dry_run=False, with_deps=False, jobs=None, json_=False,
-           fail_fast=False):
+def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
+           dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
+           fail_fast: bool = False, crd_check: bool = True) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
-    from tars_tasks.core.errors import UsageError
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace)
-    _run_release(c, opts, jobs, fail_fast, json_)
+    _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check)
 
 
 def preflight(tasks_file: str) -> None:
     """Called by a project's tasks.py: a broken invoke.yaml is a located error, not a traceback in invoke."""
-    from pathlib import Path
-
     from tars_tasks.core.settings import check_config_file
 
     folder = Path(tasks_file).resolve().parent
@@ -265,5 +265,15 @@ def preflight(tasks_file: str) -> None:
             raise SystemExit(2)
 
 
-ns = Collection(list_services, validate, template, chart, build, plan, release, deploy)
-ns.configure({"tars": COLLECTION_DEFAULTS})
+@task(name="install-helm", help={"dest": "where to put helm (default: ~/.local/share/tars-tasks/bin/helm)",
+                                 "force": "install even when a helm is on PATH"})
+@reports_errors
+def install_helm(c: Context, dest: str | None = None, force: bool = False) -> None:
+    """Install the pinned helm (v4.1.4, sha256-checked) where every monorepo finds it."""
+    from tars_tasks.install_helm import install
+
+    print(install(Path(dest) if dest else None, force=force), file=sys.stderr)
+
+
+ns = Collection(list_services, validate, template, chart, build, plan, release, deploy, install_helm)
+ns.configure({"tars": COLLECTION_DEFAULTS, "tasks": {"auto_dash_names": True}})

@@ -1,0 +1,121 @@
+"""A generic dependency-aware scheduler: run tasks on a worker pool, each after the tasks it needs.
+
+It knows nothing of images, charts or deploys. A task starts as soon as every task it needs is done; a
+failed task skips everything that needs it (transitively), and the rest go on unless ``fail_fast``. Cost
+is O(tasks + edges): completions decrement counters, nothing is rescanned.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+class TaskState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Outcome(Generic[K]):
+    """How one task ended: done, failed (with the exception), or skipped (with the task that caused it)."""
+
+    state: TaskState = TaskState.PENDING
+    error: BaseException | None = None
+    cause: K | None = None  # for a skipped task: the failed task upstream, or the first failure (fail_fast)
+
+
+@dataclass
+class Scheduler(Generic[K]):
+    """``needs``: task -> the tasks it waits for (all of them must be keys). ``run``: does one task."""
+
+    needs: Mapping[K, Sequence[K]]
+    run: Callable[[K], None]
+    jobs: int = 4
+    fail_fast: bool = False
+    on_start: Callable[[K], None] = lambda task: None
+    on_end: Callable[[K, Outcome[K]], None] = lambda task, outcome: None
+    cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing new
+
+    def execute(self) -> dict[K, Outcome[K]]:
+        """Run every task once its needs are done; returns how each ended."""
+        run = _Run(self)
+        with ThreadPoolExecutor(max(1, self.jobs)) as pool:
+            running: dict[Future[None], K] = {}
+            while run.ready or running:
+                while run.ready and len(running) < max(1, self.jobs):  # queue nothing: a task that has not
+                    task = run.next_to_start()  # started yet can still be skipped (fail fast, cancel)
+                    if task is not None:
+                        self.on_start(task)
+                        running[pool.submit(self.run, task)] = task
+                if not running:
+                    break
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    run.finished(running.pop(fut), fut.exception())
+        return run.outcomes
+
+
+class _Run(Generic[K]):
+    """The bookkeeping of one execution: outcomes, unmet needs, the ready queue."""
+
+    def __init__(self, scheduler: Scheduler[K]):
+        self.s = scheduler
+        self.outcomes: dict[K, Outcome[K]] = {t: Outcome() for t in scheduler.needs}
+        self.waiting = {t: len(set(ds)) for t, ds in scheduler.needs.items()}
+        self.dependents: dict[K, list[K]] = {t: [] for t in scheduler.needs}
+        for t, ds in scheduler.needs.items():
+            for d in set(ds):
+                self.dependents[d].append(t)
+        self.ready: deque[K] = deque(t for t, n in self.waiting.items() if n == 0)
+        self.first_failure: K | None = None
+
+    def next_to_start(self) -> K | None:
+        """The next ready task to start, or None when it was skipped instead (fail fast, cancelled)."""
+        task = self.ready.popleft()
+        if self.outcomes[task].state is not TaskState.PENDING:
+            return None
+        if (self.s.fail_fast and self.first_failure is not None) or self.s.cancel.is_set():
+            self.skip(task, self.first_failure if self.first_failure is not None else task)
+            return None
+        self.outcomes[task].state = TaskState.RUNNING
+        return task
+
+    def finished(self, task: K, error: BaseException | None) -> None:
+        if error is None:
+            self.outcomes[task] = Outcome(TaskState.DONE)
+            self.s.on_end(task, self.outcomes[task])
+            for nxt in self.dependents[task]:
+                self.waiting[nxt] -= 1
+                if self.waiting[nxt] == 0:
+                    self.ready.append(nxt)
+            return
+        self.outcomes[task] = Outcome(TaskState.FAILED, error=error)
+        if self.first_failure is None:
+            self.first_failure = task
+        self.s.on_end(task, self.outcomes[task])
+        for nxt in self.dependents[task]:
+            self.skip(nxt, task)
+
+    def skip(self, task: K, cause: K) -> None:
+        """Skip ``task`` and everything that needs it, naming ``cause``."""
+        todo = [task]
+        while todo:
+            t = todo.pop()
+            if self.outcomes[t].state is not TaskState.PENDING:
+                continue
+            self.outcomes[t] = Outcome(TaskState.SKIPPED, cause=cause)
+            self.s.on_end(t, self.outcomes[t])
+            todo.extend(self.dependents[t])

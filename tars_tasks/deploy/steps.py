@@ -1,0 +1,78 @@
+"""The work of one service in a release: its image, its chart, its deploy. Each step raises on failure.
+
+The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py wires steps to services.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tars_tasks.build.artifacts import Artifact
+from tars_tasks.build.images import ImageBuilder
+from tars_tasks.chart.package import package
+from tars_tasks.core.errors import TarsError
+from tars_tasks.core.settings import Settings
+from tars_tasks.deploy.helm import Helm, HelmError, redact_text
+from tars_tasks.deploy.report import ServiceReport
+from tars_tasks.plan.model import Plan, Step
+from tars_tasks.validate.conformance import crd_problems, parse
+
+Progress = Callable[[str, str, str], None]  # (service id, step, message)
+
+
+@dataclass
+class Steps:
+    settings: Settings
+    plan: Plan
+    artifacts: dict[str, Artifact]
+    helm: Helm
+    builder: ImageBuilder
+    reports: dict[str, ServiceReport]
+    dry_run: bool
+    chart_dir: Path
+    crd_check: bool = True
+    progress: Progress = lambda sid, step, msg: None
+    chart_paths: dict[str, Path] = field(default_factory=dict)
+
+    def image(self, sid: str) -> None:
+        """Build (and push) the image unless the registry has its tag."""
+        push = self.plan.by_id()[sid].needs(Step.PUSH) and not self.dry_run
+        result = self.builder.ensure(self.artifacts[sid], push=push)
+        self.reports[sid].build = result.to_json()
+        if not result.ok:
+            raise TarsError(f"image: {result.reason}")
+
+    def chart(self, sid: str) -> None:
+        """Package the chart; in a dry run also render, lint and check it against the CRD schemas."""
+        service = self.artifacts[sid].service
+        _, path = package(service, self.settings, self.artifacts[sid].tag, self.chart_dir)
+        self.chart_paths[sid] = path
+        self.reports[sid].chart = str(path)
+        if self.dry_run:
+            manifests = parse(self.helm.template(service.name, str(path), self.plan.namespace))
+            self.helm.lint(str(path))
+            if self.crd_check:
+                problems = crd_problems(manifests, self.settings.path(self.settings.crds_dir))
+                if problems:
+                    raise TarsError("rendered manifests break the CRD: " + "; ".join(problems[:3]))
+
+    def deploy(self, sid: str) -> None:
+        """helm upgrade --install (a dry run writes what it would run)."""
+        service = self.artifacts[sid].service
+        log = self.settings.log_path / f"{sid}.deploy.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        chart = self.chart_paths[sid]
+        if self.dry_run:
+            log.write_text(f"dry run: would run helm upgrade --install {service.name} {chart} "
+                           f"--namespace {self.plan.namespace}\n")
+            return
+        try:
+            proc = self.helm.upgrade_install(service.name, str(chart), self.plan.namespace, self.settings.helm_timeout)
+            log.write_text(redact_text(proc.stdout + proc.stderr))
+        except HelmError as exc:
+            log.write_text(str(exc) + "\n")
+            raise
+
+    def by_name(self) -> dict[str, Callable[[str], None]]:
+        return {"image": self.image, "chart": self.chart, "deploy": self.deploy}

@@ -1,0 +1,198 @@
+"""Make a plan, as a sequence of named steps:
+
+    select → artifacts → changed (git or cluster) → add dependents → registry → waves → plan
+
+Content mode (default) compares what would be deployed now with what the cluster runs, learned from one
+`helm list -o json` per namespace: the packaged chart's version is a digest of the chart template, the
+values and the image tag, so equal chart versions mean nothing changed. `--since REF` asks git instead.
+`--all` and services named for `deploy` count as changed in either mode. Only changed services are looked
+up in the registry. The tool keeps no state of its own.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from tars_tasks.build.artifacts import Artifact, resolve
+from tars_tasks.core.files import FileLister
+from tars_tasks.build.registry import Registries, RegistryError
+from tars_tasks.chart.package import Chart, assemble, template_for
+from tars_tasks.core.errors import UsageError
+from tars_tasks.core.graph import closure, edges_of, reverse, waves
+from tars_tasks.core.project import Project
+from tars_tasks.core.services import Service
+from tars_tasks.deploy.helm import Helm, HelmError
+from tars_tasks.plan.changes import changed_files, services_touched
+from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
+
+Reasons = dict[str, list[str]]  # service id -> why it changed
+
+
+@dataclass
+class Draft:
+    """What the steps below fill in, one after another."""
+
+    project: Project
+    opts: Options
+    namespace: str
+    lister: FileLister
+    selected: list[Service] = field(default_factory=list)
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    charts: dict[str, Chart] = field(default_factory=dict)
+    changed: Reasons = field(default_factory=dict)
+    in_registry: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add_artifacts(self, services: list[Service]) -> None:
+        settings = self.project.settings
+        new = resolve(settings, services, self.opts.tag, self.lister)
+        self.artifacts.update(new)
+        template = template_for(settings)
+        for s in services:
+            self.charts[s.id] = assemble(s, settings, new[s.id].tag, template)
+
+    def chart_ref(self, service: Service) -> str:
+        return f"{service.name}-{self.charts[service.id].version}"
+
+
+def make_plan(project: Project, opts: Options, helm: Helm | None = None, registries: Registries | None = None,
+              lister: FileLister | None = None) -> tuple[Plan, dict[str, Artifact]]:
+    """The plan for ``opts``, and the artifacts (spec, fingerprint, tag) of every planned service."""
+    draft = Draft(project, opts, opts.namespace or project.settings.namespace,
+                  lister or FileLister(project.settings.root))
+    select(draft)
+    draft.add_artifacts(draft.selected)
+    if opts.since:
+        changed_in_git(draft)
+    else:
+        changed_in_cluster(draft, deployed_releases_or_none(helm, draft))
+    forced(draft)
+    if opts.with_dependents:
+        add_dependents(draft)
+    look_up_registry(draft, registries or Registries())
+    return to_plan(draft), draft.artifacts
+
+
+def select(draft: Draft) -> None:
+    """The named services (all when none), their dependencies with --with-deps; every one must be valid."""
+    project = draft.project
+    selected = project.select(list(draft.opts.ids))
+    if draft.opts.with_deps:
+        selected = project.select(sorted(closure([s.id for s in selected], project.edges())))
+    project.require_valid(selected)
+    draft.selected = selected
+
+
+def changed_in_git(draft: Draft) -> None:
+    """--since REF: a service changed when a file in its folder, one of its build.inputs, or the chart or
+    Dockerfile templates changed since REF."""
+    settings, ref = draft.project.settings, draft.opts.since or ""
+    touched = services_touched(settings.root, draft.selected, changed_files(settings.root, ref),
+                               settings.path(settings.chart_dir))
+    for sid, files in touched.items():
+        shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+        draft.changed[sid] = [f"changed since {ref}: {shown}"]
+
+
+def deployed_releases_or_none(helm: Helm | None, draft: Draft) -> dict[str, dict]:
+    """release name -> `helm list` entry. Without a reachable cluster that is a usage error, unless this is a
+    dry run (then nothing counts as deployed). No helm at all (a library caller planning offline): {}."""
+    if helm is None:
+        return {}
+    return cluster_releases(helm, draft.namespace, draft.opts.dry_run, draft.notes)
+
+
+def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]) -> dict[str, dict]:
+    try:
+        return {r.get("name", ""): r for r in helm.list_releases(namespace)}
+    except HelmError as exc:
+        if not dry_run:
+            raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
+        notes.append("cluster not reachable: dry run treats every service as not deployed")
+        return {}
+
+
+def changed_in_cluster(draft: Draft, deployed: dict[str, dict]) -> None:
+    """A service changed when the cluster runs another chart version of it, or none, or a failed one."""
+    for s in draft.selected:
+        entry = deployed.get(s.name)
+        wanted = draft.chart_ref(s)
+        if entry is None:
+            draft.changed[s.id] = [f"not deployed in namespace {draft.namespace}"]
+        elif entry.get("status") != "deployed":
+            draft.changed[s.id] = [f"last release is {entry.get('status')}: redo it"]
+        elif entry.get("chart") != wanted:
+            draft.changed[s.id] = [f"cluster runs an older release ({entry.get('chart')}, now {wanted})"]
+
+
+def forced(draft: Draft) -> None:
+    """--all, and the services `deploy` names, are deployed whatever changed."""
+    for s in draft.selected:
+        if draft.opts.force_all:
+            draft.changed.setdefault(s.id, []).insert(0, "--all: deploy every selected service")
+        elif s.id in draft.opts.force_ids:
+            draft.changed.setdefault(s.id, []).insert(0, "named with --service")
+
+
+def add_dependents(draft: Draft) -> None:
+    """--with-dependents: every service that depends (transitively) on a changed one is redeployed too."""
+    project = draft.project
+    origins = set(draft.changed)
+    extra = closure(origins, reverse(project.edges())) - origins
+    chosen = {s.id for s in draft.selected}
+    missing = sorted(extra - chosen)
+    if missing:
+        by_id = project.by_id()
+        newly = [by_id[m] for m in missing]
+        project.require_valid(newly)
+        draft.selected = project.select(sorted(chosen | set(missing)))
+        draft.add_artifacts(newly)
+    edges = project.edges()
+    for sid in sorted(extra):
+        because = sorted(closure([sid], edges) & origins)
+        draft.changed.setdefault(sid, []).append(f"depends on changed {', '.join(because)}")
+
+
+def look_up_registry(draft: Draft, registries: Registries) -> None:
+    """Is each changed service's image tag in the registry already? (8 checks at a time)"""
+
+    def check(sid: str) -> tuple[str, bool | None, str]:
+        art = draft.artifacts[sid]
+        try:
+            return sid, registries.has(art.image, art.tag), ""
+        except RegistryError as exc:
+            return sid, None, str(exc)
+
+    with ThreadPoolExecutor(8) as pool:
+        for sid, has, err in pool.map(check, sorted(draft.changed)):
+            draft.in_registry[sid] = (has, err)
+
+
+def steps_for(draft: Draft, sid: str) -> tuple[list[str], list[str]]:
+    """(steps, extra reasons) of one changed service."""
+    has, err = draft.in_registry[sid]
+    steps: list[str] = []
+    why: list[str] = []
+    if not has:
+        why.append(f"image tag not in registry ({err})" if err else "image tag not in registry")
+        steps.append(Step.BUILD.value)
+        if draft.opts.push and not draft.opts.dry_run:
+            steps.append(Step.PUSH.value)
+    return steps + [Step.CHART.value, Step.DEPLOY.value], why
+
+
+def to_plan(draft: Draft) -> Plan:
+    """One ServicePlan per selected service, ordered by wave then id."""
+    layers = waves([s.id for s in draft.selected], edges_of(draft.selected))
+    layer = {sid: i for i, wave in enumerate(layers) for sid in wave}
+    unchanged = [f"nothing changed since {draft.opts.since}"] if draft.opts.since else ["cluster runs this release"]
+    plans = []
+    for s in draft.selected:
+        art = draft.artifacts[s.id]
+        changed = s.id in draft.changed
+        steps, why = steps_for(draft, s.id) if changed else ([], [])
+        reasons = draft.changed[s.id] + why if changed else unchanged
+        plans.append(ServicePlan(s.id, changed, reasons, steps, art.ref, layer[s.id],
+                                 [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s)))
+    plans.sort(key=lambda p: (p.wave, p.id))
+    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag)

@@ -1,0 +1,70 @@
+"""The generic scheduler: order, parallelism, failure isolation, fail-fast, cancellation."""
+from __future__ import annotations
+
+import threading
+import time
+
+from tars_tasks.deploy.scheduler import Scheduler, TaskState
+
+
+def run(needs, fail=(), jobs=4, fail_fast=False, cancel_after=None):
+    log: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    cancel = threading.Event()
+
+    def work(task: str) -> None:
+        with lock:
+            log.append(("start", task))
+        time.sleep(0.01)
+        with lock:
+            log.append(("end", task))
+        if task == cancel_after:
+            cancel.set()
+        if task in fail:
+            raise RuntimeError(f"{task} broke")
+
+    outcomes = Scheduler(needs, work, jobs, fail_fast, cancel=cancel).execute()
+    return outcomes, log
+
+
+def test_each_task_starts_after_everything_it_needs_ended():
+    needs = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+    outcomes, log = run(needs)
+    assert {t: o.state for t, o in outcomes.items()} == {t: TaskState.DONE for t in needs}
+    position = {event: i for i, event in enumerate(log)}
+    for task, deps in needs.items():
+        for dep in deps:
+            assert position[("end", dep)] < position[("start", task)]
+
+
+def test_independent_tasks_overlap():
+    outcomes, log = run({"a": [], "b": [], "c": []}, jobs=3)
+    assert [kind for kind, _ in log[:3]] == ["start", "start", "start"]
+
+
+def test_failure_skips_only_what_needs_it_and_names_the_cause():
+    needs = {"a": [], "b": ["a"], "c": ["b"], "x": [], "y": ["x"]}
+    outcomes, _ = run(needs, fail={"a"})
+    assert outcomes["a"].state is TaskState.FAILED and str(outcomes["a"].error) == "a broke"
+    assert (outcomes["b"].state, outcomes["b"].cause) == (TaskState.SKIPPED, "a")
+    assert (outcomes["c"].state, outcomes["c"].cause) == (TaskState.SKIPPED, "a")
+    assert outcomes["y"].state is TaskState.DONE
+
+
+def test_fail_fast_starts_nothing_after_the_first_failure():
+    outcomes, log = run({"a": [], "b": ["a"], "z": ["a"], "later": ["b"]}, jobs=1, fail={"b"}, fail_fast=True)
+    started = [t for kind, t in log if kind == "start"]
+    assert started == ["a", "b"]  # z was ready, but not started: b had failed
+    assert outcomes["later"].state is TaskState.SKIPPED
+
+
+def test_cancel_starts_nothing_new():
+    outcomes, log = run({"a": [], "b": ["a"], "c": ["b"]}, jobs=1, cancel_after="a")
+    assert [t for kind, t in log if kind == "start"] == ["a"]
+    assert outcomes["b"].state is TaskState.SKIPPED and outcomes["c"].state is TaskState.SKIPPED
+
+
+def test_twenty_thousand_tasks_in_a_chain_complete():
+    needs = {i: ([i - 1] if i else []) for i in range(20000)}
+    outcomes = Scheduler(needs, lambda t: None, jobs=2).execute()
+    assert all(o.state is TaskState.DONE for o in outcomes.values())
