@@ -21,10 +21,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Pod
 from lightkube.types import PatchType
 
-HELM = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "helm"
 NS = "tars"
 NAME = "hello-helloserver"
 TServer = create_namespaced_resource("k8s.tars.io", "v1beta3", "TServer", "tservers")
+TServerV1beta2 = create_namespaced_resource("k8s.tars.io", "v1beta2", "TServer", "tservers")
 
 CHART = {
     "Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
@@ -49,6 +49,10 @@ apiVersion: k8s.tars.io/v1beta3
 kind: TConfig
 metadata:
   name: hello-helloserver-conf
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-weight: "-5"
+    helm.sh/hook-delete-policy: before-hook-creation
 app: Hello
 server: HelloServer
 configName: hello.conf
@@ -67,14 +71,13 @@ data:
 class Helm:
     """The real helm, with its own homes and an explicit kubeconfig."""
 
-    def __init__(self, tmp: Path, kubeconfig: Path):
-        self.kubeconfig = kubeconfig
+    def __init__(self, binary: str, tmp: Path, kubeconfig: Path):
+        self.binary, self.kubeconfig = binary, kubeconfig
         self.env = {**os.environ, **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG",
                                                                                               "DATA")}}
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        assert HELM.exists(), f"helm is not installed at {HELM} (scripts/setup.sh installs it)"
-        done = subprocess.run([str(HELM), "--kubeconfig", str(self.kubeconfig), *args], capture_output=True,
+        done = subprocess.run([self.binary, "--kubeconfig", str(self.kubeconfig), *args], capture_output=True,
                               text=True, env=self.env, timeout=60)
         if check:
             assert done.returncode == 0, f"helm {' '.join(args)}: {done.stderr}"
@@ -97,8 +100,8 @@ def kubeconfig(cluster: FakeCluster, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def helm(tmp_path: Path, kubeconfig: Path) -> Helm:
-    return Helm(tmp_path, kubeconfig)
+def helm(helm_bin: str, tmp_path: Path, kubeconfig: Path) -> Helm:
+    return Helm(helm_bin, tmp_path, kubeconfig)
 
 
 @pytest.fixture
@@ -182,6 +185,9 @@ def test_helm_install_upgrade_rollback_status_uninstall(cluster: FakeCluster, he
     history = helm.json("history", "x", "-n", NS)
     assert [(h["revision"], h["status"]) for h in history] == [(1, "superseded"), (2, "deployed")]
     assert cluster.get("ConfigMap", NS, "hello-cm")["data"] == {"id": "v2"}
+    assert cluster.get("TConfig", NS, "hello-helloserver-conf")["configContent"] == "id=v2"  # a hook, re-created
+    hook = [c.type for c in cluster.changes if c.kind == "TConfig"]
+    assert hook == ["ADDED", "DELETED", "ADDED"]
     cluster.wait_for(lambda: all_ready(cluster, 1, "repo/hello:v2"))
 
     helm("rollback", "x", "1", "-n", NS, "--wait", "--timeout", "30s")
@@ -227,11 +233,11 @@ def test_a_failed_upgrade_stalls_the_rollout_and_a_rollback_heals_it(cluster: Fa
     assert cluster.wait_for(lambda: cluster.ready_since(NAME))
 
 
-def test_kube_context_selects_the_cluster(tmp_path: Path, chart: Path):
+def test_kube_context_selects_the_cluster(helm_bin: str, tmp_path: Path, chart: Path):
     with FakeCluster() as one, FakeCluster() as two:
         config = one.kubeconfig(tmp_path / "kubeconfig", "one")
         two.kubeconfig(config, "two")
-        helm = Helm(tmp_path, config)
+        helm = Helm(helm_bin, tmp_path, config)
         helm("upgrade", "--install", "x", str(chart), "-n", NS, "--create-namespace", "--kube-context", "two")
         assert two.get("TServer", NS, NAME) and not one.get("TServer", NS, NAME)
         assert helm.json("list", "-n", NS) == []  # the current context is "one"
@@ -269,23 +275,19 @@ def test_tserver_becomes_a_labelled_statefulset_with_ready_pods(cluster: FakeClu
     assert created < min(became_ready) and max(became_ready) <= ready
 
 
-def test_right_after_an_update_the_status_describes_the_old_pods(cluster: FakeCluster):
+def test_right_after_an_update_the_status_describes_the_old_pods(cluster: FakeCluster, client: Client):
     with_namespace(cluster).create(tserver())
     cluster.wait_for(lambda: all_ready(cluster, 1) and cluster.ready_since(NAME))
-    cluster.set_outcome("v2", Outcome.ready(reconcile_delay=0.5))
-    cluster.store.mutate(cluster.operator.servers and TServer_resource(), NS, NAME,
-                         lambda ts: ts["spec"]["release"].update(id="v2", image="repo/hello:v2"))
-    assert cluster.ready_since(NAME) is None or cluster.wait_for(lambda: cluster.ready_since(NAME) is None)
-    sts = cluster.get("StatefulSet", NS, NAME)
+    cluster.set_outcome("v2", Outcome.ready(reconcile_delay=1.0))
+    client.patch(TServer, NAME, {"spec": {"release": {"id": "v2", "image": "repo/hello:v2"}}}, namespace=NS,
+                 patch_type=PatchType.MERGE)
+    cluster.wait_for(lambda: cluster.ready_since(NAME) is None)  # the new spec is not rolled out...
+    sts = cluster.get("StatefulSet", NS, NAME)  # ...but the workload and the status still tell of the old pods
     assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "repo/hello:v1"
+    assert sts["status"]["readyReplicas"] == 1
     assert cluster.get("TServer", NS, NAME)["status"]["readyReplicas"] == 1
     cluster.wait_for(lambda: all_ready(cluster, 1, "repo/hello:v2"))
     assert cluster.wait_for(lambda: cluster.ready_since(NAME))
-
-
-def TServer_resource():  # noqa: N802 - the store's resource for TServer
-    from fakes.cluster.resources import by_kind
-    return by_kind("TServer")
 
 
 def test_crashloop(cluster: FakeCluster, client: Client):
@@ -305,7 +307,7 @@ def test_crashloop(cluster: FakeCluster, client: Client):
 
 
 def test_image_pull_failure(cluster: FakeCluster, client: Client):
-    cluster.set_outcome("v1", Outcome.imagepull(delay=0.2))
+    cluster.set_outcome("v1", Outcome.imagepull(delay=1.0))
     with_namespace(cluster).create(tserver(image="repo/hello:missing"))
     cluster.wait_for(lambda: pods(cluster) and waiting(pods(cluster)[0]).get("reason") == "ErrImagePull")
     pod = cluster.wait_for(lambda: [p for p in pods(cluster) if waiting(p).get("reason") == "ImagePullBackOff"])[0]
@@ -384,8 +386,25 @@ def test_lightkube_get_list_watch_and_generic_resources(cluster: FakeCluster, cl
     live = client.get(TServer, NAME, namespace=NS)
     assert live.spec["release"]["image"] == "repo/hello:v1"
     assert cluster.wait_for(lambda: client.get(TServer, NAME, namespace=NS).status.get("readyReplicas") == 1)
-    assert "Hello\n" not in "".join(client.log(f"{NAME}-0", namespace=NS)) and list(client.log(f"{NAME}-0",
-                                                                                                namespace=NS))
+    assert list(client.log(f"{NAME}-0", namespace=NS)) == ["[info] loading configuration\n",
+                                                          "[info] server started\n"]
+    assert client.get(TServerV1beta2, NAME, namespace=NS).apiVersion == "k8s.tars.io/v1beta2"
+
+
+def test_watch_initial_events_bookmark_and_resume(cluster: FakeCluster):
+    with_namespace(cluster).create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": NS}})
+    base = f"{cluster.url}/api/v1/namespaces/{NS}/configmaps?watch=true&timeoutSeconds=1"
+    with urllib.request.urlopen(base + "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+                                "&allowWatchBookmarks=true", timeout=5) as stream:
+        first, second = json.loads(stream.readline()), json.loads(stream.readline())
+    assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "a")
+    assert second["type"] == "BOOKMARK"
+    assert second["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    rv = second["object"]["metadata"]["resourceVersion"]
+    cluster.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": NS}})
+    with urllib.request.urlopen(f"{base}&resourceVersion={rv}", timeout=5) as stream:
+        events = [json.loads(line) for line in stream]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "b")]
 
 
 def test_writes_conflicts_and_patches(cluster: FakeCluster, client: Client):

@@ -94,16 +94,25 @@ def rfc3339(at: float | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def stages(outcome: Outcome) -> list[tuple[float, str]]:
+    """The stages a pod with this outcome goes through, each with the time (after creation) it starts."""
+    if outcome.kind == UNSCHEDULABLE:
+        return [(0.0, "unschedulable")]
+    if outcome.kind == IMAGEPULL:
+        return [(0.0, "creating"), (outcome.delay / 2, "errimagepull"), (outcome.delay, "imagepullbackoff")]
+    return [(0.0, "creating"), (outcome.delay, {READY: "ready", CRASHLOOP: "crashloop", INACTIVE: "inactive"}[
+        outcome.kind])]
+
+
 def stage(sim: PodSim, now: float) -> str:
     """The stage the pod is in at ``now``."""
-    o, elapsed = sim.outcome, now - sim.created
-    if o.kind == UNSCHEDULABLE:
-        return "unschedulable"
-    if o.kind == IMAGEPULL:
-        return "creating" if elapsed < o.delay / 2 else "errimagepull" if elapsed < o.delay else "imagepullbackoff"
-    if elapsed < o.delay:
-        return "creating"
-    return {READY: "ready", CRASHLOOP: "crashloop", INACTIVE: "inactive"}[o.kind]
+    return [name for start, name in stages(sim.outcome) if now - sim.created >= start][-1]
+
+
+def entered(sim: PodSim, now: float) -> list[str]:
+    """The stages entered since the pod was last seen (all of them, should a slow tick have skipped one)."""
+    names = [name for start, name in stages(sim.outcome) if now - sim.created >= start]
+    return names[names.index(sim.stage) + 1:] if sim.stage in names else names
 
 
 def restarts(sim: PodSim, now: float) -> int:

@@ -314,11 +314,11 @@ class Operator:
         for pod in self.store.list(POD)[0]:
             meta = pod["metadata"]
             sim = self.pods.get(meta["uid"]) or self._adopt(pod, now)
-            current = kubelet.stage(sim, now)
-            if current != sim.stage:
+            for current in kubelet.entered(sim, now):
                 sim.stage, sim.stage_since = current, rfc3339()
                 for e in kubelet.events(sim, current, len(self.nodes)):
                     self._event(pod, e.type, e.reason, e.message, e.component, sim.node)
+            current = sim.stage
             status = kubelet.pod_status(pod, sim, current, now, len(self.nodes))
             written = self.store.mutate(POD, meta["namespace"], meta["name"],
                                         lambda live, s=status: live.update(status=s), "status")
