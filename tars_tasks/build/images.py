@@ -4,29 +4,50 @@ For one service: if the registry has `image:tag`, nothing is built. Otherwise th
 in the service folder), a build context is assembled in memory (the Dockerfile rendered from our template
 for the server type, or the service's own; `files/` and `inputs/`), the engine builds it with the
 fingerprint as a label, and the image is pushed when asked. Every line goes to dist/logs/<id>.build.log.
+
+What goes into the build context is decided by the same rule as the tag (`tars_tasks.core.files`), listed
+again after the build command ran:
+
+- the service's own Dockerfile (`build.dockerfile`): the context is the files of the service (so never a
+  git-ignored or .dockerignored file, nor values.yaml) and the Dockerfile itself;
+- our template: `files/` holds what `build.files` names, each relative to the service folder:
+  - a file named explicitly goes in whenever it exists, git-ignored or not (a compiled binary is a
+    git-ignored build output; its sources and the build command are what the tag is made from);
+  - a directory brings the files of the service below it (`.` is the whole folder): a git-ignored or
+    .dockerignored file inside it stays out, an untracked file the build command wrote goes in. A directory
+    that git ignores as a whole (a build output folder such as `dist/`) goes in with every file on disk,
+    minus .dockerignore;
+  - a path outside the service folder is an error (shared files are `build.inputs`);
+- `inputs/` holds each `build.inputs` path, as listed for the tag.
+
+Entries are written by `tars_tasks.core.tarball` (mode 0644, or 0755 for an executable; mtime 0; sorted),
+so the context is a function of what the tag hashes.
 """
 from __future__ import annotations
 
 import io
 import os
 import subprocess
-import tarfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tars_tasks.build.artifacts import Artifact
-from tars_tasks.build.fingerprint import DockerIgnore, FileLister, in_image
 from tars_tasks.build.registry import Registries, RegistryError
+from tars_tasks.build.spec import inside_folder
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.files import DockerIgnore, FileLister, in_image, inner_path, service_files
+from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.core.tarball import Tarball
 from tars_tasks.deploy.helm import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
+    import jinja2
 
 LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
 LABEL_SERVICE = "io.tars-tasks.service"
@@ -53,17 +74,22 @@ class BuildResult:
     def ok(self) -> bool:
         return self.status != "failed"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "image": self.image, "status": self.status, "reason": self.reason,
                 "seconds": round(self.seconds, 3), "log": self.log}
 
+    def summary(self) -> str:
+        """One line for people: `App.Server: status image in 1.2s (reason when failed)`."""
+        detail = f" ({self.reason})" if self.status == "failed" else ""
+        return f"{self.service}: {self.status} {self.image} in {self.seconds:.1f}s{detail}"
+
 
 @lru_cache(maxsize=1)
-def _jinja():
+def _jinja() -> jinja2.Environment:
     import jinja2  # imported on first use: planning a release that builds nothing does not need it
 
-    return jinja2.Environment(loader=jinja2.PackageLoader("tars_tasks.build", "dockerfiles"), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
+    return jinja2.Environment(loader=jinja2.PackageLoader("tars_tasks.build", "dockerfiles"),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
 def render_dockerfile(artifact: Artifact) -> str:
@@ -78,59 +104,66 @@ def render_dockerfile(artifact: Artifact) -> str:
                            build_args=[k for k, _ in spec.args], has_inputs=bool(spec.inputs)).rstrip("\n") + "\n"
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), mode, 0
-    tar.addfile(info, io.BytesIO(data))
-
-
-def _add_path(tar: tarfile.TarFile, source: Path, arcname: str) -> None:
-    def reset(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        info.mtime = 0
-        return info
-
-    tar.add(str(source), arcname=arcname, recursive=False, filter=reset)
-
-
 def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
-    """The build context as a tar: Dockerfile, files/ (the declared files) and inputs/ (declared input paths)."""
+    """The build context as a tar (see the module docstring for what goes in)."""
     service, spec = artifact.service, artifact.spec
-    buf = io.BytesIO()
+    service_rel = _service_rel(service, root)
     ignore = DockerIgnore.of(service.dir)
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        if spec.dockerfile:  # the service's own Dockerfile: its folder is the context, as with `docker build .`
-            for dirpath, dirnames, filenames in os.walk(service.dir):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    full = Path(dirpath) / name
-                    rel = full.relative_to(service.dir).as_posix()
-                    if rel == spec.dockerfile or not ignore.ignored(rel):
-                        _add_path(tar, full, rel)
-            return buf.getvalue()
-        _add_bytes(tar, "Dockerfile", render_dockerfile(artifact).encode())
-        for entry in spec.files:
-            source = (service.dir / entry).resolve()
-            if not source.exists():
-                raise BuildError(f"build.files: {entry!r} does not exist in {service.dir.name}/ "
-                                 "(did the build command make it?)")
-            if source.is_dir():
-                for dirpath, dirnames, filenames in os.walk(source):
-                    dirnames[:] = sorted(d for d in dirnames if d not in (".git", "node_modules"))
-                    for name in sorted(filenames):
-                        full = Path(dirpath) / name
-                        rel = full.relative_to(service.dir).as_posix()
-                        if not in_image(rel, ignore):
-                            continue
-                        _add_path(tar, full, "files/" + full.relative_to(source).as_posix())
-            else:
-                _add_path(tar, source, "files/" + source.name)
-        _add_bytes(tar, "files/.keep", b"")
-        for inp in spec.inputs:
-            for rel in lister.under(inp):
-                _add_path(tar, root / rel, "inputs/" + rel)
-    return buf.getvalue()
+    files = [inner_path(service_rel, rel) for rel in service_files(lister, service_rel, ignore, fresh=True)]
+    tar = Tarball(mtime=0)
+    if spec.dockerfile:  # the service's own Dockerfile: its folder is the context, as with `docker build .`
+        dockerfile = inside_folder(spec.dockerfile)
+        if dockerfile is None:
+            raise BuildError(f"build.dockerfile: {spec.dockerfile!r} is outside {service.dir.name}/")
+        for inner in files:
+            tar.add_file(inner, service.dir / inner)
+        tar.add_file(dockerfile, service.dir / dockerfile)
+        return tar.tar_bytes()
+    tar.add_bytes("Dockerfile", render_dockerfile(artifact).encode())
+    tar.add_bytes("files/.keep", b"")
+    for entry in spec.files:
+        for name, source in _named_files(service, service_rel, entry, files, lister, ignore):
+            tar.add_file("files/" + name, source)
+    for inp in spec.inputs:
+        for rel in lister.under(inp):
+            tar.add_file("inputs/" + rel, root / rel)
+    return tar.tar_bytes()
+
+
+def _service_rel(service: Service, root: Path) -> str:
+    return os.path.relpath(service.dir, root).replace(os.sep, "/")
+
+
+def _named_files(service: Service, service_rel: str, entry: str, files: list[str], lister: FileLister,
+                 ignore: DockerIgnore) -> Iterator[tuple[str, Path]]:
+    """(name under files/, source) for one `build.files` entry; ``files`` are the files of the service."""
+    inner = inside_folder(entry)
+    if inner is None:
+        raise BuildError(f"build.files: {entry!r} is outside {service.dir.name}/ (shared files are build.inputs)")
+    source = service.dir / inner
+    if not source.exists():
+        raise BuildError(f"build.files: {entry!r} does not exist in {service.dir.name}/ "
+                         "(did the build command make it?)")
+    if not source.is_dir():
+        yield source.name, source
+        return
+    if inner != "." and lister.ignored(inner if service_rel in ("", ".") else f"{service_rel}/{inner}"):
+        below = [f for f in _walk(source, service.dir) if in_image(f, ignore)]  # a build output folder
+    else:
+        prefix = "" if inner == "." else inner + "/"
+        below = [f for f in files if f.startswith(prefix)]
+    for f in below:
+        yield f[len(inner) + 1:] if inner != "." else f, service.dir / f
+
+
+def _walk(folder: Path, service_dir: Path) -> list[str]:
+    """Every file below ``folder`` on disk, as paths inside the service folder, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        out += [(Path(dirpath) / name).relative_to(service_dir).as_posix() for name in filenames
+                if (Path(dirpath) / name).is_file()]
+    return sorted(out)
 
 
 class ImageBuilder:
@@ -166,12 +199,12 @@ class ImageBuilder:
         result.seconds = time.monotonic() - start
         return result
 
-    def _say(self, artifact: Artifact, log, message: str) -> None:
+    def _say(self, artifact: Artifact, log: TextIO, message: str) -> None:
         log.write(message + "\n")
         log.flush()
         self.progress(artifact.service.id, message)
 
-    def _ensure(self, artifact: Artifact, push: bool, result: BuildResult, log) -> None:
+    def _ensure(self, artifact: Artifact, push: bool, result: BuildResult, log: TextIO) -> None:
         try:
             in_registry = self.registries.has(artifact.image, artifact.tag)
         except RegistryError as exc:
@@ -201,7 +234,7 @@ class ImageBuilder:
         finally:
             client.close()
 
-    def _compile(self, artifact: Artifact, log) -> None:
+    def _compile(self, artifact: Artifact, log: TextIO) -> None:
         argv = list(artifact.spec.command)
         if not argv:
             return
@@ -218,7 +251,7 @@ class ImageBuilder:
             tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
             raise BuildError(f"build.command {' '.join(argv)!r} failed (exit {proc.returncode}): {tail}")
 
-    def _ensure_base_image(self, client: docker.DockerClient, artifact: Artifact, log) -> None:
+    def _ensure_base_image(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
         import docker.errors
 
         base = artifact.spec.base_image
@@ -231,7 +264,7 @@ class ImageBuilder:
             raise BuildError(f"base image {base!r} is not on this machine and cannot be pulled: "
                              f"{_docker_message(exc)}") from None
 
-    def _build(self, client: docker.DockerClient, artifact: Artifact, log) -> None:
+    def _build(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
         self._ensure_base_image(client, artifact, log)
         context = build_context(artifact, self.settings.root, self.lister)
         self._say(artifact, log, f"build {artifact.ref} (from {artifact.spec.base_image or 'own Dockerfile'})")
@@ -258,7 +291,7 @@ class ImageBuilder:
             raise BuildError("docker build finished without an image")
         log.write(f"built {image_id}\n")
 
-    def _push(self, client: docker.DockerClient, artifact: Artifact, log) -> None:
+    def _push(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
         registry, _ = self.registries.for_image(artifact.image)
         auth = registry.credentials.docker_auth() if registry.credentials else None
         self._say(artifact, log, f"push {artifact.ref}")
@@ -271,13 +304,13 @@ class ImageBuilder:
                 log.write(status + "\n")
 
 
-def _default_client():
+def _default_client() -> docker.DockerClient:
     import docker  # imported on first use (about 0.1 s)
 
     return docker.from_env(timeout=600)
 
 
-def _local_image(client: docker.DockerClient, ref: str):
+def _local_image(client: docker.DockerClient, ref: str) -> docker.models.images.Image | None:
     import docker.errors
 
     try:

@@ -98,7 +98,8 @@ class Registry:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.scheme == "https":
-                conn = http.client.HTTPSConnection(self.host, timeout=self.timeout, context=ssl.create_default_context())
+                conn = http.client.HTTPSConnection(self.host, timeout=self.timeout,
+                                                   context=ssl.create_default_context())
             else:
                 conn = http.client.HTTPConnection(self.host, timeout=self.timeout)
             self._local.conn = conn

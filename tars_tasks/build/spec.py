@@ -1,6 +1,7 @@
 """The `build` section of values.yaml with every default filled in, and the image a service is pushed to."""
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,15 @@ class BuildSpec:
         return {"type": self.type, "baseImage": self.base_image, "files": list(self.files),
                 "command": list(self.command), "dockerfile": self.dockerfile, "args": dict(self.args),
                 "inputs": list(self.inputs)}
+
+
+def inside_folder(entry: str) -> str | None:
+    """A path of build.files or build.dockerfile as a normalised path inside the service folder ("." for
+    the folder itself), or None when it leads outside (shared files are build.inputs)."""
+    inner = posixpath.normpath(entry.replace("\\", "/"))
+    if inner.startswith("/") or inner == ".." or inner.startswith("../"):
+        return None
+    return inner
 
 
 def server_type(service: Service) -> str:
@@ -82,6 +92,13 @@ def build_problems(service: Service, settings: Settings) -> Iterator[Problem]:
     elif "type" not in build and service.values.get("subtype") == "normal" and not service.template:
         yield service.problem(["build"] if "build" in service.values else [],
                               "build.type is needed for a subtype normal service without a template")
+    files = build.get("files")
+    if isinstance(files, list):
+        for i, entry in enumerate(files):
+            if isinstance(entry, str) and entry and inside_folder(entry) is None:
+                yield service.problem(["build", "files", i], f"{entry!r} is outside {service.dir.name}/ (paths are "
+                                                             "relative to the service folder; shared files are "
+                                                             "build.inputs)")
     dockerfile = build.get("dockerfile")
     if isinstance(dockerfile, str) and dockerfile and not (service.dir / dockerfile).is_file():
         yield service.problem(["build", "dockerfile"], f"{dockerfile!r} does not exist in {service.dir.name}/")

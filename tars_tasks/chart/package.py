@@ -7,13 +7,10 @@ temporary file and renamed, so packaging several charts (or the same chart) at o
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
 import re
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +23,7 @@ from tars_tasks.core import assets
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.core.tarball import Tarball
 
 FIXED_MTIME = 315532800  # 1980-01-01, as reproducible-build tools use
 OUR_KEYS = ("build", "dependsOn")  # values.yaml keys for tars-tasks, not for the chart
@@ -120,19 +118,10 @@ def assemble(service: Service, settings: Settings, tag: str, template: ChartTemp
 
 
 def tgz_bytes(chart: Chart) -> bytes:
-    entries = [("Chart.yaml", chart.chart_yaml), ("values.yaml", chart.values)] + list(chart.template.files)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel, data in sorted(entries):
-            info = tarfile.TarInfo(f"{chart.name}/{rel}")
-            info.size, info.mtime, info.mode = len(data), FIXED_MTIME, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
-    out = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
-        gz.write(raw.getvalue())
-    return out.getvalue()
+    tarball = Tarball(mtime=FIXED_MTIME)
+    for rel, data in [("Chart.yaml", chart.chart_yaml), ("values.yaml", chart.values), *chart.template.files]:
+        tarball.add_bytes(f"{chart.name}/{rel}", data)
+    return tarball.tgz_bytes(compresslevel=6)
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -1,0 +1,193 @@
+"""The files of a service: one definition, used by its image tag (the fingerprint) and its build context.
+
+The files of a service are the files of its folder that git tracks or would track (tracked, plus untracked
+but not ignored: `git ls-files --cached --others --exclude-standard`), minus what the folder's
+`.dockerignore` excludes, minus `values.yaml` (deploy configuration) and `.dockerignore` itself. Outside a
+git work tree every file counts (a walk that skips `.git`, `__pycache__`, and `dist`/`.tools` at the top).
+
+A git-ignored file is a build output: it is never one of the files of a service, so it neither changes
+the tag nor slips into the image by accident. `tars_tasks.build.images` takes build outputs only when
+`build.files` names them (see its docstring).
+"""
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tars_tasks.core.services import VALUES_FILE
+
+_WALK_SKIP_ANYWHERE = (".git", "__pycache__")
+_WALK_SKIP_AT_TOP = (".tools", "dist")
+
+
+class FileLister:
+    """Lists a repository's files once (git when available, else a walk) and answers per folder.
+
+    Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from the listing made
+    on first use; ``fresh_under`` lists again (after a build command wrote files, say).
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._files: list[str] | None = None
+        self._git: bool | None = None
+
+    def all_files(self) -> list[str]:
+        if self._files is None:
+            listed = self._git_files(".")
+            self._files = listed if listed is not None else self._walk_files(".")
+        return self._files
+
+    def under(self, rel: str) -> list[str]:
+        """Files at or below the repo-relative path ``rel`` (as first listed)."""
+        rel = _clean(rel)
+        files = self.all_files()
+        if rel == ".":
+            return list(files)
+        prefix = rel + "/"
+        out = []
+        for f in files[bisect.bisect_left(files, rel):]:
+            if f == rel or f.startswith(prefix):
+                out.append(f)
+            elif f > prefix and not f.startswith(rel):
+                break
+        return out
+
+    def fresh_under(self, rel: str) -> list[str]:
+        """Files at or below ``rel`` as they are now (not cached)."""
+        rel = _clean(rel)
+        listed = self._git_files(rel)
+        return listed if listed is not None else self._walk_files(rel)
+
+    def ignored(self, rel: str) -> bool:
+        """Whether git ignores the path ``rel`` (a file, or a folder as a whole). False outside git."""
+        if not self._in_git():
+            return False
+        try:
+            proc = subprocess.run(["git", "check-ignore", "-q", "--", _clean(rel)], cwd=self.root,
+                                  capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return proc.returncode == 0
+
+    def _in_git(self) -> bool:
+        if self._git is None:
+            try:
+                top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.root, capture_output=True,
+                                     text=True, timeout=30)
+                self._git = top.returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                self._git = False
+        return self._git
+
+    def _git_files(self, rel: str) -> list[str] | None:
+        if not self._in_git():
+            return None
+        try:
+            out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", rel],
+                                 cwd=self.root, capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode != 0:
+            return None
+        files = sorted({f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f})
+        return [f for f in files if (self.root / f).is_file()]  # deleted-but-tracked files are gone
+
+    def _walk_files(self, rel: str) -> list[str]:
+        start = self.root / rel
+        if start.is_file():
+            return [rel]
+        found = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            at_top = Path(dirpath) == self.root
+            dirnames[:] = [d for d in dirnames
+                           if d not in _WALK_SKIP_ANYWHERE and not (at_top and d in _WALK_SKIP_AT_TOP)]
+            for name in filenames:
+                found.append(os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
+        return sorted(found)
+
+
+def _clean(rel: str) -> str:
+    rel = rel.replace(os.sep, "/").strip("/")
+    return rel if rel not in ("", ".") else "."
+
+
+@dataclass(frozen=True)
+class DockerIgnore:
+    """The subset of .dockerignore that matters here: globs with ** and ! exceptions, last match wins."""
+
+    rules: tuple[tuple[bool, re.Pattern[str]], ...]
+
+    @classmethod
+    def parse(cls, text: str) -> DockerIgnore:
+        rules = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            pattern = line[1:].strip() if negate else line
+            pattern = os.path.normpath(pattern).lstrip("/").replace(os.sep, "/")
+            rules.append((negate, _compile(pattern)))
+        return cls(tuple(rules))
+
+    @classmethod
+    def of(cls, folder: Path) -> DockerIgnore:
+        """The rules of ``folder/.dockerignore`` (none when there is no such file)."""
+        path = folder / ".dockerignore"
+        return cls.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else cls(())
+
+    def ignored(self, rel: str) -> bool:
+        parts = rel.split("/")
+        result = False
+        for negate, rx in self.rules:
+            # a pattern matching a parent folder excludes everything inside it
+            if any(rx.match("/".join(parts[: i + 1])) for i in range(len(parts))):
+                result = not negate
+        return result
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    out = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        else:
+            ch = pattern[i]
+            out += "[^/]*" if ch == "*" else "[^/]" if ch == "?" else re.escape(ch) if ch != "[" else "["
+            i += 1
+    try:
+        return re.compile(f"^{out}$")
+    except re.error:
+        return re.compile("^" + re.escape(pattern) + "$")
+
+
+def in_image(inner: str, ignore: DockerIgnore) -> bool:
+    """Whether a file of the service folder (path inside it) is image content. values.yaml is deploy
+    configuration: changing replicas or a config redeploys the chart, it does not rebuild the image
+    (its `build` section is hashed separately, as the build spec)."""
+    return inner != VALUES_FILE and inner != ".dockerignore" and not ignore.ignored(inner)
+
+
+def inner_path(service_rel: str, rel: str) -> str:
+    """The path inside the service folder of the repo-relative ``rel``."""
+    return rel if service_rel in ("", ".") else rel[len(service_rel) + 1:]
+
+
+def service_files(lister: FileLister, service_rel: str, ignore: DockerIgnore, *, fresh: bool = False) -> list[str]:
+    """The files of a service (see the module docstring), repo-relative and sorted.
+
+    ``fresh`` lists the folder again instead of using the lister's first listing: the build context is
+    made after the build command ran, the tag before.
+    """
+    listed = lister.fresh_under(service_rel) if fresh else lister.under(service_rel)
+    return [f for f in listed if in_image(inner_path(service_rel, f), ignore)]
