@@ -129,6 +129,15 @@ RULE_CASES = [
      [f"{F}:6:39: mounts[0].source.tLocalVolume: tLocalVolume cannot be used with daemonSet: true"]),
     ("mounts:\n  - {name: a, mountPath: /usr/local/app/tars/app_log, source: {emptyDir: {}}}\n",
      [f"{F}:5:26: mounts[0].mountPath: '/usr/local/app/tars/app_log' is where the framework mounts app_log"]),
+    ("mounts:\n  - {name: host-log-dir, mountPath: /d, source: {emptyDir: {}}}\n",
+     [f"{F}:5:12: mounts[0].name: 'host-log-dir' is the framework's log mount; choose another name"]),
+    ("mounts:\n  - {name: a, mountPath: /d, subPath: x, subPathExpr: $(POD), source: {emptyDir: {}}}\n",
+     [f"{F}:5:42: mounts[0].subPathExpr: subPath and subPathExpr are mutually exclusive"]),
+    ("mounts:\n  - {name: host-log-dir, mountPath: /usr/local/app/tars/app_log/}\n",  # one mount breaking three rules
+     [f"{F}:5:5: mounts[0]: missing required key 'source' (one of hostPath, persistentVolumeClaim, "
+      "persistentVolumeClaimTemplate, tLocalVolume, emptyDir, configMap, secret)",
+      f"{F}:5:12: mounts[0].name: 'host-log-dir' is the framework's log mount; choose another name",
+      f"{F}:5:37: mounts[0].mountPath: '/usr/local/app/tars/app_log/' is where the framework mounts app_log"]),
     ("labelMatch:\n  - {key: a, operator: In}\n", [f"{F}:5:5: labelMatch[0]: operator In needs a non-empty 'values' list"]),
     ("labelMatch:\n  - {key: a, operator: NotIn, values: []}\n",
      [f"{F}:5:5: labelMatch[0]: operator NotIn needs a non-empty 'values' list"]),
