@@ -19,9 +19,6 @@ from tars_tasks.build.spec import BuildSpec, inside_folder
 from tars_tasks.core import assets
 from tars_tasks.core.files import DockerIgnore, FileLister, service_files
 
-# FileLister is re-exported for modules that still import it from here; its home is tars_tasks.core.files
-__all__ = ["FINGERPRINT_VERSION", "FileLister", "default_tag", "fingerprint"]
-
 FINGERPRINT_VERSION = "1"  # bump when the hashing scheme changes
 
 
