@@ -116,6 +116,8 @@ class ApiServer:
         route = parse_route(path)
         if route is None:
             raise _not_found_path()
+        if method != "GET" and query.get("dryRun"):
+            raise ApiError.bad_request("this fake API server does not support dryRun")
         handler = {"GET": self._get, "POST": self._post, "PUT": self._put, "PATCH": self._patch,
                    "DELETE": self._delete}.get(method)
         if handler is None:
