@@ -20,6 +20,7 @@ from tars_tasks.core.project import Project
 from tars_tasks.core.settings import COLLECTION_DEFAULTS, Settings, parse_jobs
 
 F = TypeVar("F", bound=Callable[..., Any])
+tars_task = functools.partial(task, auto_shortflags=False)  # no short flags: one letter meant different flags
 
 
 def _plain(value: Any) -> Any:
@@ -56,7 +57,8 @@ def reports_errors(fn: F) -> F:
 SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
 
 
-@task(name="list", iterable=["service"], help={"json": "print a JSON list instead of a table", "service": SERVICE_HELP})
+@tars_task(name="list", iterable=["service"],
+           help={"json": "print a JSON list instead of a table", "service": SERVICE_HELP})
 @reports_errors
 def list_services(c: Context, service: list[str] | None = None, json_: bool = False) -> None:
     """List the services of the monorepo: id, path, template, dependsOn."""
@@ -71,7 +73,7 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
 CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default: on; tars.crds_dir overrides them)"
 
 
-@task(iterable=["service"], help={"service": SERVICE_HELP, "json": "print problems as JSON",
+@tars_task(iterable=["service"], help={"service": SERVICE_HELP, "json": "print problems as JSON",
                                   "render": "also render each service's chart with helm (default: on)",
                                   "crd_check": CRD_HELP})
 @reports_errors
@@ -98,7 +100,7 @@ def _valid_selection(project: Project, service: list[str] | None) -> list[Any]:
     return selected
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
+@tars_task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag to release (default: the content fingerprint)"})
 @reports_errors
 def template(c: Context, service: list[str] | None = None, tag: str | None = None) -> None:
@@ -110,7 +112,7 @@ def template(c: Context, service: list[str] | None = None, tag: str | None = Non
         sys.stdout.write(text)
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
+@tars_task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag to release (default: the content fingerprint)",
                                   "out": "output folder (default: dist/charts)"})
 @reports_errors
@@ -123,7 +125,7 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
         print(path)
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
+@tars_task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag (default: the content fingerprint; kept as a label either way)",
                                   "push": "push to the registry (default: on; --no-push builds locally)",
                                   "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report"})
@@ -165,7 +167,7 @@ PLAN_HELP = {
 }
 
 
-@task(iterable=["service"], help={**PLAN_HELP, "out": "also save the plan to FILE (for `release --plan FILE`)",
+@tars_task(iterable=["service"], help={**PLAN_HELP, "out": "also save the plan to FILE (for `release --plan FILE`)",
                                   "dry_run": "plan for a dry run (no cluster needed)"})
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
@@ -184,10 +186,19 @@ def plan(c: Context, since: str | None = None, all_: bool = False, service: list
     print(reporter(json_).plan(result), end="")
 
 
+ROLLOUT_HELP = {
+    "wait": "track every server to Ready (default: on; --no-wait: helm's own --wait, reported as not tracked)",
+    "rollback": "roll a failed upgrade back to the last good revision (default: on)",
+    "cleanup_on_fail": "uninstall a first install that failed (default: leave it for debugging)",
+}
+
+
 def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_: bool, plan_file: str | None = None,
-                 crd_check: bool = True) -> None:
+                 crd_check: bool = True, wait: bool = True, rollback: bool = True,
+                 cleanup_on_fail: bool = False) -> None:
     from tars_tasks.cli.output import ProgressView, TableReporter
     from tars_tasks.deploy.release import RunOptions, release
+    from tars_tasks.deploy.rollout import RolloutPolicy
     from tars_tasks.plan.model import Plan
 
     project = Project.load(settings_of(c))
@@ -201,7 +212,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         views[0](sid, step, msg)
 
     run = RunOptions(jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
-                     plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check)
+                     plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check,
+                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail))
     try:
         _, report = release(project, opts, run, progress=progress, on_plan=on_plan)
     finally:
@@ -215,42 +227,46 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
-@task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
+@tars_task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
                                   "dry_run": "deploy nothing: build locally (no push), render and check charts",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "plan": "run exactly the plan saved by `invoke plan --out FILE`",
-                                  "crd_check": CRD_HELP})
+                                  "crd_check": CRD_HELP, **ROLLOUT_HELP})
 @reports_errors
 def release(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
             with_dependents: bool = False, namespace: str | None = None, jobs: str | None = None,
             dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
-            plan: str | None = None, crd_check: bool = True) -> None:
+            plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
+            cleanup_on_fail: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
                    dry_run=dry_run, namespace=namespace)
-    _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check)
+    _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
+                 cleanup_on_fail=cleanup_on_fail)
 
 
-@task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
+@tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
                                   "namespace": PLAN_HELP["namespace"], "tag": PLAN_HELP["tag"],
                                   "dry_run": "deploy nothing: build locally, render and check charts",
                                   "with_deps": "also bring their dependencies up first",
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
                                   "fail_fast": "stop starting new work after the first failure",
-                                  "crd_check": CRD_HELP})
+                                  "crd_check": CRD_HELP, **ROLLOUT_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
            dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
-           fail_fast: bool = False, crd_check: bool = True) -> None:
+           fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
+           cleanup_on_fail: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace)
-    _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check)
+    _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
+                 cleanup_on_fail=cleanup_on_fail)
 
 
 def preflight(tasks_file: str) -> None:
@@ -265,7 +281,7 @@ def preflight(tasks_file: str) -> None:
             raise SystemExit(2)
 
 
-@task(name="install-helm", help={"dest": "where to put helm (default: ~/.local/share/tars-tasks/bin/helm)",
+@tars_task(name="install-helm", help={"dest": "where to put helm (default: ~/.local/share/tars-tasks/bin/helm)",
                                  "force": "install even when a helm is on PATH"})
 @reports_errors
 def install_helm(c: Context, dest: str | None = None, force: bool = False) -> None:

@@ -6,6 +6,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tars_tasks.core.errors import TarsError
 
@@ -76,21 +77,40 @@ class Helm:
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
 
-    def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str) -> subprocess.CompletedProcess:
-        """Install or upgrade, wait for readiness, roll back on failure (helm 4 renamed --atomic)."""
-        rollback = "--atomic" if self.major() < 4 else "--rollback-on-failure"
+    def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str,
+                        helm_waits: bool = True) -> subprocess.CompletedProcess[str]:
+        """Install or upgrade. ``helm_waits``: helm's own --wait and rollback on failure (helm 4 renamed
+        --atomic), as with `--no-wait`; otherwise the caller tracks the rollout and rolls back itself."""
         args = ["upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
-                "--timeout", timeout, rollback, "--wait"]
-        return self.run(args, timeout=_seconds(timeout) + 60)
+                "--timeout", timeout]
+        if helm_waits:
+            args += ["--atomic" if self.major() < 4 else "--rollback-on-failure", "--wait"]
+        return self.run(args, timeout=seconds(timeout) + 60)
+
+    def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
+        """The release's revisions, oldest first ([] when it was never installed)."""
+        proc = self.run(["history", release, "--namespace", namespace, "--output", "json", "--max", "256"],
+                        check=False)
+        if proc.returncode != 0:
+            if "not found" in (proc.stderr + proc.stdout).lower():
+                return []
+            raise HelmError(f"helm history {release} failed (exit {proc.returncode}): "
+                            f"{redact_text(proc.stderr.strip())}")
+        data = _json_list(proc.stdout, "helm history")
+        return sorted(data, key=lambda r: int(r.get("revision") or 0))
+
+    def rollback(self, release: str, revision: int, namespace: str, timeout: str) -> None:
+        self.run(["rollback", release, str(revision), "--namespace", namespace, "--timeout", timeout],
+                 timeout=seconds(timeout) + 60)
+
+    def uninstall(self, release: str, namespace: str, timeout: str) -> None:
+        self.run(["uninstall", release, "--namespace", namespace, "--timeout", timeout],
+                 timeout=seconds(timeout) + 60)
 
     def list_releases(self, namespace: str) -> list[dict]:
         out = self.run(["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
                         "--max", "0"]).stdout
-        try:
-            data = json.loads(out or "[]")
-        except json.JSONDecodeError:
-            raise HelmError(f"helm list printed something that is not JSON: {out[:200]!r}") from None
-        return data if isinstance(data, list) else []
+        return _json_list(out, "helm list")
 
     def major(self) -> int:
         return _major(self.binary)
@@ -110,7 +130,16 @@ def _major(binary: str) -> int:
     return _MAJOR_CACHE[binary]
 
 
-def _seconds(duration: str) -> float:
+def _json_list(out: str, what: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(out or "[]")
+    except json.JSONDecodeError:
+        raise HelmError(f"{what} printed something that is not JSON: {out[:200]!r}") from None
+    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+
+
+def seconds(duration: str) -> float:
+    """A helm/Go duration (`5m0s`, `90s`, `1h`) in seconds; 300 when it names none."""
     total = 0.0
     for value, unit in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s)", duration):
         total += float(value) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]

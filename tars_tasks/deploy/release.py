@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.core.files import FileLister
 from tars_tasks.build.images import ImageBuilder
 from tars_tasks.build.registry import Registries
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.files import FileLister
 from tars_tasks.core.project import Project
 from tars_tasks.deploy.helm import Helm
 from tars_tasks.deploy.report import Report, ServiceReport
+from tars_tasks.deploy.rollout import RolloutPolicy
 from tars_tasks.deploy.runner import Runner
 from tars_tasks.deploy.steps import Progress, Steps
 from tars_tasks.plan.make import cluster_releases, make_plan
@@ -29,6 +30,7 @@ class RunOptions:
     fail_fast: bool = False
     plan_file: Path | None = None  # run exactly this saved plan
     crd_check: bool = True
+    policy: RolloutPolicy = RolloutPolicy()  # tracking to Ready, rollback, cleanup of a failed first install
 
 
 def plan_only(project: Project, opts: Options) -> Plan:
@@ -71,6 +73,6 @@ def release(project: Project, opts: Options, run: RunOptions = RunOptions(), pro
                            progress=lambda sid, msg: say(sid, "image", msg))
     reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
     steps = Steps(settings, plan, artifacts, helm, builder, reports, opts.dry_run,
-                  settings.dist_path / "charts", run.crd_check, say)
+                  settings.dist_path / "charts", run.crd_check, say, run.policy)
     runner = Runner(plan, steps, run.jobs or settings.jobs, run.fail_fast, cancel)
     return plan, runner.run()

@@ -63,6 +63,8 @@ class Runner:
                     report.status = ServiceStatus.DRY_RUN if dry else ServiceStatus.DEPLOYED
                     report.reason = ("rendered and checked; nothing applied" if dry
                                      else "; ".join(self.plan.by_id()[sid].reasons))
+                    if report.rollout is not None and not report.rollout.get("tracked", True):
+                        report.reason += "; not tracked (--no-wait)"
             elif outcome.state is TaskState.FAILED:
                 message = redact_text(str(outcome.error))
                 record = report.steps[step]

@@ -13,8 +13,11 @@ from tars_tasks.build.images import ImageBuilder
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.helm import Helm, HelmError, redact_text
+from tars_tasks.deploy.helm import Helm
+from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.report import ServiceReport
+from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
+from tars_tasks.deploy.track import Target
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 
@@ -33,7 +36,10 @@ class Steps:
     chart_dir: Path
     crd_check: bool = True
     progress: Progress = lambda sid, step, msg: None
+    policy: RolloutPolicy = field(default_factory=RolloutPolicy)
     chart_paths: dict[str, Path] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)  # service id -> the image its chart deploys
+    _kube: Kube | None = None
 
     def image(self, sid: str) -> None:
         """Build (and push) the image unless the registry has its tag."""
@@ -46,8 +52,9 @@ class Steps:
     def chart(self, sid: str) -> None:
         """Package the chart; in a dry run also render, lint and check it against the CRD schemas."""
         service = self.artifacts[sid].service
-        _, path = package(service, self.settings, self.artifacts[sid].tag, self.chart_dir)
+        chart, path = package(service, self.settings, self.artifacts[sid].tag, self.chart_dir)
         self.chart_paths[sid] = path
+        self.images[sid] = chart.image
         self.reports[sid].chart = str(path)
         if self.dry_run:
             manifests = parse(self.helm.template(service.name, str(path), self.plan.namespace))
@@ -57,22 +64,31 @@ class Steps:
                 if problems:
                     raise TarsError("rendered manifests break the CRD: " + "; ".join(problems[:3]))
 
+    def kube(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube(self.settings.kube_context, self.settings.api_version)
+        return self._kube
+
     def deploy(self, sid: str) -> None:
-        """helm upgrade --install (a dry run writes what it would run)."""
+        """helm upgrade --install, then track the rollout to Ready (deploy/rollout.py); a dry run writes what
+        it would run."""
         service = self.artifacts[sid].service
-        log = self.settings.log_path / f"{sid}.deploy.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log_path = self.settings.log_path / f"{sid}.deploy.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         chart = self.chart_paths[sid]
         if self.dry_run:
-            log.write_text(f"dry run: would run helm upgrade --install {service.name} {chart} "
-                           f"--namespace {self.plan.namespace}\n")
+            log_path.write_text(f"dry run: would run helm upgrade --install {service.name} {chart} "
+                                f"--namespace {self.plan.namespace}\n")
             return
-        try:
-            proc = self.helm.upgrade_install(service.name, str(chart), self.plan.namespace, self.settings.helm_timeout)
-            log.write_text(redact_text(proc.stdout + proc.stderr))
-        except HelmError as exc:
-            log.write_text(str(exc) + "\n")
-            raise
+        target = Target(self.plan.namespace, service.name, service.app, service.server, self.images[sid])
+        rollout = Rollout(self.helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
+        with log_path.open("w", encoding="utf-8") as log:
+            try:
+                self.reports[sid].rollout = rollout.deploy(
+                    target, str(chart), log, lambda msg: self.progress(sid, "deploy", msg))
+            except DeployFailed as exc:
+                self.reports[sid].rollout = exc.rollout
+                raise
 
     def by_name(self) -> dict[str, Callable[[str], None]]:
         return {"image": self.image, "chart": self.chart, "deploy": self.deploy}

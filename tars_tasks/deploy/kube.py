@@ -1,0 +1,116 @@
+"""The Kubernetes API, read-only, for rollout tracking: TServers, their workloads, pods, logs and events.
+
+The client is lightkube (see the README for why): it reads the same kubeconfig as helm ($KUBECONFIG, else
+~/.kube/config, else the in-cluster service account) and the same context (`tars.kube_context`). Results
+are plain dicts (the API's JSON), so the judging code in deploy/track.py is plain functions over data.
+It is imported on first use: only a real deploy pays for it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tars_tasks.core.errors import TarsError
+
+TARS_GROUP = "k8s.tars.io"
+APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
+
+
+class KubeError(TarsError):
+    """The cluster could not be asked (unreachable, forbidden, bad kubeconfig)."""
+
+
+def kubeconfig_path() -> Path | None:
+    """The kubeconfig helm reads: the first file of $KUBECONFIG, else ~/.kube/config (None: in-cluster)."""
+    for entry in os.environ.get("KUBECONFIG", "").split(os.pathsep):
+        if entry and Path(entry).expanduser().is_file():
+            return Path(entry).expanduser()
+    default = Path.home() / ".kube" / "config"
+    return default if default.is_file() else None
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+@dataclass
+class Kube:
+    kube_context: str = ""
+    api_version: str = "k8s.tars.io/v1beta3"
+    timeout: float = 10.0
+    _client: Any = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Any:
+        import httpx2 as httpx  # lightkube's HTTP library
+        from lightkube import Client, KubeConfig
+        from lightkube.core.exceptions import ConfigError
+
+        path = kubeconfig_path()
+        try:
+            config = KubeConfig.from_file(path) if path else KubeConfig.from_service_account()
+            single = config.get(context_name=self.kube_context or None)
+        except (ConfigError, OSError, ValueError) as exc:
+            raise KubeError(f"kubeconfig {path or '(in-cluster)'}: {exc}") from None
+        if single is None:
+            raise KubeError(f"kubeconfig {path}: no context {self.kube_context or '(current)'}")
+        return Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import httpx2 as httpx
+        from lightkube.core.exceptions import ApiError
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise KubeError(f"{what}: {exc.status.code} {exc.status.message}") from None
+        except httpx.HTTPError as exc:
+            raise KubeError(f"{what}: cluster not reachable: {exc}") from None
+
+    def tserver(self, namespace: str, name: str) -> dict[str, Any] | None:
+        from lightkube.generic_resource import create_namespaced_resource
+
+        version = self.api_version.rsplit("/", 1)[-1]
+        resource = create_namespaced_resource(TARS_GROUP, version, "TServer", "tservers")
+        obj = self._call(f"get TServer {name}", self.client().get, resource, name, namespace=namespace)
+        return None if obj is None else _as_dict(obj)
+
+    def workload(self, namespace: str, name: str, daemon: bool) -> dict[str, Any] | None:
+        from lightkube.resources.apps_v1 import DaemonSet, StatefulSet
+
+        kind = DaemonSet if daemon else StatefulSet
+        obj = self._call(f"get {kind.__name__} {name}", self.client().get, kind, name, namespace=namespace)
+        return None if obj is None else _as_dict(obj)
+
+    def pods(self, namespace: str, app: str, server: str) -> list[dict[str, Any]]:
+        from lightkube.resources.core_v1 import Pod
+
+        found = self._call(f"list pods of {app}.{server}", lambda: list(self.client().list(
+            Pod, namespace=namespace, labels={APP_LABEL: app, SERVER_LABEL: server})))
+        return [_as_dict(p) for p in found or []]
+
+    def log_tail(self, namespace: str, pod: str, container: str, lines: int = 20) -> list[str]:
+        got = self._call(f"log of {pod}", lambda: list(self.client().log(
+            pod, namespace=namespace, container=container, tail_lines=lines)))
+        return [line.rstrip("\n") for line in got or []]
+
+    def warning_events(self, namespace: str, names: set[str]) -> list[dict[str, Any]]:
+        """Warning events about any of the named objects, oldest first."""
+        from lightkube.resources.core_v1 import Event
+
+        found = self._call("list events", lambda: list(self.client().list(Event, namespace=namespace)))
+        events = [_as_dict(e) for e in found or []]
+        events = [e for e in events
+                  if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("name") in names]
+        return sorted(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))

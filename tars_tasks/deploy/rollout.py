@@ -1,0 +1,148 @@
+"""One service's deploy on a real cluster: helm upgrade, track the rollout to Ready, explain a failure,
+roll back to the last good revision.
+
+- The upgrade runs without helm's own --wait/--rollback-on-failure (they cannot see a TServer's pods).
+- Tracking (deploy/track.py) shares the deadline `tars.helm_timeout` with the upgrade.
+- A failure is explained the way a person would look it up: per pod the waiting/terminated reason, the last
+  lines of the failing container's log, the Warning events of the TServer, its workload and its pods.
+- An upgrade that fails is rolled back to the revision that was deployed before it (`helm rollback`), and
+  that is tracked back to Ready; `rollback=False` keeps the failed upgrade for inspection. A first install
+  that fails is left in place for debugging, unless `cleanup_on_fail` (then it is uninstalled).
+- `track=False` is helm's own behaviour (`--wait --rollback-on-failure`), reported as "not tracked".
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from tars_tasks.core.errors import TarsError
+from tars_tasks.deploy.helm import Helm, HelmError, redact_text, seconds
+from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy.report import ServiceStatus
+from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
+
+LOG_LINES = 20
+EVENTS_SHOWN = 10
+
+
+class DeployFailed(TarsError):
+    """The deploy failed; ``status`` says whether it was rolled back, ``rollout`` what tracking saw."""
+
+    def __init__(self, message: str, status: ServiceStatus, rollout: dict[str, Any]):
+        super().__init__(message)
+        self.status = status
+        self.rollout = rollout
+
+
+@dataclass(frozen=True)
+class RolloutPolicy:
+    track: bool = True  # False: --no-wait (helm's own wait; nothing tracked)
+    rollback: bool = True  # False: --no-rollback
+    cleanup_on_fail: bool = False  # a failed first install is uninstalled
+
+
+def last_good_revision(history: list[dict[str, Any]]) -> int | None:
+    """The revision the cluster runs now (helm status "deployed"), before an upgrade replaces it."""
+    deployed = [int(r["revision"]) for r in history if r.get("status") == "deployed" and r.get("revision")]
+    return max(deployed) if deployed else None
+
+
+def _event(event: dict[str, Any]) -> dict[str, Any]:
+    about = event.get("involvedObject") or {}
+    return {"object": f"{about.get('kind')}/{about.get('name')}", "reason": event.get("reason", ""),
+            "message": event.get("message", ""), "count": event.get("count") or 1}
+
+
+@dataclass
+class Rollout:
+    helm: Helm
+    kube: Kube
+    namespace: str
+    timeout: str
+    policy: RolloutPolicy
+
+    def look(self, target: Target) -> Verdict:
+        tserver = self.kube.tserver(target.namespace, target.name)
+        daemon = bool((((tserver or {}).get("spec") or {}).get("k8s") or {}).get("daemonSet"))
+        workload = self.kube.workload(target.namespace, target.name, daemon) if tserver else None
+        pods = self.kube.pods(target.namespace, target.app, target.server) if workload else []
+        return judge(target, tserver, workload, pods)
+
+    def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None]) -> dict[str, Any]:
+        """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError."""
+        if not self.policy.track:
+            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
+            log.write(redact_text(proc.stdout + proc.stderr))
+            return {"tracked": False}
+        start = time.monotonic()
+        deadline = start + seconds(self.timeout)
+        previous = last_good_revision(self.helm.history(target.name, self.namespace))
+        try:
+            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
+            log.write(redact_text(proc.stdout + proc.stderr))
+        except HelmError as exc:
+            log.write(f"{exc}\n")
+            self._undo(target, previous, {"tracked": True, "state": "not applied"}, str(exc), log, progress)
+            raise
+        log.write(f"tracking {target.name} to Ready (image {target.image})\n")
+        verdict = track(target, self.look, deadline, progress)
+        rollout = {"tracked": True, **verdict.to_json(), "seconds": round(time.monotonic() - start, 3)}
+        if verdict.state == READY:
+            log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
+            return rollout
+        summary = failure_summary(verdict, time.monotonic() - start)
+        rollout["failure"] = self.explain(target, verdict, summary)
+        self._write_explanation(log, rollout["failure"])
+        self._undo(target, previous, rollout, summary, log, progress)
+        raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
+
+    def explain(self, target: Target, verdict: Verdict, summary: str) -> dict[str, Any]:
+        failing = next((i for i in verdict.issues if i.reason not in ("Unschedulable", "Pending")), None)
+        lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES) \
+            if failing is not None else []
+        names = {target.name} | {i.pod for i in verdict.issues}
+        names |= {p["metadata"]["name"] for p in self.kube.pods(target.namespace, target.app, target.server)}
+        events = [_event(e) for e in self.kube.warning_events(target.namespace, names)][-EVENTS_SHOWN:]
+        return {"summary": summary, "log": {"pod": failing.pod, "container": failing.container or target.name,
+                                            "lines": lines} if failing else None, "events": events}
+
+    @staticmethod
+    def _write_explanation(log: TextIO, failure: dict[str, Any]) -> None:
+        log.write(f"FAILED: {failure['summary']}\n")
+        if failure["log"]:
+            log.write(f"--- last lines of {failure['log']['pod']}/{failure['log']['container']}:\n")
+            log.writelines(f"{line}\n" for line in failure["log"]["lines"])
+        if failure["events"]:
+            log.write("--- Warning events:\n")
+            log.writelines(f"{e['object']}: {e['reason']}: {e['message']} (x{e['count']})\n" for e in failure["events"])
+
+    def _undo(self, target: Target, previous: int | None, rollout: dict[str, Any], summary: str, log: TextIO,
+              progress: Callable[[str], None]) -> None:
+        """Roll an upgrade back (raising DeployFailed rolled-back), or clean up a failed first install."""
+        if previous is None:
+            if self.policy.cleanup_on_fail:
+                self.helm.uninstall(target.name, self.namespace, self.timeout)
+                log.write("first install failed: uninstalled (--cleanup-on-fail)\n")
+                rollout["cleanedUp"] = True
+            else:
+                log.write("first install failed: left in place for debugging (--cleanup-on-fail removes it)\n")
+            return
+        if not self.policy.rollback:
+            log.write(f"not rolled back (--no-rollback); revision {previous} was the last good one\n")
+            return
+        progress(f"rolling back to revision {previous}")
+        self.helm.rollback(target.name, previous, self.namespace, self.timeout)
+        live = self.kube.tserver(target.namespace, target.name) or {}
+        image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
+        back = Target(target.namespace, target.name, target.app, target.server, image)
+        verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress)
+        rollout["rolledBackTo"] = previous
+        rollout["rollback"] = verdict.to_json()
+        log.write(f"rolled back to revision {previous} (image {image}): {verdict.state} {verdict.progress}\n")
+        if verdict.state == FAILED:
+            raise DeployFailed(f"{summary}; rolled back to revision {previous}, which is not ready either "
+                               f"({failure_summary(verdict, seconds(self.timeout))})", ServiceStatus.FAILED, rollout)
+        raise DeployFailed(f"failed, rolled back to revision {previous}: {summary}", ServiceStatus.ROLLED_BACK,
+                           rollout)
