@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 
 import pytest
 import yaml
@@ -38,3 +39,60 @@ def test_pipeline_commands_are_real_tasks_and_flags(path):
         for word in words[2:]:
             if word.startswith("--"):
                 assert word[2:].split("=")[0] in flags, f"{path.name}: {line}: unknown flag {word}"
+
+
+def job_commands(doc: dict) -> dict[str, list[str]]:
+    """Each job's shell commands in order: GitLab's (default) before_script + script, GitHub's run steps."""
+    if "jobs" in doc:  # GitHub Actions
+        return {name: [step["run"] for step in job["steps"] if "run" in step] for name, job in doc["jobs"].items()}
+    default = (doc.get("default") or {}).get("before_script", [])
+    return {name: [*job.get("before_script", default), *job["script"]]
+            for name, job in doc.items() if isinstance(job, dict) and "script" in job}
+
+
+def pipeline_variables(doc: dict) -> dict:
+    return doc.get("env") or doc.get("variables") or {}
+
+
+# what a user's monorepo has of this repository's top level: the rest exists only here
+MONOREPO_FILES = {"services", "tasks.py", "invoke.yaml", ".gitignore", "README.md"}
+REPO_ONLY = sorted({line.split("/")[0] for line in subprocess.run(
+    ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.splitlines()}
+    - MONOREPO_FILES)
+
+
+def test_repo_only_paths_are_known():
+    assert {"scripts", "tars_tasks", "tests", "pyproject.toml", "ci"} <= set(REPO_ONLY)
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_pipelines_need_nothing_of_this_repository(path):
+    """A pipeline copied into any monorepo works there: it names no file that exists only in this repository."""
+    for job, commands in job_commands(yaml.safe_load(path.read_text())).items():
+        for command in commands:
+            for word in shlex.split(command.replace("${{", "").replace("}}", "")):
+                assert word not in ("-e", "--editable", "."), f"{path.name}: {job}: {command}"
+                assert not word.startswith((".[", "./", "-e.")), f"{path.name}: {job}: {command}"
+                first = word.split("/")[0]
+                assert first not in REPO_ONLY, f"{path.name}: {job}: {command}: {word} exists only in tars-tasks"
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_every_job_installs_the_pinned_package_and_its_helm_before_invoke(path):
+    doc = yaml.safe_load(path.read_text())
+    version = re.search(r'^version = "(.+)"$', (REPO_ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    assert pipeline_variables(doc)["TARS_TASKS_VERSION"] == version
+    jobs = job_commands(doc)
+    assert jobs
+    for job, commands in jobs.items():
+        first_invoke = next(i for i, c in enumerate(commands) if c.startswith("invoke "))
+        before = " && ".join(commands[:first_invoke])
+        assert re.search(r'pip install (-q )?"tars-tasks==\$\{TARS_TASKS_VERSION\}"', before), f"{path.name}: {job}"
+        assert "python -m tars_tasks.install_helm" in before, f"{path.name}: {job}"
+        assert before.index("tars-tasks==") < before.index("tars_tasks.install_helm"), f"{path.name}: {job}"
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_pipelines_show_the_git_mirror_alternative(path):
+    mirror = r'#\s+python -m pip install (-q )?"tars-tasks @ git\+https://<your mirror>/tars-tasks@v\$\{TARS_TASKS_VERSION\}"'
+    assert re.search(mirror, path.read_text())
