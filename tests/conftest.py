@@ -1,15 +1,37 @@
-"""Shared fixtures: temporary monorepos, and the real helm / docker engine / registry for tests that need them."""
+"""Shared fixtures: temporary monorepos, and the real helm / docker engine / registry for tests that need them.
+
+Tests are marked by what they need (`-m "not docker"` runs the fast part): a test that uses the docker engine
+or a registry process is `docker`, the real helm binary `helm`, a fake cluster `cluster` — from the fixtures
+it uses (below), or a module's `pytestmark`.
+"""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
-from support import REPO_ROOT, Monorepo
+from support import NAMESPACE_PREFIX, REPO_ROOT, Monorepo, new_namespace
 
 from tars_tasks.core.settings import Settings
+
+MARK_BY_FIXTURE = {"docker_client": "docker", "test_base_image": "docker", "registry": "docker",
+                   "helm_bin": "helm", "cluster": "cluster"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        for name in sorted({MARK_BY_FIXTURE[f] for f in getattr(item, "fixturenames", ()) if f in MARK_BY_FIXTURE}):
+            item.add_marker(name)
 
 
 @pytest.fixture
 def repo(tmp_path) -> Monorepo:
     return Monorepo(tmp_path / "repo")
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A repository namespace of this test's own: its images are <registry>/<namespace>/<app>/<server>."""
+    return new_namespace()
 
 
 @pytest.fixture(scope="session")
@@ -20,12 +42,22 @@ def helm_bin() -> str:
 
 @pytest.fixture(scope="session")
 def docker_client():
+    """The real engine. At the end, the images this session built (and only those) are removed."""
     import docker
+    import docker.errors
     from support import ensure_docker
+
+    from tars_tasks.build.images import LABEL_SERVICE
 
     ensure_docker()
     client = docker.from_env(timeout=300)
     yield client
+    for image in client.images.list(filters={"label": LABEL_SERVICE}):
+        for tag in image.tags:
+            parts = tag.split("/")
+            if len(parts) > 2 and parts[1].startswith(NAMESPACE_PREFIX):
+                with contextlib.suppress(docker.errors.APIError):  # in use by someone's container: left
+                    client.images.remove(tag)
     client.close()
 
 
@@ -45,6 +77,7 @@ def test_base_image(docker_client) -> str:
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
+    """A registry process of this session's own (tests name their images under their own namespace in it)."""
     from support import RegistryProcess
 
     reg = RegistryProcess(tmp_path_factory.mktemp("registry"))

@@ -1,7 +1,9 @@
 """Test support shared by unit and acceptance tests: paths, and throwaway monorepos."""
 from __future__ import annotations
 
+import os
 import textwrap
+import uuid
 from pathlib import Path
 
 from tars_tasks.core.project import Project
@@ -9,6 +11,25 @@ from tars_tasks.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CRDS_DIR = REPO_ROOT / "tars_tasks" / "validate" / "crds"  # the copy shipped in the package
+
+# Every image a test builds is named <registry>/<NAMESPACE_PREFIX><test's own id>/<app>/<server>: nothing a test
+# asserts about the docker engine or a registry can be disturbed by another process (or another run of this
+# suite) using the same engine and registries at the same time, and the session removes exactly its own images.
+SESSION = uuid.uuid4().hex[:8]
+NAMESPACE_PREFIX = f"tars-test-{SESSION}-"
+
+
+def new_namespace() -> str:
+    return NAMESPACE_PREFIX + uuid.uuid4().hex[:8]
+
+
+def tool_env(extra: dict | None = None) -> dict[str, str]:
+    """The environment of every subprocess that runs the tool: THIS checkout's tars_tasks first on the import
+    path (never whichever checkout was last `pip install -e`'d), ahead of any PYTHONPATH the caller gives."""
+    env = {**os.environ, **(extra or {})}
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *rest])
+    return env
 
 
 class Monorepo:
@@ -50,34 +71,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, seconds: float = 30, ok_statuses=(200, 401)) -> None:
+def wait_http(url: str, seconds: float = 30, ok_statuses=(200, 401), header: tuple[str, str] | None = None,
+              alive=lambda: True) -> bool:
+    """Wait until `url` answers (with `header` when given: the server we started, not another one on the port).
+    False when `alive()` says the server exited first."""
     import time
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + seconds
-    while True:
+    while alive():
         try:
-            urllib.request.urlopen(url, timeout=2)
-            return
+            answer = urllib.request.urlopen(url, timeout=2).headers
         except urllib.error.HTTPError as exc:
-            if exc.code in ok_statuses:
-                return
+            answer = exc.headers if exc.code in ok_statuses else None
         except OSError:
-            pass
+            answer = None
+        if answer is not None and (header is None or answer.get(header[0]) == header[1]):
+            return True
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not come up")
         time.sleep(0.2)
+    return False
 
 
 class RegistryProcess:
-    """A real CNCF distribution registry (Debian docker-registry) on a free loopback port."""
+    """A real CNCF distribution registry (Debian docker-registry) on a free loopback port, of this test's own.
+
+    Each answers with a header naming it: a registry some other process runs on the port we picked (ports are
+    free when picked, not when bound) is never mistaken for ours; we pick another port instead."""
 
     def __init__(self, workdir: Path, htpasswd: tuple[str, str] | None = None):
         import subprocess
 
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         auth = ""
         if htpasswd:
@@ -86,12 +112,21 @@ class RegistryProcess:
                                   text=True).stdout.strip()
             (workdir / "htpasswd").write_text(line + "\n")
             auth = f"auth:\n  htpasswd:\n    realm: tars-tasks-test\n    path: {workdir / 'htpasswd'}\n"
-        (workdir / "config.yml").write_text(
-            f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
-            f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n{auth}")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")],
-                                     stdout=(workdir / "log").open("w"), stderr=subprocess.STDOUT)
-        wait_http(f"http://{self.host}/v2/")
+        ident = uuid.uuid4().hex
+        for _attempt in range(5):
+            self.port = free_port()
+            self.host = f"127.0.0.1:{self.port}"
+            (workdir / "config.yml").write_text(
+                f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+                f"  delete:\n    enabled: true\nhttp:\n  addr: {self.host}\n  headers:\n"
+                f"    X-Tars-Test-Registry: [\"{ident}\"]\n{auth}")
+            self.proc = subprocess.Popen(["docker-registry", "serve", str(workdir / "config.yml")],
+                                         stdout=(workdir / "log").open("w"), stderr=subprocess.STDOUT)
+            if wait_http(f"http://{self.host}/v2/", header=("X-Tars-Test-Registry", ident),
+                         alive=lambda: self.proc.poll() is None):
+                return
+            self.stop()
+        raise RuntimeError(f"no registry could start: {(workdir / 'log').read_text()[-500:]}")
 
     def tags(self, repository: str, auth: tuple[str, str] | None = None) -> list[str]:
         import base64
@@ -148,3 +183,24 @@ def copy_samples(dest: Path) -> Path:
     shutil.copy(REPO_ROOT / "tasks.py", dest / "tasks.py")
     shutil.copy(REPO_ROOT / "invoke.yaml", dest / "invoke.yaml")
     return dest
+
+
+def tool_images(client, prefix: str) -> list[str]:
+    """Tags of the images the tool built (they carry its service label) whose name starts with `prefix`,
+    e.g. '127.0.0.1:5000/<test namespace>/': this test's images, whatever else the engine holds."""
+    from tars_tasks.build.images import LABEL_SERVICE
+
+    return sorted(tag for image in client.images.list(filters={"label": LABEL_SERVICE}) for tag in image.tags
+                  if tag.startswith(prefix))
+
+
+def tool_image_events(client, since: float, prefix: str) -> list[str]:
+    """Engine events (tag, push, pull, ...) since `since` of the tool's images named under `prefix`."""
+    import time
+
+    from tars_tasks.build.images import LABEL_SERVICE
+
+    events = client.events(since=since, until=time.time() + 0.5, decode=True,
+                           filters={"type": "image", "label": LABEL_SERVICE})
+    return sorted(e["Action"] for e in events
+                  if (e["Actor"]["Attributes"].get("name") or e["Actor"]["ID"]).startswith(prefix))

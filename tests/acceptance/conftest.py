@@ -1,13 +1,12 @@
-"""Run `invoke` end to end in a monorepo, as a user does."""
+"""Run `invoke` end to end in a monorepo, as a user does — with THIS checkout's tars_tasks (support.tool_env)."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import copy_samples
+from support import copy_samples, tool_env
 
 
 class Cli:
@@ -15,9 +14,12 @@ class Cli:
         self.root = root
 
     def __call__(self, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-        full_env = {**os.environ, **(env or {})}
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, capture_output=True, text=True,
-                              env=full_env, timeout=timeout)
+        return self.python("-m", "invoke", *args, env=env, timeout=timeout)
+
+    def python(self, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+        """`python ARGS` in the monorepo, with the environment `invoke` gets."""
+        return subprocess.run([sys.executable, *args], cwd=self.root, capture_output=True, text=True,
+                              env=tool_env(env), timeout=timeout)
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tars_tasks.chart.package import package
 from tars_tasks.validate.conformance import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fakes"))
 from kube_api import FakeKubeApi  # noqa: E402
 
+pytestmark = [pytest.mark.helm, pytest.mark.cluster]
 NS = "tars"
 
 

@@ -5,10 +5,10 @@ import time
 from pathlib import Path
 
 import pytest
-from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git
+from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git, tool_image_events, tool_images
 
 from tars_tasks.build.artifacts import resolve
-from tars_tasks.build.images import LABEL_FINGERPRINT, ImageBuilder, build_all, render_dockerfile
+from tars_tasks.build.images import LABEL_FINGERPRINT, LABEL_SERVICE, ImageBuilder, build_all, render_dockerfile
 from tars_tasks.build.registry import Registries
 from tars_tasks.core.project import Project
 from tars_tasks.core.settings import SERVER_TYPES, Settings
@@ -29,12 +29,6 @@ def build(settings: Settings, ids=None, push=True, tag=None, environ=None):
     return {r.service: r for r in results}, artifacts
 
 
-def engine_image_events(client, since: float) -> list[str]:
-    until = time.time() + 0.5
-    events = client.events(since=since, until=until, decode=True, filters={"type": "image"})
-    return [e.get("Action") or e.get("status") for e in events]
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """A registry of this module's own: its tests reason about which tags exist."""
@@ -44,19 +38,32 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture
-def mono(tmp_path, test_base_image):
+def mono(tmp_path):
     root = copy_samples(tmp_path / "mono")
     init_git(root)
     return root
 
 
-def test_build_push_every_sample_then_never_again(mono, registry, docker_client):
-    settings = settings_for(mono, registry.host)
+@pytest.fixture
+def home(registry, namespace, test_base_image) -> str:
+    """The `registry` setting of one test: its own namespace in this module's registry."""
+    return f"{registry.host}/{namespace}"
+
+
+@pytest.mark.docker
+def test_build_push_every_sample_then_never_again(mono, registry, home, docker_client):
+    settings = settings_for(mono, home)
+    since0 = time.time()
     results, artifacts = build(settings)
     assert {r.status for r in results.values()} == {"pushed"}, {k: r.reason for k, r in results.items()}
     for sid, art in artifacts.items():
         repository = art.image.split("/", 1)[1]
         assert art.tag in registry.tags(repository), sid
+    # each image was built (tagged) and pushed exactly once, labelled with its service
+    assert tool_image_events(docker_client, since0, home + "/") == ["push"] * 7 + ["tag"] * 7
+    assert tool_images(docker_client, home + "/") == sorted(a.ref for a in artifacts.values())
+    assert {sid: docker_client.images.get(a.ref).labels[LABEL_SERVICE] for sid, a in artifacts.items()} == {
+        sid: sid for sid in artifacts}
     # the image holds the program where the launcher expects it, and the server type
     hello = artifacts["Base.HelloServer"]
     out = docker_client.containers.run(hello.ref, ["ls", "/usr/local/server/bin"], remove=True).decode()
@@ -79,13 +86,14 @@ def test_build_push_every_sample_then_never_again(mono, registry, docker_client)
     since2 = time.time()
     third, _ = build(settings)
     assert {r.status for r in third.values()} == {"exists"}
-    events = engine_image_events(docker_client, since2)
-    assert not [e for e in events if e in ("tag", "push", "build", "pull", "import")], events
-    assert not [e for e in engine_image_events(docker_client, since) if e in ("tag", "build", "push")]
+    assert tool_images(docker_client, home + "/") == []  # not pulled back either
+    assert tool_image_events(docker_client, since2, home + "/") == []
+    assert tool_image_events(docker_client, since, home + "/") == []  # (removals are named by image id)
 
 
-def test_one_byte_changes_only_that_service(mono, registry):
-    settings = settings_for(mono, registry.host)
+@pytest.mark.docker
+def test_one_byte_changes_only_that_service(mono, home):
+    settings = settings_for(mono, home)
     first, before = build(settings, push=True)
     script = mono / "services/Base/AuthServer/AuthServer"
     script.write_bytes(script.read_bytes() + b"#")
@@ -96,8 +104,8 @@ def test_one_byte_changes_only_that_service(mono, registry):
     assert {r.status for sid, r in second.items() if sid != "Base.AuthServer"} == {"exists"}
 
 
-def test_fingerprint_inputs_dockerignore_and_dependencies(mono, registry):
-    settings = settings_for(mono, registry.host)
+def test_fingerprint_inputs_dockerignore_and_dependencies(mono):
+    settings = settings_for(mono, "127.0.0.1:5000")
     tags = lambda: {k: a.tag for k, a in resolve(settings, Project.load(settings).services).items()}  # noqa: E731
     base = tags()
     # a service a dependency of others changes: the dependents' images do not
@@ -113,38 +121,42 @@ def test_fingerprint_inputs_dockerignore_and_dependencies(mono, registry):
     assert sorted(k for k in t1 if t1[k] != t2[k]) == ["Shop.CartServer", "Shop.WebGateway"]
     # a different base image changes the fingerprint
     other = {**{t: TEST_BASE_IMAGE for t in SERVER_TYPES}, "go": "other/go:2"}
-    t3 = {k: a.tag for k, a in resolve(settings_for(mono, registry.host, base_images=other),
+    t3 = {k: a.tag for k, a in resolve(settings_for(mono, "127.0.0.1:5000", base_images=other),
                                        Project.load(settings).services).items()}
     assert sorted(k for k in t2 if t2[k] != t3[k]) == ["Base.AuthServer", "Base.LogServer"]
 
 
-def test_explicit_tag_keeps_fingerprint_label(mono, registry, docker_client):
-    settings = settings_for(mono, registry.host)
+@pytest.mark.docker
+def test_explicit_tag_keeps_fingerprint_label(mono, registry, namespace, home, docker_client):
+    settings = settings_for(mono, home)
     results, artifacts = build(settings, ["Base.AuthServer"], tag="Release_2024+1")
     art = artifacts["Base.AuthServer"]
     assert art.tag == "release-2024-1" and results["Base.AuthServer"].status == "pushed"
     assert docker_client.images.get(art.ref).labels[LABEL_FINGERPRINT] == art.fingerprint
-    assert "release-2024-1" in registry.tags("base/authserver")
+    assert registry.tags(f"{namespace}/base/authserver") == ["release-2024-1"]
 
 
-def test_no_push_builds_locally_once(mono, registry, docker_client):
-    settings = settings_for(mono, registry.host)
+@pytest.mark.docker
+def test_no_push_builds_locally_once(mono, registry, namespace, home, docker_client):
+    settings = settings_for(mono, home)
     (mono / "services/Base/LogServer/LogServer").write_text("#!/bin/sh\necho only-local\n")
     first, arts = build(settings, ["Base.LogServer"], push=False)
     assert first["Base.LogServer"].status == "built"
-    assert arts["Base.LogServer"].tag not in registry.tags("base/logserver")
+    assert registry.tags(f"{namespace}/base/logserver") == []
+    assert tool_images(docker_client, home + "/") == [arts["Base.LogServer"].ref]
     second, _ = build(settings, ["Base.LogServer"], push=False)
     assert second["Base.LogServer"].status == "local"
 
 
-def test_failures_are_per_service_and_clear(mono, registry):
+@pytest.mark.docker
+def test_failures_are_per_service_and_clear(mono, home):
     (mono / "services/Base/AuthServer/values.yaml").write_text(
         (mono / "services/Base/AuthServer/values.yaml").read_text().replace(
             "  files: [\"AuthServer\"]", "  files: [\"AuthServer\"]\n  command: [\"sh\", \"-c\", \"echo compiling; exit 3\"]"))
     (mono / "services/Base/LogServer/Dockerfile").write_text("FROM scratch\nNOTAN INSTRUCTION\n")
     (mono / "services/Base/LogServer/values.yaml").write_text(
         (mono / "services/Base/LogServer/values.yaml").read_text().replace("  type: go\n", "  type: go\n  dockerfile: Dockerfile\n"))
-    settings = settings_for(mono, registry.host, base_images={"php": "tars-tasks-test/missing:1"})
+    settings = settings_for(mono, home, base_images={"php": "tars-tasks-test/missing:1"})
     results, _ = build(settings)
     assert results["Base.AuthServer"].status == "failed"
     assert results["Base.AuthServer"].reason == "build.command 'sh -c echo compiling; exit 3' failed (exit 3): compiling"
@@ -169,11 +181,12 @@ def test_unreachable_registry(mono):
     assert r.status == "failed" and r.reason.startswith(f"registry {settings.registry} unreachable")
 
 
-def test_registry_with_password(mono, tmp_path, capfd):
+@pytest.mark.docker
+def test_registry_with_password(mono, tmp_path, capfd, namespace, test_base_image):
     secret = "s3cr3t-Pa55"
     reg = RegistryProcess(tmp_path / "authreg", htpasswd=("ci", secret))
     try:
-        settings = settings_for(mono, reg.host)
+        settings = settings_for(mono, f"{reg.host}/{namespace}")
         no_creds, _ = build(settings, ["Base.AuthServer"], environ={"DOCKER_CONFIG": str(tmp_path / "none")})
         assert no_creds["Base.AuthServer"].status == "failed"
         assert "needs credentials" in no_creds["Base.AuthServer"].reason
@@ -183,7 +196,7 @@ def test_registry_with_password(mono, tmp_path, capfd):
         env = {"TARS_REGISTRY_USERNAME": "ci", "TARS_REGISTRY_PASSWORD": secret}
         ok, arts = build(settings, ["Base.AuthServer"], environ=env)
         assert ok["Base.AuthServer"].status == "pushed", ok["Base.AuthServer"].reason
-        assert arts["Base.AuthServer"].tag in reg.tags("base/authserver", auth=("ci", secret))
+        assert reg.tags(f"{namespace}/base/authserver", auth=("ci", secret)) == [arts["Base.AuthServer"].tag]
         again, _ = build(settings, ["Base.AuthServer"], environ=env)
         assert again["Base.AuthServer"].status == "exists"
         for result in (no_creds, wrong, ok, again):
@@ -205,20 +218,21 @@ def test_dockerfile_templates_render_for_every_type(mono):
                                      "COPY inputs/ /usr/local/server/inputs/"]
 
 
-def test_service_own_dockerfile_wins(mono, registry, docker_client):
+@pytest.mark.docker
+def test_service_own_dockerfile_wins(mono, home, docker_client):
     folder = mono / "services/Base/AuthServer"
     (folder / "Dockerfile").write_text(f"FROM {TEST_BASE_IMAGE}\nCOPY AuthServer /opt/own/AuthServer\n"
                                        "ENV ServerType=go\n")
     values = folder / "values.yaml"
     values.write_text(values.read_text().replace("  type: go\n", "  type: go\n  dockerfile: Dockerfile\n"))
-    results, arts = build(settings_for(mono, registry.host), ["Base.AuthServer"])
+    results, arts = build(settings_for(mono, home), ["Base.AuthServer"])
     assert results["Base.AuthServer"].status == "pushed", results["Base.AuthServer"].reason
     out = docker_client.containers.run(arts["Base.AuthServer"].ref, ["ls", "/opt/own"], remove=True).decode()
     assert out.split() == ["AuthServer"]
 
 
-def test_deploy_settings_in_values_yaml_do_not_change_the_image(mono, registry):
-    settings = settings_for(mono, registry.host)
+def test_deploy_settings_in_values_yaml_do_not_change_the_image(mono):
+    settings = settings_for(mono, "127.0.0.1:5000")
     before = resolve(settings, Project.load(settings).services)
     values = mono / "services/Shop/WebGateway/values.yaml"
     values.write_text(values.read_text().replace("replicas: 2", "replicas: 5"))
