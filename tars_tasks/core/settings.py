@@ -71,9 +71,10 @@ def check_config_file(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        line, col, message = syntax_error(exc)
+        line, col, message = syntax_error(exc, text)
         return f"{path.name}:{line}:{col}: {message}"
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         return f"{path.name}:1:1: cannot read: {exc}"

@@ -107,9 +107,11 @@ class Helm:
         self.run(["uninstall", release, "--namespace", namespace, "--timeout", timeout],
                  timeout=seconds(timeout) + 60)
 
-    def list_releases(self, namespace: str) -> list[dict]:
-        out = self.run(["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
-                        "--max", "0"]).stdout
+    def list_releases(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        """`helm list` of a namespace; ``selector`` filters on the labels of each release's current record."""
+        args = ["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
+                "--max", "0"]
+        out = self.run(args + (["--selector", selector] if selector else [])).stdout
         return _json_list(out, "helm list")
 
     def major(self) -> int:

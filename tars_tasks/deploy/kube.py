@@ -17,6 +17,8 @@ from tars_tasks.core.errors import TarsError
 
 TARS_GROUP = "k8s.tars.io"
 APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
+# on helm's release Secret of a revision whose rollout failed: the next plan redoes it, rollback skips it
+ROLLOUT_LABEL = "tars-tasks.io/rollout"
 
 
 class KubeError(TarsError):
@@ -51,7 +53,7 @@ class Kube:
             return self._client
 
     def _connect(self) -> Any:
-        import httpx2 as httpx  # lightkube's HTTP library
+        import httpx  # lightkube's HTTP library
         from lightkube import Client, KubeConfig
         from lightkube.core.exceptions import ConfigError
 
@@ -66,7 +68,7 @@ class Kube:
         return Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import httpx2 as httpx
+        import httpx
         from lightkube.core.exceptions import ApiError
 
         try:
@@ -114,3 +116,22 @@ class Kube:
         events = [e for e in events
                   if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("name") in names]
         return sorted(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+
+    def mark_failed(self, namespace: str, release: str, revision: int) -> None:
+        """Label helm's record of ``revision`` as a failed rollout (helm itself saw it succeed)."""
+        from lightkube.resources.core_v1 import Secret
+        from lightkube.types import PatchType
+
+        name = f"sh.helm.release.v1.{release}.v{revision}"
+        self._call(f"label {name}", self.client().patch, Secret, name,
+                   {"metadata": {"labels": {ROLLOUT_LABEL: "failed"}}}, namespace=namespace,
+                   patch_type=PatchType.MERGE)
+
+    def failed_revisions(self, namespace: str, release: str) -> set[int]:
+        """The revisions of ``release`` whose rollout failed (see mark_failed)."""
+        from lightkube.resources.core_v1 import Secret
+
+        found = self._call(f"list revisions of {release}", lambda: list(self.client().list(
+            Secret, namespace=namespace, labels={"owner": "helm", "name": release, ROLLOUT_LABEL: "failed"})))
+        labels = [(_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or []]
+        return {int(v) for v in (lb.get("version", "") for lb in labels) if v.isdigit()}

@@ -19,11 +19,14 @@ from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
 from tars_tasks.deploy.helm import Helm, HelmError, redact_text, seconds
-from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
 
 LOG_LINES = 20
+# reasons of a container that never started: it has no log to show
+NO_LOG_YET = ("Unschedulable", "Pending", "ContainerCreating", "PodInitializing", "ErrImagePull",
+              "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError")
 EVENTS_SHOWN = 10
 
 
@@ -43,10 +46,12 @@ class RolloutPolicy:
     cleanup_on_fail: bool = False  # a failed first install is uninstalled
 
 
-def last_good_revision(history: list[dict[str, Any]]) -> int | None:
-    """The revision the cluster runs now (helm status "deployed"), before an upgrade replaces it."""
+def last_good_revision(history: list[dict[str, Any]], failed: set[int]) -> int | None:
+    """The revision the cluster runs now (helm status "deployed"), before an upgrade replaces it, unless its
+    rollout failed (then there is no good revision to go back to: it is treated as a first install)."""
     deployed = [int(r["revision"]) for r in history if r.get("status") == "deployed" and r.get("revision")]
-    return max(deployed) if deployed else None
+    current = max(deployed) if deployed else None
+    return None if current is None or current in failed else current
 
 
 def _event(event: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +83,9 @@ class Rollout:
             return {"tracked": False}
         start = time.monotonic()
         deadline = start + seconds(self.timeout)
-        previous = last_good_revision(self.helm.history(target.name, self.namespace))
+        history = self.helm.history(target.name, self.namespace)
+        previous = last_good_revision(history, self.kube.failed_revisions(self.namespace, target.name)
+                                      if history else set())
         try:
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
@@ -94,14 +101,21 @@ class Rollout:
             return rollout
         summary = failure_summary(verdict, time.monotonic() - start)
         rollout["failure"] = self.explain(target, verdict, summary)
+        revisions = [int(r.get("revision") or 0) for r in self.helm.history(target.name, self.namespace)]
+        if revisions:  # helm calls it deployed; the next plan must not
+            self.kube.mark_failed(self.namespace, target.name, max(revisions))
         self._write_explanation(log, rollout["failure"])
         self._undo(target, previous, rollout, summary, log, progress)
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
 
     def explain(self, target: Target, verdict: Verdict, summary: str) -> dict[str, Any]:
-        failing = next((i for i in verdict.issues if i.reason not in ("Unschedulable", "Pending")), None)
-        lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES) \
-            if failing is not None else []
+        failing = next((i for i in verdict.issues if i.reason not in NO_LOG_YET), None)
+        lines: list[str] = []
+        if failing is not None:
+            try:
+                lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)
+            except KubeError as exc:  # the explanation is best effort: say why there is no log
+                lines = [f"(no log: {exc})"]
         names = {target.name} | {i.pod for i in verdict.issues}
         names |= {p["metadata"]["name"] for p in self.kube.pods(target.namespace, target.app, target.server)}
         events = [_event(e) for e in self.kube.warning_events(target.namespace, names)][-EVENTS_SHOWN:]
@@ -140,7 +154,8 @@ class Rollout:
         verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress)
         rollout["rolledBackTo"] = previous
         rollout["rollback"] = verdict.to_json()
-        log.write(f"rolled back to revision {previous} (image {image}): {verdict.state} {verdict.progress}\n")
+        state = "ready" if verdict.state == READY else "NOT ready"
+        log.write(f"rolled back to revision {previous} (image {image}): {state} ({verdict.progress})\n")
         if verdict.state == FAILED:
             raise DeployFailed(f"{summary}; rolled back to revision {previous}, which is not ready either "
                                f"({failure_summary(verdict, seconds(self.timeout))})", ServiceStatus.FAILED, rollout)

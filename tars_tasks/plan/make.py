@@ -14,14 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.core.files import FileLister
 from tars_tasks.build.registry import Registries, RegistryError
 from tars_tasks.chart.package import Chart, assemble, template_for
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
 from tars_tasks.core.project import Project
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.helm import Helm, HelmError
+from tars_tasks.deploy.kube import ROLLOUT_LABEL
 from tars_tasks.plan.changes import changed_files, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 
@@ -103,8 +104,16 @@ def deployed_releases_or_none(helm: Helm | None, draft: Draft) -> dict[str, dict
 
 
 def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]) -> dict[str, dict]:
+    """release name -> `helm list` entry. A release whose current revision failed its rollout (helm saw it
+    succeed; tracking did not: deploy/rollout.py labels it) has its status replaced by "failed rollout"."""
     try:
-        return {r.get("name", ""): r for r in helm.list_releases(namespace)}
+        releases = {r.get("name", ""): r for r in helm.list_releases(namespace)}
+        if releases:
+            for r in helm.list_releases(namespace, selector=f"{ROLLOUT_LABEL}=failed"):
+                name = r.get("name", "")
+                if name in releases:
+                    releases[name] = {**releases[name], "status": f"failed rollout (revision {r.get('revision')})"}
+        return releases
     except HelmError as exc:
         if not dry_run:
             raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None

@@ -118,7 +118,7 @@ def test_broken_invoke_yaml_exits_2_without_traceback(sample):
     (sample.root / "invoke.yaml").write_text("tars:\n  registry: [\n")
     result = sample("list")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: invoke.yaml:3:1: YAML syntax error")
+    assert result.stderr.startswith("error: invoke.yaml:2:13: YAML syntax error: unclosed '[' (started here; the parser gave up at line 3)")
     (sample.root / "invoke.yaml").write_text("tars:\n  base_images: 3\n")
     result = sample("list")
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ def test_bad_settings_are_usage_errors(data, message):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("tars:\n  registry: [\n", "invoke.yaml:3:1: YAML syntax error: while parsing a flow node expected the node content"),
+    ("tars:\n  registry: [\n", "invoke.yaml:2:13: YAML syntax error: unclosed '[' (started here; the parser gave up at line 3)"),
     ("tars: 5\n", "invoke.yaml: tars: expected a mapping of settings, got int"),
     ("- a\n", "invoke.yaml:1:1: top level must be a mapping"),
 ])

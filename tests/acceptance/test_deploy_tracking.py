@@ -1,0 +1,206 @@
+"""Deploys that mean running: the real helm against the fake cluster (tests/fakes/cluster), whose simulated
+operator turns each TServer into a StatefulSet/DaemonSet and pods with the outcome a test chooses."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fakes.cluster import FakeCluster, Outcome
+from support import REPO_ROOT, RegistryProcess, copy_samples, init_git
+
+pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
+
+SAMPLE_DEPS = {"Base.HelloServer": ["Base.LogServer"], "Shop.CartServer": ["Base.AuthServer", "Base.HelloServer"],
+               "Shop.PayServer": ["Base.AuthServer"], "Shop.OrderServer": ["Shop.CartServer", "Shop.PayServer"],
+               "Shop.WebGateway": ["Shop.OrderServer", "Base.AuthServer"]}
+
+
+def name_of(sid: str) -> str:
+    return sid.replace(".", "-").lower()
+
+
+class Mono:
+    """The sample monorepo wired to a fake cluster, a registry of its own and the real helm."""
+
+    def __init__(self, root: Path, cluster: FakeCluster, registry: RegistryProcess, tmp: Path):
+        self.root, self.cluster = root, cluster
+        self.env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": str(cluster.kubeconfig(tmp / "kc")),
+                    "INVOKE_TARS_REGISTRY": registry.host, "INVOKE_TARS_HELM_TIMEOUT": "20s",
+                    **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
+
+    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, capture_output=True, text=True,
+                              env={**self.env, **env}, timeout=300)
+
+    def release(self, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+        result = self("release", "--json", *args, **env)
+        report = json.loads(result.stdout) if result.stdout.startswith("{") else {}
+        return result, {s["id"]: s for s in report.get("services", [])}
+
+    def image_of(self, sid: str) -> str:
+        plan = json.loads(self("plan", "--json", "--service", sid).stdout)
+        return plan["services"][0]["image"]
+
+    def change(self, sid: str) -> None:
+        folder = self.root / "services" / sid.replace(".", "/")
+        (folder / "changed.txt").write_text("a new release\n")
+
+    def log(self, sid: str) -> str:
+        return (self.root / "dist" / "logs" / f"{sid}.deploy.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def mono(tmp_path, registry):
+    root = copy_samples(tmp_path / "mono")
+    init_git(root)
+    with FakeCluster(default_outcome=Outcome.ready(delay=0.3)) as cluster:
+        yield Mono(root, cluster, registry, tmp_path)
+
+
+def first_ready(cluster: FakeCluster, server: str) -> float:
+    return next(t.time for t in cluster.server_transitions if t.server == server and t.ready)
+
+
+def test_every_server_ends_ready_and_dependents_wait_for_ready_pods(mono):
+    result, services = mono.release()
+    assert result.returncode == 0, result.stderr
+    assert {sid: s["status"] for sid, s in services.items()} == dict.fromkeys(services, "deployed")
+    assert len(services) == 7
+    for sid, s in services.items():
+        assert s["rollout"]["tracked"] is True and s["rollout"]["state"] == "ready"
+        workload = mono.cluster.get("StatefulSet", "tars", name_of(sid))
+        assert workload["spec"]["template"]["spec"]["containers"][0]["image"] == s["image"]
+        pods = [p for p in mono.cluster.objects("Pod", "tars") if p["metadata"]["name"].startswith(name_of(sid) + "-")]
+        assert len(pods) == s["rollout"]["desired"] == s["rollout"]["ready"] > 0
+    for dependent, deps in SAMPLE_DEPS.items():
+        created = mono.cluster.first_created("TServer", name_of(dependent), "tars")
+        for dep in deps:
+            assert first_ready(mono.cluster, name_of(dep)) < created, f"{dependent} created before {dep} was ready"
+    assert "ready 0/3" in result.stderr or "ready 1/3" in result.stderr or "ready 2/3" in result.stderr
+
+
+FAILURES = [
+    ("crashloop", Outcome.crashloop(error_line="[error] cannot bind 0.0.0.0:10010", delay=0.2, restart_period=0.2),
+     "CrashLoopBackOff (exit code 1,", "[error] cannot bind 0.0.0.0:10010", "BackOff"),
+    ("imagepull", Outcome.imagepull(delay=0.4), "ImagePullBackOff", None, "Failed"),
+    ("unschedulable", Outcome.unschedulable(message="0/2 nodes are available: 2 Insufficient cpu."),
+     "Unschedulable: 0/2 nodes are available: 2 Insufficient cpu.", None, "FailedScheduling"),
+    ("inactive", Outcome.inactive(delay=0.2), "not active in the TARS registry", "[info] server started", None),
+]
+
+
+@pytest.mark.parametrize("kind,outcome,reason,log_line,event", FAILURES, ids=[f[0] for f in FAILURES])
+def test_a_failed_rollout_is_explained_skips_dependents_and_rolls_back(mono, kind, outcome, reason, log_line, event):
+    first, _ = mono.release()
+    assert first.returncode == 0, first.stderr
+    mono.change("Shop.CartServer")
+    new_image = mono.image_of("Shop.CartServer")
+    mono.cluster.set_outcome(new_image, outcome)
+    timeout = "4s" if kind in ("unschedulable", "inactive") else "20s"  # these may heal: waited out
+    result, services = mono.release("--with-dependents", INVOKE_TARS_HELM_TIMEOUT=timeout)
+    assert result.returncode == 1
+    cart = services["Shop.CartServer"]
+    assert cart["status"] == "rolled-back"
+    assert cart["reason"].startswith("deploy: failed, rolled back to revision 1: ")
+    assert reason in cart["reason"]
+    failure = cart["rollout"]["failure"]
+    assert reason in failure["summary"] and cart["rollout"]["rolledBackTo"] == 1
+    assert cart["rollout"]["rollback"]["state"] == "ready"
+    if log_line:
+        assert log_line in failure["log"]["lines"]
+        assert log_line in mono.log("Shop.CartServer")
+    if event:
+        assert event in {e["reason"] for e in failure["events"]}
+    assert (kind in ("unschedulable", "inactive")) == cart["rollout"]["timedOut"]
+    assert "rolled back to revision 1" in mono.log("Shop.CartServer")
+    # dependents never started; the table says why
+    for sid in ("Shop.OrderServer", "Shop.WebGateway"):
+        assert services[sid]["status"] == "skipped"
+    table = result.stderr
+    assert "Shop.CartServer   rolled-back" in table and reason in table
+    # the cluster runs the previous release again, ready
+    workload = mono.cluster.get("StatefulSet", "tars", "shop-cartserver")
+    assert workload["spec"]["template"]["spec"]["containers"][0]["image"] != new_image
+    assert mono.cluster.ready_since("shop-cartserver") is not None
+    history = json.loads(subprocess.run([_helm(), "history", "shop-cartserver", "-n", "tars", "-o", "json"],
+                                        capture_output=True, text=True, env=mono.env, check=True).stdout)
+    assert [h["revision"] for h in history] == [1, 2, 3]
+    assert history[-1]["description"] == "Rollback to 1"
+
+
+def _helm() -> str:
+    from tars_tasks.core.settings import Settings
+
+    return Settings.from_mapping({"root": str(REPO_ROOT)}).helm_binary()
+
+
+def test_a_failed_first_install_is_left_for_debugging_or_cleaned_up(mono):
+    image = mono.image_of("Base.LogServer")
+    mono.cluster.set_outcome(image, Outcome.crashloop(delay=0.2, restart_period=0.2))
+    result, services = mono.release("--service", "Base.LogServer")
+    assert result.returncode == 1
+    assert services["Base.LogServer"]["status"] == "failed"
+    assert "CrashLoopBackOff" in services["Base.LogServer"]["reason"]
+    assert mono.cluster.get("TServer", "tars", "base-logserver") is not None  # left in place
+    assert "left in place for debugging" in mono.log("Base.LogServer")
+    plan = json.loads(mono("plan", "--json", "--service", "Base.LogServer").stdout)
+    assert plan["services"][0]["reasons"][0] == "last release is failed rollout (revision 1): redo it"
+    result = mono("release", "--json", "--service", "Base.LogServer", "--cleanup-on-fail")
+    services = {s["id"]: s for s in json.loads(result.stdout)["services"]}
+    assert result.returncode == 1 and services["Base.LogServer"]["rollout"]["cleanedUp"] is True
+    assert mono.cluster.get("TServer", "tars", "base-logserver") is None
+
+
+def test_no_rollback_keeps_the_failed_upgrade(mono):
+    assert mono.release("--service", "Base.LogServer")[0].returncode == 0
+    mono.change("Base.LogServer")
+    new_image = mono.image_of("Base.LogServer")
+    mono.cluster.set_outcome(new_image, Outcome.imagepull(delay=0.2))
+    result, services = mono.release("--service", "Base.LogServer", "--no-rollback")
+    assert result.returncode == 1 and services["Base.LogServer"]["status"] == "failed"
+    workload = mono.cluster.get("StatefulSet", "tars", "base-logserver")
+    assert workload["spec"]["template"]["spec"]["containers"][0]["image"] == new_image
+
+
+def test_zero_replicas_and_daemonset(mono):
+    values = mono.root / "services/Base/LogServer/values.yaml"
+    values.write_text(values.read_text().replace("replicas: 2", "replicas: 0"))
+    hello = mono.root / "services/Base/HelloServer/values.yaml"
+    hello.write_text(hello.read_text() + "daemonSet: true\n")
+    result, services = mono.release("--service", "Base.LogServer", "--service", "Base.HelloServer")
+    assert result.returncode == 0, result.stderr
+    assert services["Base.LogServer"]["rollout"]["state"] == "ready"
+    assert services["Base.LogServer"]["rollout"]["desired"] == 0
+    ds = mono.cluster.get("DaemonSet", "tars", "base-helloserver")
+    assert ds is not None and mono.cluster.get("StatefulSet", "tars", "base-helloserver") is None
+    assert services["Base.HelloServer"]["rollout"]["ready"] == services["Base.HelloServer"]["rollout"]["desired"] == 2
+
+
+def test_no_wait_is_not_tracked(mono):
+    mono.cluster.set_default_outcome(Outcome.crashloop(delay=0.2))
+    result, services = mono.release("--service", "Base.LogServer", "--no-wait")
+    assert result.returncode == 0, result.stderr
+    log = services["Base.LogServer"]
+    assert log["status"] == "deployed" and log["rollout"] == {"tracked": False}
+    assert log["reason"].endswith("; not tracked (--no-wait)")
+
+
+def test_a_server_that_never_becomes_ready_times_out(mono):
+    mono.cluster.set_default_outcome(Outcome.ready(delay=30))
+    result, services = mono.release("--service", "Base.LogServer", INVOKE_TARS_HELM_TIMEOUT="3s")
+    assert result.returncode == 1
+    log = services["Base.LogServer"]
+    assert log["status"] == "failed" and log["rollout"]["timedOut"] is True
+    assert log["reason"].startswith("deploy: not ready after 3s (ready 0/2): ")
