@@ -23,7 +23,7 @@ class ProgressView:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.ids = ids
-        self.state = {i: ("waiting", None) for i in ids}
+        self.state: dict[str, tuple[str, float | None]] = {i: ("waiting", None) for i in ids}
         self._ended: dict[str, float] = {}
         self.started = time.monotonic()
         self._lock = threading.Lock()
@@ -88,7 +88,7 @@ def report_table(report: Report) -> str:
     return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n" for r in rows)
 

@@ -6,7 +6,6 @@ are off (`auto_shortflags=False`): the same letter meant different flags in diff
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +129,8 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
                                   "push": "push to the registry (default: on; --no-push builds locally)",
                                   "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report"})
 @reports_errors
-def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
+def build(c: Context, service: list[str] | None = None, tag: str | None = None, push: bool = True,
+          jobs: str | None = None, json_: bool = False) -> None:
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
@@ -149,8 +149,7 @@ def build(c, service=None, tag=None, push=True, jobs=None, json_=False):
                         progress=progress)
     for r in results:
         print(r.summary(), file=sys.stderr)
-    if json_:
-        print(json.dumps({"images": [r.to_json() for r in results]}, indent=2))
+    print(reporter(json_).images(results), end="")
     failed = [r for r in results if not r.ok]
     if failed:
         raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)

@@ -6,9 +6,12 @@ import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core.errors import TarsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tars_tasks.core.settings import Settings
 
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
@@ -51,7 +54,7 @@ class Helm:
     timeout: float = 600.0
 
     @classmethod
-    def from_settings(cls, settings) -> Helm:
+    def from_settings(cls, settings: Settings) -> Helm:
         """The configured helm binary and kube context (tars.helm, tars.kube_context)."""
         return cls(settings.helm_binary(), settings.kube_context)
 

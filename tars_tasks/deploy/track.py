@@ -128,7 +128,8 @@ def _rollout(workload: dict[str, Any], daemon: bool) -> tuple[int, int, int, str
         desired = int(status.get("desiredNumberScheduled") or 0)
         updated, ready = int(status.get("updatedNumberScheduled") or 0), int(status.get("numberReady") or 0)
         return desired, updated, ready, "" if updated == ready == desired else "updated pods to become ready"
-    desired = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+    replicas = spec.get("replicas")
+    desired = 1 if replicas is None else int(replicas)
     updated, ready = int(status.get("updatedReplicas") or 0), int(status.get("readyReplicas") or 0)
     if status.get("currentRevision") != status.get("updateRevision") and desired:
         return desired, updated, ready, "the rollout to reach every pod"
