@@ -40,10 +40,10 @@ from tars_tasks.build.registry import Registries, RegistryError
 from tars_tasks.build.spec import inside_folder
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import DockerIgnore, FileLister, in_image, inner_path, service_files
+from tars_tasks.core.redact import redact_text
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
-from tars_tasks.deploy.helm import redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker

@@ -11,10 +11,3 @@ def listing_rows(project: Project, ids: Sequence[str]) -> list[dict]:
     return [{"id": s.id, "path": str(s.dir.relative_to(root)) if s.dir.is_relative_to(root) else str(s.dir),
              "template": s.template, "dependsOn": s.depends_on}
             for s in project.select(ids)]
-
-
-def render_table(rows: list[dict]) -> str:
-    from tars_tasks.cli.output import table
-
-    return table([("ID", "PATH", "TEMPLATE", "DEPENDS ON")] +
-                 [(r["id"], r["path"], r["template"] or "-", ", ".join(r["dependsOn"]) or "-") for r in rows])

@@ -9,42 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.redact import redact, redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.core.settings import Settings
 
-SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
-                "--password-stdin", "--username")
-SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
-
-
 class HelmError(TarsError):
     pass
-
-
-def redact(argv: Sequence[str]) -> list[str]:
-    """argv as shown to people: the value after a secret-bearing flag, and key=secret pairs, hidden."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append("***")
-            hide_next = False
-            continue
-        flag, eq, _ = arg.partition("=")
-        if flag in SECRET_FLAGS:
-            if eq:
-                out.append(f"{flag}=***")
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        out.append(SECRET_WORDS.sub(r"\1=***", arg))
-    return out
-
-
-def redact_text(text: str) -> str:
-    return SECRET_WORDS.sub(r"\1=***", text)
 
 
 @dataclass(frozen=True)

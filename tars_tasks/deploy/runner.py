@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tars_tasks.deploy.helm import redact_text
+from tars_tasks.core.redact import redact_text
 from tars_tasks.deploy.report import Report, ServiceStatus, StepRecord
 from tars_tasks.deploy.scheduler import Outcome, Scheduler, TaskState
 from tars_tasks.deploy.steps import Steps
