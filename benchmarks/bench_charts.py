@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import make  # noqa: E402
 
 from tars_tasks.chart.package import load_template, package  # noqa: E402
-from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
+from tars_tasks.project import Project  # noqa: E402
 
 
 def main(n: int = 1000, helm_sample: int = 50) -> None:

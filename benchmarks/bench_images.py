@@ -15,10 +15,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import make  # noqa: E402
 
-from tars_tasks.build.artifacts import resolve  # noqa: E402
-from tars_tasks.build.registry import Registries  # noqa: E402
-from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
+from tars_tasks.image.artifacts import resolve  # noqa: E402
+from tars_tasks.image.registry import Registries  # noqa: E402
+from tars_tasks.project import Project  # noqa: E402
 
 
 def main(n: int = 1000, registry: str = "127.0.0.1:5000") -> None:

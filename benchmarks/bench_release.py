@@ -24,10 +24,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from synth import make  # noqa: E402
 
-from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
 from tars_tasks.deploy.release import plan_only, release  # noqa: E402
 from tars_tasks.plan.model import Options  # noqa: E402
+from tars_tasks.project import Project  # noqa: E402
 
 
 def timed(fn, repeat=3):

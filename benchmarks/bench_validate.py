@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import make  # noqa: E402
 
-from tars_tasks.core.project import Project  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
+from tars_tasks.project import Project  # noqa: E402
 from tars_tasks.validate.render import check_project  # noqa: E402
 from tars_tasks.validate.schema import validator  # noqa: E402
 

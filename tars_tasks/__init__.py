@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "InputError": "tars_tasks.core.errors", "Problem": "tars_tasks.core.errors",
     "TarsError": "tars_tasks.core.errors", "UsageError": "tars_tasks.core.errors",
-    "Project": "tars_tasks.core.project", "Settings": "tars_tasks.core.settings",
+    "Project": "tars_tasks.project", "Settings": "tars_tasks.core.settings",
     "RunOptions": "tars_tasks.deploy.release", "plan_only": "tars_tasks.deploy.release",
     "release": "tars_tasks.deploy.release", "Report": "tars_tasks.deploy.report",
     "ServiceReport": "tars_tasks.deploy.report", "ServiceStatus": "tars_tasks.deploy.report",
@@ -44,10 +44,10 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.core.errors import InputError, Problem, TarsError, UsageError
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
     from tars_tasks.deploy.release import RunOptions, plan_only, release
     from tars_tasks.deploy.report import Report, ServiceReport, ServiceStatus
     from tars_tasks.plan.make import make_plan
     from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
+    from tars_tasks.project import Project
     from tars_tasks.validate.render import check_project

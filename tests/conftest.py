@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from support import NAMESPACE_PREFIX, REPO_ROOT, Monorepo, new_namespace
 
+from support import NAMESPACE_PREFIX, REPO_ROOT, Monorepo, new_namespace
 from tars_tasks.core.settings import Settings
 
 MARK_BY_FIXTURE = {"docker_client": "docker", "test_base_image": "docker", "registry": "docker",
@@ -45,9 +45,9 @@ def docker_client():
     """The real engine. At the end, the images this session built (and only those) are removed."""
     import docker
     import docker.errors
-    from support import ensure_docker
 
-    from tars_tasks.build.images import LABEL_SERVICE
+    from support import ensure_docker
+    from tars_tasks.image.images import LABEL_SERVICE
 
     ensure_docker()
     client = docker.from_env(timeout=300)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+
 from support import TEST_BASE_IMAGE, RegistryProcess, ensure_docker
 
 SAMPLE_NAMES = ["base/authserver", "base/logserver", "base/helloserver", "shop/cartserver", "shop/payserver"]

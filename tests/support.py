@@ -6,8 +6,8 @@ import textwrap
 import uuid
 from pathlib import Path
 
-from tars_tasks.core.project import Project
 from tars_tasks.core.settings import Settings
+from tars_tasks.project import Project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CRDS_DIR = REPO_ROOT / "tars_tasks" / "validate" / "crds"  # the copy shipped in the package
@@ -188,7 +188,7 @@ def copy_samples(dest: Path) -> Path:
 def tool_images(client, prefix: str) -> list[str]:
     """Tags of the images the tool built (they carry its service label) whose name starts with `prefix`,
     e.g. '127.0.0.1:5000/<test namespace>/': this test's images, whatever else the engine holds."""
-    from tars_tasks.build.images import LABEL_SERVICE
+    from tars_tasks.image.images import LABEL_SERVICE
 
     return sorted(tag for image in client.images.list(filters={"label": LABEL_SERVICE}) for tag in image.tags
                   if tag.startswith(prefix))
@@ -198,7 +198,7 @@ def tool_image_events(client, since: float, prefix: str) -> list[str]:
     """Engine events (tag, push, pull, ...) since `since` of the tool's images named under `prefix`."""
     import time
 
-    from tars_tasks.build.images import LABEL_SERVICE
+    from tars_tasks.image.images import LABEL_SERVICE
 
     events = client.events(since=since, until=time.time() + 0.5, decode=True,
                            filters={"type": "image", "label": LABEL_SERVICE})

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from tars_tasks.build.spec import image_name, release_id, sanitize_tag, server_type
 from tars_tasks.core import assets
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
+from tars_tasks.image.spec import image_name, release_id, sanitize_tag, server_type
 
 FIXED_MTIME = 315532800  # 1980-01-01, as reproducible-build tools use
 OUR_KEYS = ("build", "dependsOn")  # values.yaml keys for tars-tasks, not for the chart

@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from tars_tasks.build.artifacts import resolve
 from tars_tasks.chart.package import package
-from tars_tasks.core.project import Project
+from tars_tasks.core.helm import Helm
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.helm import Helm
+from tars_tasks.image.artifacts import resolve
+from tars_tasks.project import Project
 
 
 def package_all(project: Project, services: Sequence[Service], tag: str | None = None,

@@ -15,8 +15,8 @@ from invoke import Collection, Context, Exit, task
 
 from tars_tasks.cli.output import reporter
 from tars_tasks.core.errors import InputError, TarsError, UsageError
-from tars_tasks.core.project import Project
 from tars_tasks.core.settings import COLLECTION_DEFAULTS, Settings, parse_jobs
+from tars_tasks.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 tars_task = functools.partial(task, auto_shortflags=False)  # no short flags: one letter meant different flags
@@ -61,10 +61,8 @@ SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
 @reports_errors
 def list_services(c: Context, service: list[str] | None = None, json_: bool = False) -> None:
     """List the services of the monorepo: id, path, template, dependsOn."""
-    from tars_tasks.core.listing import listing_rows
-
     project = Project.load(settings_of(c))
-    print(reporter(json_).listing(listing_rows(project, service or [])), end="")
+    print(reporter(json_).listing(project.listing(service or [])), end="")
     if project.problems:
         print(f"note: {len(project.problems)} problem(s) found; run `invoke validate`", file=sys.stderr)
 
@@ -134,7 +132,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
-    from tars_tasks.build.run import run_build
+    from tars_tasks.image.run import run_build
 
     lock = threading.Lock()
 

@@ -3,7 +3,7 @@
 - the chart every service is packaged from (`tars_tasks/chart/helm-chart/`; `tars.chart_dir` overrides),
 - the values.yaml JSON Schema (`tars_tasks/validate/values.schema.json`; `tars.values_schema` overrides),
 - the TarsCloud CRD schemas (`tars_tasks/validate/crds/`; `tars.crds_dir` overrides),
-- the Dockerfile templates (`tars_tasks/build/dockerfiles/`).
+- the Dockerfile templates (`tars_tasks/image/dockerfiles/`).
 
 Everything is a Traversable: a plain directory in a checkout or an installed wheel alike.
 """
@@ -26,7 +26,7 @@ def crds_dir() -> Traversable:
 
 
 def dockerfiles_dir() -> Traversable:
-    return resources.files("tars_tasks.build") / "dockerfiles"
+    return resources.files("tars_tasks.image") / "dockerfiles"
 
 
 def walk(folder: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:

@@ -6,7 +6,7 @@ but not ignored: `git ls-files --cached --others --exclude-standard`), minus wha
 git work tree every file counts (a walk that skips `.git`, `__pycache__`, and `dist`/`.tools` at the top).
 
 A git-ignored file is a build output: it is never one of the files of a service, so it neither changes
-the tag nor slips into the image by accident. `tars_tasks.build.images` takes build outputs only when
+the tag nor slips into the image by accident. `tars_tasks.image.images` takes build outputs only when
 `build.files` names them (see its docstring).
 """
 from __future__ import annotations

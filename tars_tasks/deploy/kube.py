@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.helm import ROLLOUT_LABEL
 
 TARS_GROUP = "k8s.tars.io"
 APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
-# on helm's release Secret of a revision whose rollout failed: the next plan redoes it, rollback skips it
-ROLLOUT_LABEL = "tars-tasks.io/rollout"
 
 
 class KubeError(TarsError):

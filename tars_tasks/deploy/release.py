@@ -7,19 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.build.images import ImageBuilder
-from tars_tasks.build.registry import Registries
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.project import Project
-from tars_tasks.deploy.helm import Helm
+from tars_tasks.core.helm import Helm
 from tars_tasks.deploy.report import Report, ServiceReport
 from tars_tasks.deploy.rollout import RolloutPolicy
 from tars_tasks.deploy.runner import Runner
 from tars_tasks.deploy.steps import Progress, Steps
+from tars_tasks.image.artifacts import Artifact, resolve
+from tars_tasks.image.images import ImageBuilder
+from tars_tasks.image.registry import Registries
 from tars_tasks.plan.make import cluster_releases, make_plan
 from tars_tasks.plan.model import Options, Plan, check_plan_still_applies
+from tars_tasks.project import Project
 
 
 @dataclass(frozen=True)

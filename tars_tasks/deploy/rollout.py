@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
-from tars_tasks.deploy.helm import Helm, HelmError, redact_text, seconds
+from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track

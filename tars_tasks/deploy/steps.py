@@ -8,16 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tars_tasks.build.artifacts import Artifact
-from tars_tasks.build.images import ImageBuilder
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.helm import Helm
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.helm import Helm
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import Target
+from tars_tasks.image.artifacts import Artifact
+from tars_tasks.image.images import ImageBuilder
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 

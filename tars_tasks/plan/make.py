@@ -13,18 +13,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.build.registry import Registries, RegistryError
 from tars_tasks.chart.package import Chart, assemble, template_for
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
-from tars_tasks.core.project import Project
+from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.helm import Helm, HelmError
-from tars_tasks.deploy.kube import ROLLOUT_LABEL
+from tars_tasks.image.artifacts import Artifact, resolve
+from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.plan.changes import changed_files, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
+from tars_tasks.project import Project
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
 

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from tars_tasks.build.artifacts import resolve
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import Problem
-from tars_tasks.core.project import Project
+from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.helm import Helm, HelmError
+from tars_tasks.image.artifacts import resolve
+from tars_tasks.project import Project
 from tars_tasks.validate.conformance import crd_problems, parse
 from tars_tasks.validate.schema import errors_only
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import jsonschema
 
-from tars_tasks.build.spec import build_problems
 from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.graph import dependency_problems
 from tars_tasks.core.services import Discovery, Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.yamlfile import describe, short
+from tars_tasks.image.spec import build_problems
 
 from . import rules
 

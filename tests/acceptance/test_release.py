@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli
-from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git, tool_images
 
+from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git, tool_images
 from tars_tasks.core.settings import SERVER_TYPES
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]

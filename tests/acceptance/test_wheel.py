@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import REPO_ROOT
 
+from support import REPO_ROOT
 from tars_tasks.core import assets
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm]
@@ -134,7 +134,7 @@ def test_wheel_holds_every_file_of_the_package(wheel):
     for asset in ("tars_tasks/chart/helm-chart/.helmignore", "tars_tasks/chart/helm-chart/templates/tserver.yaml",
                   "tars_tasks/validate/values.schema.json", "tars_tasks/validate/crds/README.md",
                   "tars_tasks/validate/crds/tserver.v1beta3.schema.json",
-                  "tars_tasks/build/dockerfiles/cpp.Dockerfile.j2", "tars_tasks/py.typed"):
+                  "tars_tasks/image/dockerfiles/cpp.Dockerfile.j2", "tars_tasks/py.typed"):
         assert asset in shipped
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.cluster import FakeCluster, Outcome
-from fakes.cluster.protobuf import decode
 from lightkube import ApiError as LightkubeError
 from lightkube import Client, KubeConfig
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Pod
 from lightkube.types import PatchType
+
+from fakes.cluster import FakeCluster, Outcome
+from fakes.cluster.protobuf import decode
 
 NS = "tars"
 NAME = "hello-helloserver"

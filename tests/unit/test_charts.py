@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import CRDS_DIR, REPO_ROOT
 
+from support import CRDS_DIR, REPO_ROOT
 from tars_tasks.chart.package import assemble, package, tgz_bytes
 from tars_tasks.core import assets
-from tars_tasks.deploy.helm import Helm
+from tars_tasks.core.helm import Helm
 from tars_tasks.validate.conformance import crd_problems, parse
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
@@ -47,8 +47,8 @@ SAMPLE_IDS = sorted(["Base.HelloServer", "Base.LogServer", "Base.AuthServer", "S
 
 
 def test_sample_ids_are_all_covered():
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
 
     assert sorted(s.id for s in Project.load(Settings.from_mapping({"root": str(REPO_ROOT)})).services) == SAMPLE_IDS
 
@@ -56,8 +56,8 @@ def test_sample_ids_are_all_covered():
 @pytest.mark.parametrize("api", ["v1beta3", "v1beta2"])
 @pytest.mark.parametrize("sid", SAMPLE_IDS)
 def test_every_sample_renders_valid_crds(helm_bin, sid, api, tmp_path):
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "api_version": f"k8s.tars.io/{api}"}))
     docs = render(helm_bin, project, project.by_id()[sid], tmp=tmp_path)
@@ -215,8 +215,8 @@ def _tree_digest(path: Path) -> str:
 
 
 def test_packaging_is_reproducible_parallel_safe_and_never_touches_the_template(tmp_path):
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
 
     before = _tree_digest(Path(str(assets.chart_dir())))
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
@@ -248,8 +248,8 @@ def test_tgz_layout_fixed_metadata(repo):
 
 
 def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_path):
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
     for s in project.services:
@@ -264,8 +264,8 @@ def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_p
 
 def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
     """The claim: a values.yaml that passes validate renders a valid TServer (checked on every sample)."""
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
     from tars_tasks.validate.render import check_project
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 import yaml
-from support import REPO_ROOT
 
+from support import REPO_ROOT
 from tars_tasks.cli.tasks import ns
 
 PIPELINES = sorted((REPO_ROOT / "ci").glob("*.yml"))

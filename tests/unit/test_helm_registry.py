@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tars_tasks.build.registry import Registry, RegistryError, is_loopback, load_credentials, split_image
-from tars_tasks.deploy.helm import Helm, HelmError, redact
+from tars_tasks.core.helm import Helm, HelmError, redact
+from tars_tasks.image.registry import Registry, RegistryError, is_loopback, load_credentials, split_image
 
 
 def test_redact_hides_secret_flags_and_pairs():

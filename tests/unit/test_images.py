@@ -5,13 +5,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git, tool_image_events, tool_images
 
-from tars_tasks.build.artifacts import resolve
-from tars_tasks.build.images import LABEL_FINGERPRINT, LABEL_SERVICE, ImageBuilder, build_all, render_dockerfile
-from tars_tasks.build.registry import Registries
-from tars_tasks.core.project import Project
+from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git, tool_image_events, tool_images
 from tars_tasks.core.settings import SERVER_TYPES, Settings
+from tars_tasks.image.artifacts import resolve
+from tars_tasks.image.images import LABEL_FINGERPRINT, LABEL_SERVICE, ImageBuilder, build_all, render_dockerfile
+from tars_tasks.image.registry import Registries
+from tars_tasks.project import Project
 
 
 def settings_for(root: Path, registry_host: str, **extra) -> Settings:

@@ -10,13 +10,13 @@ import os
 import tarfile
 
 import pytest
-from support import TEST_BASE_IMAGE, Monorepo, free_port, init_git
 
-from tars_tasks.build.artifacts import Artifact, resolve
-from tars_tasks.build.images import BuildError, ImageBuilder, build_context
+from support import TEST_BASE_IMAGE, Monorepo, free_port, init_git
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.project import Project
 from tars_tasks.core.settings import SERVER_TYPES, Settings
+from tars_tasks.image.artifacts import Artifact, resolve
+from tars_tasks.image.images import BuildError, ImageBuilder, build_context
+from tars_tasks.project import Project
 
 FOLDER = "services/Svc/Api"
 SID = "Svc.Api"

@@ -76,8 +76,8 @@ def test_select_unknown_service_suggests_case_fix(repo):
 
 
 def test_missing_services_folder_is_a_usage_error(tmp_path):
-    from tars_tasks.core.project import Project
     from tars_tasks.core.settings import Settings
+    from tars_tasks.project import Project
 
     with pytest.raises(UsageError, match="services folder not found"):
         Project.load(Settings.from_mapping({"root": str(tmp_path)}))

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tars_tasks.core.project import Project
 from tars_tasks.core.settings import Settings
+from tars_tasks.project import Project
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "valid"
 SAMPLES = sorted(DATA.glob("*.yaml")) + sorted((Path(__file__).resolve().parents[2] / "services").rglob("values.yaml"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.core.graph import edges_of
@@ -51,3 +52,10 @@ class Project:
         errors = errors_only(problems)
         if errors:
             raise InputError(errors)
+
+    def listing(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """`invoke list`: id, folder (relative to the root), template and dependsOn of the named services."""
+        root = self.settings.root
+        return [{"id": s.id, "path": str(s.dir.relative_to(root)) if s.dir.is_relative_to(root) else str(s.dir),
+                 "template": s.template, "dependsOn": s.depends_on}
+                for s in self.select(ids)]

@@ -1,4 +1,5 @@
-"""The helm binary: argv lists only, a timeout on every call, stderr kept in errors, secrets redacted."""
+"""The helm binary, used by validate, chart, plan and deploy: argv lists only, a timeout on every call,
+stderr kept in errors, secrets redacted."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,11 @@ from tars_tasks.core.redact import redact, redact_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.core.settings import Settings
+
+# on helm's release record (its Secret) of a revision whose rollout failed although helm saw it succeed:
+# the next plan redoes it, a rollback does not go back to it (deploy/rollout.py)
+ROLLOUT_LABEL = "tars-tasks.io/rollout"
+
 
 class HelmError(TarsError):
     pass

@@ -4,11 +4,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tars_tasks.build.fingerprint import default_tag, fingerprint
-from tars_tasks.build.spec import BuildSpec, build_spec, image_name, sanitize_tag
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.image.fingerprint import default_tag, fingerprint
+from tars_tasks.image.spec import BuildSpec, build_spec, image_name, sanitize_tag
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from tars_tasks.build.spec import BuildSpec, inside_folder
 from tars_tasks.core import assets
 from tars_tasks.core.files import DockerIgnore, FileLister, service_files
+from tars_tasks.image.spec import BuildSpec, inside_folder
 
 FINGERPRINT_VERSION = "1"  # bump when the hashing scheme changes
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tars_tasks.build.artifacts import resolve
-from tars_tasks.build.images import BuildResult, ImageBuilder, Progress, build_all
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.project import Project
 from tars_tasks.core.services import Service
+from tars_tasks.image.artifacts import resolve
+from tars_tasks.image.images import BuildResult, ImageBuilder, Progress, build_all
+from tars_tasks.project import Project
 
 
 def run_build(project: Project, services: Sequence[Service], tag: str | None = None, push: bool = True,

@@ -35,15 +35,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tars_tasks.build.artifacts import Artifact
-from tars_tasks.build.registry import Registries, RegistryError
-from tars_tasks.build.spec import inside_folder
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import DockerIgnore, FileLister, in_image, inner_path, service_files
 from tars_tasks.core.redact import redact_text
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
+from tars_tasks.image.artifacts import Artifact
+from tars_tasks.image.registry import Registries, RegistryError
+from tars_tasks.image.spec import inside_folder
 
 if TYPE_CHECKING:  # pragma: no cover
     import docker
@@ -88,7 +88,7 @@ class BuildResult:
 def _jinja() -> jinja2.Environment:
     import jinja2  # imported on first use: planning a release that builds nothing does not need it
 
-    return jinja2.Environment(loader=jinja2.PackageLoader("tars_tasks.build", "dockerfiles"),
+    return jinja2.Environment(loader=jinja2.PackageLoader("tars_tasks.image", "dockerfiles"),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
