@@ -52,8 +52,8 @@ def docker_client():
     ensure_docker()
     client = docker.from_env(timeout=300)
     yield client
-    for image in client.images.list(filters={"label": LABEL_SERVICE}):
-        for tag in image.tags:
+    for image in client.api.images(filters={"label": LABEL_SERVICE}):
+        for tag in image.get("RepoTags") or []:
             parts = tag.split("/")
             if len(parts) > 2 and parts[1].startswith(NAMESPACE_PREFIX):
                 with contextlib.suppress(docker.errors.APIError):  # in use by someone's container: left

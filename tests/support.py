@@ -190,8 +190,9 @@ def tool_images(client, prefix: str) -> list[str]:
     e.g. '127.0.0.1:5000/<test namespace>/': this test's images, whatever else the engine holds."""
     from tars_tasks.image.images import LABEL_SERVICE
 
-    return sorted(tag for image in client.images.list(filters={"label": LABEL_SERVICE}) for tag in image.tags
-                  if tag.startswith(prefix))
+    # one listing call (images.list() fetches each image again: racy when someone removes images meanwhile)
+    listing = client.api.images(filters={"label": LABEL_SERVICE})
+    return sorted(tag for image in listing for tag in image.get("RepoTags") or [] if tag.startswith(prefix))
 
 
 def tool_image_events(client, since: float, prefix: str) -> list[str]:
