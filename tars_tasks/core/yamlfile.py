@@ -17,6 +17,7 @@ try:  # libyaml is ~10x faster; fall back to pure Python where it is missing
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader  # type: ignore[assignment]
 
+from tars_tasks.core import yamlguard
 from tars_tasks.core.errors import Problem
 
 PathPart = Union[str, int]
@@ -137,6 +138,10 @@ def _open_bracket_at(text: str, line: int, column: int) -> tuple[str, int, int] 
 def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
     """Parse one YAML document that must be a mapping. Returns (values, text)."""
     text = decode(data, display)
+    try:
+        yamlguard.check(text, SafeLoader)  # before loading: depth, alias bombs and duplicate keys, located
+    except yamlguard.StructureError as exc:
+        raise YamlFileError(Problem(display, exc.line + 1, exc.col + 1, format_path(exc.path), exc.message)) from None
     try:
         value = yaml.load(text, Loader=SafeLoader)
     except yaml.MarkedYAMLError as exc:
