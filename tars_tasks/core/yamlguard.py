@@ -105,7 +105,8 @@ def _key_event(event: Any, stack: list[_Frame]) -> None:
     if first is not None:
         raise _error(event, stack, f"duplicate key {event.value!r} (first at line {first[0] + 1}, column "
                                    f"{first[1] + 1}; YAML would silently keep only the last)", key=True)
-    frame.keys[identity] = (event.start_mark.line, event.start_mark.column)
+    mark = event.start_mark
+    frame.keys[identity] = (mark.line, mark.column) if mark else (0, 0)
 
 
 def _path(stack: list[_Frame], key: bool = False) -> list[PathPart]:
@@ -121,4 +122,5 @@ def _path(stack: list[_Frame], key: bool = False) -> list[PathPart]:
 
 def _error(event: Any, stack: list[_Frame], message: str, key: bool = False) -> StructureError:
     mark = event.start_mark
-    return StructureError(mark.line, mark.column, _path(stack, key), message)
+    line, col = (mark.line, mark.column) if mark else (0, 0)
+    return StructureError(line, col, _path(stack, key), message)
