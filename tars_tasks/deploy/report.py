@@ -14,6 +14,7 @@ class ServiceStatus(str, Enum):
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"  # failed, and rolled back to the last good revision
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # a signal stopped the run before this service's deploy ended
 
     def __str__(self) -> str:
         return self.value

@@ -9,12 +9,21 @@ roll back to the last good revision.
   that is tracked back to Ready; `rollback=False` keeps the failed upgrade for inspection. A first install
   that fails is left in place for debugging, unless `cleanup_on_fail` (then it is uninstalled).
 - `track=False` is helm's own behaviour (`--wait --rollback-on-failure`), reported as "not tracked".
+- A release found stuck (`pending-install/-upgrade/-rollback`: a helm that was killed or timed out) is
+  recovered before the upgrade when it is older than the helm timeout (the caller holds the namespace's
+  release lock, so no run of this tool is working on it): rolled back to its last deployed revision, or
+  uninstalled when it never deployed. A younger one fails the service, naming the command that clears it.
+- `policy.cancel` set (a signal): tracking stops, a helm that was stopped mid-upgrade has its pending
+  release recovered at once, and the service is reported "interrupted".
 """
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
@@ -39,11 +48,35 @@ class DeployFailed(TarsError):
         self.rollout = rollout
 
 
+class Interrupted(DeployFailed):
+    """A signal stopped the deploy (policy.cancel)."""
+
+    def __init__(self, message: str, rollout: dict[str, Any]):
+        super().__init__(message, ServiceStatus.INTERRUPTED, rollout)
+
+
 @dataclass(frozen=True)
 class RolloutPolicy:
     track: bool = True  # False: --no-wait (helm's own wait; nothing tracked)
     rollback: bool = True  # False: --no-rollback
     cleanup_on_fail: bool = False  # a failed first install is uninstalled
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)  # set: stop (a signal)
+
+
+def helm_time(value: Any) -> datetime | None:
+    """helm's `updated` (`2024-05-01T10:00:00.123456789+02:00`, Go's default `2024-05-01 10:00:00.1 +0000 UTC`)."""
+    m = re.match(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?", str(value or ""))
+    if not m:
+        return None
+    zone = (m.group(3) or "+00:00").replace("Z", "+00:00")
+    zone = zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
+    return datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{zone}")
+
+
+def stuck_revision(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest revision when helm left it pending (install, upgrade or rollback), else None."""
+    last = history[-1] if history else None
+    return last if last is not None and str(last.get("status", "")).startswith("pending-") else None
 
 
 def last_good_revision(history: list[dict[str, Any]], failed: set[int]) -> int | None:
@@ -84,18 +117,28 @@ class Rollout:
         start = time.monotonic()
         deadline = start + seconds(self.timeout)
         history = self.helm.history(target.name, self.namespace)
+        recovered = self.recover_stuck(target.name, history, log, progress)
+        if recovered:
+            history = self.helm.history(target.name, self.namespace)
         previous = last_good_revision(history, self.kube.failed_revisions(self.namespace, target.name)
                                       if history else set())
+        self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
         try:
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
         except HelmError as exc:
             log.write(f"{exc}\n")
+            if self.policy.cancel.is_set():  # our helm was stopped: nobody else works on its release
+                self.recover_stuck(target.name, self.helm.history(target.name, self.namespace), log, progress,
+                                   force=True)
+                self._check_cancel({"tracked": True, "state": "not applied"}, "helm upgrade was stopped")
             self._undo(target, previous, {"tracked": True, "state": "not applied"}, str(exc), log, progress)
             raise
         log.write(f"tracking {target.name} to Ready (image {target.image})\n")
-        verdict = track(target, self.look, deadline, progress)
+        verdict = track(target, self._look_unless_cancelled, deadline, progress)
         rollout = {"tracked": True, **verdict.to_json(), "seconds": round(time.monotonic() - start, 3)}
+        if recovered:
+            rollout["recovered"] = recovered
         if verdict.state == READY:
             log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
             return rollout
@@ -107,6 +150,44 @@ class Rollout:
         self._write_explanation(log, rollout["failure"])
         self._undo(target, previous, rollout, summary, log, progress)
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
+
+    def _check_cancel(self, rollout: dict[str, Any], when: str) -> None:
+        if self.policy.cancel.is_set():
+            raise Interrupted(f"interrupted {when}", rollout)
+
+    def _look_unless_cancelled(self, target: Target) -> Verdict:
+        self._check_cancel({"tracked": True, "state": "applied, not tracked to the end"},
+                           "while tracking (helm applied the release; the cluster goes on rolling it out)")
+        return self.look(target)
+
+    def recover_stuck(self, release: str, history: list[dict[str, Any]], log: TextIO,
+                      progress: Callable[[str], None], force: bool = False) -> dict[str, Any] | None:
+        """A release helm left pending: older than the helm timeout (or ``force``: the helm we ran was stopped)
+        it is rolled back to its last deployed revision, or uninstalled when it never deployed; younger, the
+        deploy fails naming the command that clears it. Returns what was done (None: nothing was stuck)."""
+        stuck = stuck_revision(history)
+        if stuck is None:
+            return None
+        status, revision = stuck.get("status"), int(stuck.get("revision") or 0)
+        updated = helm_time(stuck.get("updated"))
+        age = (datetime.now(timezone.utc) - updated).total_seconds() if updated else float("inf")
+        good = last_good_revision(history, set())
+        ns = self.namespace
+        clear = f"helm rollback {release} {good} -n {ns}" if good else f"helm uninstall {release} -n {ns}"
+        if not force and age < seconds(self.timeout):
+            raise DeployFailed(
+                f"helm release {release} is {status} (revision {revision}, {age:.0f}s old): a helm may still be "
+                f"working on it; if none is, clear it with `{clear}` (this tool does so itself once it is older than "
+                f"tars.helm_timeout {self.timeout})", ServiceStatus.FAILED, {"tracked": False, "state": "stuck"})
+        progress(f"recovering release {release} left {status}")
+        if good:
+            self.helm.rollback(release, good, ns, self.timeout)
+            action = f"rolled back to revision {good}"
+        else:
+            self.helm.uninstall(release, ns, self.timeout)
+            action = "uninstalled (it never deployed)"
+        log.write(f"release {release} was left {status} (revision {revision}): {action}\n")
+        return {"status": status, "revision": revision, "action": action}
 
     def explain(self, target: Target, verdict: Verdict, summary: str) -> dict[str, Any]:
         failing = next((i for i in verdict.issues if i.reason not in NO_LOG_YET), None)

@@ -1,7 +1,8 @@
 """Run a plan: one task graph of image → chart → deploy per changed service, each deploy after its
 dependencies' deploys, on the generic scheduler. Turns the scheduler's outcomes into a Report.
 
-A failure skips only the services that depend on it; the others go on unless fail_fast. Nothing is kept
+A failure skips only the services that depend on it; the others go on unless fail_fast. After ``cancel``
+(a signal) nothing new starts, and every service that did not finish is "interrupted". Nothing is kept
 between runs: a rerun plans again and redoes what did not finish.
 """
 from __future__ import annotations
@@ -65,18 +66,24 @@ class Runner:
                                      else "; ".join(self.plan.by_id()[sid].reasons))
                     if report.rollout is not None and not report.rollout.get("tracked", True):
                         report.reason += "; not tracked (--no-wait)"
+                    if report.rollout is not None and report.rollout.get("recovered"):
+                        stuck = report.rollout["recovered"]
+                        report.reason += (f"; release was left {stuck['status']} (revision {stuck['revision']}): "
+                                          f"{stuck['action']} first")
             elif outcome.state is TaskState.FAILED:
                 message = redact_text(str(outcome.error))
                 record = report.steps[step]
                 record.end, record.status, record.error = time.time(), "failed", message
                 report.status = getattr(outcome.error, "status", ServiceStatus.FAILED)
+                if self.cancel.is_set() and not hasattr(outcome.error, "status"):  # a child stopped by the signal
+                    report.status, message = ServiceStatus.INTERRUPTED, f"interrupted ({message})"
                 report.reason = f"{step}: {message}"
                 self.steps.progress(sid, step, f"failed: {report.reason}")
             elif outcome.state is TaskState.SKIPPED and report.status is ServiceStatus.PENDING:
                 report.status = ServiceStatus.SKIPPED
                 cause = outcome.cause
                 if self.cancel.is_set():
-                    report.reason = "interrupted before it started"
+                    report.status, report.reason = ServiceStatus.INTERRUPTED, "interrupted before it started"
                 elif cause is not None and cause[0] != sid and self.fail_fast and cause not in self._upstream(task):
                     report.reason = f"--fail-fast after {cause[0]} failed"
                 elif cause is not None and cause[0] != sid:
@@ -113,7 +120,9 @@ class Runner:
                                                self.fail_fast, self._start, self._end, self.cancel)
         scheduler.execute()
         for rep in self.reports.values():  # a service whose own step was skipped after its other step failed
-            if rep.status is ServiceStatus.PENDING:
+            if rep.status is ServiceStatus.PENDING and self.cancel.is_set():
+                rep.status, rep.reason = ServiceStatus.INTERRUPTED, rep.reason or "interrupted before it ended"
+            elif rep.status is ServiceStatus.PENDING:
                 rep.status, rep.reason = ServiceStatus.SKIPPED, rep.reason or "not run"
         order = [p.id for p in self.plan.services]
         return Report([self.reports[i] for i in order], time.monotonic() - start, self.steps.dry_run,

@@ -1,10 +1,14 @@
 """What changed since a git ref: files → services (their folder or a declared build input).
 
 A change to the chart template or the Dockerfile templates touches every service. A ref that the
-clone does not have (a shallow CI clone) is a clear error, never "everything changed".
+clone does not have (a shallow CI clone) is a clear error, never "everything changed". A base that names
+no commit — empty or all zeros (GitLab's CI_COMMIT_BEFORE_SHA of a new branch or a manually started
+pipeline), or a full commit id this complete clone does not have (history rewritten) — is reported by
+``no_base`` so the plan compares with the cluster instead.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +25,19 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
         raise UsageError("git is not installed; --since needs it") from None
     except subprocess.TimeoutExpired:
         raise UsageError(f"git {' '.join(args)} timed out") from None
+
+
+def no_base(root: Path, ref: str) -> str | None:
+    """Why ``ref`` cannot serve as the base of --since (None: it can, or the error is changed_files' to give)."""
+    if not ref.strip():
+        return "no base commit given"
+    if re.fullmatch(r"0{7,64}", ref):
+        return f"the base commit {ref[:8]}… is all zeros (a new branch or a manually started pipeline)"
+    if (re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", ref)
+            and _git(root, "rev-parse", "--is-shallow-repository").stdout.strip() == "false"
+            and _git(root, "cat-file", "-e", f"{ref}^{{commit}}").returncode != 0):
+        return f"the base commit {ref[:12]} is not in this repository (history rewritten?)"
+    return None
 
 
 def changed_files(root: Path, ref: str) -> list[str]:

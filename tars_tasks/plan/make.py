@@ -7,6 +7,15 @@ Content mode (default) compares what would be deployed now with what the cluster
 values and the image tag, so equal chart versions mean nothing changed. `--since REF` asks git instead.
 `--all` and services named for `deploy` count as changed in either mode. Only changed services are looked
 up in the registry. The tool keeps no state of its own.
+
+`--since` also asks the cluster when it is reachable (not in a dry run): a service whose live release failed,
+is pending, is missing from the namespace or is another chart version than git would deploy is included
+too, so a change elsewhere never papers over it. A base that names no commit (empty, all zeros, gone) falls
+back to content mode with a note. Without a reachable cluster `plan --since` plans from git alone (it says
+so); `release` refuses, as in content mode.
+
+`deploy --service X` (services named in ``force_ids``) refuses when a dependency of X is not deployed in the
+namespace, unless --with-deps brings it or the caller passes ``check_deps=False`` (`--force`).
 """
 from __future__ import annotations
 
@@ -14,14 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tars_tasks.chart.package import Chart, assemble, template_for
-from tars_tasks.core.errors import UsageError
+from tars_tasks.core.errors import TarsError, UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
 from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
 from tars_tasks.core.services import Service
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
-from tars_tasks.plan.changes import changed_files, services_touched
+from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
 
@@ -56,20 +65,30 @@ class Draft:
 
 
 def make_plan(project: Project, opts: Options, helm: Helm | None = None, registries: Registries | None = None,
-              lister: FileLister | None = None) -> tuple[Plan, dict[str, Artifact]]:
-    """The plan for ``opts``, and the artifacts (spec, fingerprint, tag) of every planned service."""
+              lister: FileLister | None = None, check_deps: bool = True, require_cluster: bool = False,
+              ) -> tuple[Plan, dict[str, Artifact]]:
+    """The plan for ``opts``, and the artifacts (spec, fingerprint, tag) of every planned service.
+    ``require_cluster``: --since refuses an unreachable cluster (a release), instead of planning from git alone."""
     draft = Draft(project, opts, opts.namespace or project.settings.namespace,
                   lister or FileLister(project.settings.root))
     select(draft)
     draft.add_artifacts(draft.selected)
-    if opts.since:
+    since = usable_since(draft)
+    deployed: dict[str, dict] | None
+    if since:
         changed_in_git(draft)
+        deployed = releases_for_since(helm, draft, require_cluster)
+        if deployed is not None:
+            changed_in_cluster(draft, deployed, since=True)
     else:
-        changed_in_cluster(draft, deployed_releases_or_none(helm, draft))
+        deployed = deployed_releases_or_none(helm, draft)
+        changed_in_cluster(draft, deployed)
+    if check_deps and deployed is not None and helm is not None:
+        require_deployed_dependencies(draft, deployed)
     forced(draft)
     if opts.with_dependents:
         add_dependents(draft)
-    look_up_registry(draft, registries or Registries())
+    look_up_registry(draft, registries or Registries(home=project.settings.registry))
     return to_plan(draft), draft.artifacts
 
 
@@ -81,6 +100,48 @@ def select(draft: Draft) -> None:
         selected = project.select(sorted(closure([s.id for s in selected], project.edges())))
     project.require_valid(selected)
     draft.selected = selected
+
+
+def usable_since(draft: Draft) -> str | None:
+    """The --since base, or None (content mode): none given, or one that names no commit (with a note)."""
+    ref = draft.opts.since
+    if ref is None:
+        return None
+    why = no_base(draft.project.settings.root, ref)
+    if why is None:
+        return ref
+    draft.notes.append(f"--since: {why}; compared with the cluster instead (content mode)")
+    return None
+
+
+def releases_for_since(helm: Helm | None, draft: Draft, require_cluster: bool) -> dict[str, dict] | None:
+    """`helm list` for --since, or None when the cluster is not asked (a dry run, no helm) or not reachable
+    (a plan; a release refuses)."""
+    if helm is None:
+        return None
+    if draft.opts.dry_run:
+        draft.notes.append("--since with --dry-run: git alone decides (failed or missing releases are not looked up)")
+        return None
+    try:
+        return cluster_releases(helm, draft.namespace, False, draft.notes)
+    except UsageError:
+        if require_cluster:
+            raise
+        draft.notes.append("cluster not reachable: planned from git alone (failed or missing releases are not seen)")
+        return None
+
+
+def require_deployed_dependencies(draft: Draft, deployed: dict[str, dict]) -> None:
+    """`deploy --service X` without --with-deps: every dependency of X must be deployed in the namespace."""
+    named = set(draft.opts.force_ids)
+    if not named or draft.opts.with_deps or draft.opts.dry_run:
+        return
+    by_id = draft.project.by_id()
+    needed = closure(named, draft.project.edges()) - named
+    missing = sorted(d for d in needed if d in by_id and by_id[d].name not in deployed)
+    if missing:
+        raise UsageError(f"{', '.join(sorted(named))}: dependencies not deployed in namespace {draft.namespace}: "
+                         f"{', '.join(missing)}; deploy them first with --with-deps (or --force to deploy anyway)")
 
 
 def changed_in_git(draft: Draft) -> None:
@@ -120,17 +181,26 @@ def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]
         return {}
 
 
-def changed_in_cluster(draft: Draft, deployed: dict[str, dict]) -> None:
-    """A service changed when the cluster runs another chart version of it, or none, or a failed one."""
+def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = False) -> None:
+    """A service changed when the cluster runs another chart version of it, or none, or a failed one.
+    ``since``: the services git did not find (their reason is git's)."""
     for s in draft.selected:
+        if since and s.id in draft.changed:
+            continue
         entry = deployed.get(s.name)
         wanted = draft.chart_ref(s)
+        status = str((entry or {}).get("status"))
         if entry is None:
-            draft.changed[s.id] = [f"not deployed in namespace {draft.namespace}"]
-        elif entry.get("status") != "deployed":
-            draft.changed[s.id] = [f"last release is {entry.get('status')}: redo it"]
+            why = "not deployed here" if since else f"not deployed in namespace {draft.namespace}"
+        elif status != "deployed" and not since:
+            why = f"last release is {status}: redo it"
+        elif status != "deployed":
+            why = "last release failed" if status.startswith("failed") else f"last release is {status}"
         elif entry.get("chart") != wanted:
-            draft.changed[s.id] = [f"cluster runs an older release ({entry.get('chart')}, now {wanted})"]
+            why = f"cluster runs an older release ({entry.get('chart')}, now {wanted})"
+        else:
+            continue
+        draft.changed.setdefault(s.id, []).append(why)
 
 
 def forced(draft: Draft) -> None:
@@ -167,13 +237,20 @@ def look_up_registry(draft: Draft, registries: Registries) -> None:
     def check(sid: str) -> tuple[str, bool | None, str]:
         art = draft.artifacts[sid]
         try:
-            return sid, registries.has(art.image, art.tag), ""
+            if art.pinned:  # that exact tag or digest; not ours, so no fingerprint to compare
+                return sid, registries.has(art.image, art.reference), ""
+            return sid, registries.has(art.image, art.tag, art.fingerprint), ""
         except RegistryError as exc:
             return sid, None, str(exc)
 
     with ThreadPoolExecutor(8) as pool:
         for sid, has, err in pool.map(check, sorted(draft.changed)):
             draft.in_registry[sid] = (has, err)
+    missing = [f"{sid} ({draft.artifacts[sid].pinned})" for sid, (has, _) in sorted(draft.in_registry.items())
+               if has is False and draft.artifacts[sid].pinned]
+    if missing:  # it cannot be built: refuse before anything starts
+        raise TarsError(f"pinned image not in its registry: {', '.join(missing)} (an image with a tag or digest "
+                        "in repo.image is deployed as given, never built)")
 
 
 def steps_for(draft: Draft, sid: str) -> tuple[list[str], list[str]]:
@@ -181,7 +258,10 @@ def steps_for(draft: Draft, sid: str) -> tuple[list[str], list[str]]:
     has, err = draft.in_registry[sid]
     steps: list[str] = []
     why: list[str] = []
-    if not has:
+    pinned = draft.artifacts[sid].pinned
+    if pinned:
+        why.append(f"pinned image {pinned}: not built" + (f" (registry not checked: {err})" if err else ""))
+    elif not has:
         why.append(f"image tag not in registry ({err})" if err else "image tag not in registry")
         steps.append(Step.BUILD.value)
         if draft.opts.push and not draft.opts.dry_run:
