@@ -6,8 +6,9 @@ are off (`auto_shortflags=False`): the same letter meant different flags in diff
 from __future__ import annotations
 
 import functools
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,7 +32,10 @@ def _plain(value: Any) -> Any:
 
 
 def settings_of(c: Context) -> Settings:
-    return Settings.from_mapping(_plain(c.config.get("tars", {})))
+    tars = c.config.get("tars", {})
+    if not hasattr(tars, "items"):  # e.g. `tars: 3` in a file invoke merged without asking us
+        raise UsageError(f"tars: expected a mapping of settings, got {tars!r}")
+    return Settings.from_mapping(_plain(tars))
 
 
 def reports_errors(fn: F) -> F:
@@ -266,16 +270,63 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
                  cleanup_on_fail=cleanup_on_fail)
 
 
-def preflight(tasks_file: str) -> None:
-    """Called by a project's tasks.py: a broken invoke.yaml is a located error, not a traceback in invoke."""
+def preflight(tasks_file: str, argv: list[str] | None = None, environ: dict[str, str] | None = None) -> None:
+    """Called by a project's tasks.py: a broken invoke.yaml, or a broken file given with `invoke -f FILE`, is a
+    located error and exit 2, not a traceback in invoke. invoke imports tasks.py before it reads -f, so the
+    file is found here the way invoke will find it: -f/--config in the arguments, else INVOKE_RUNTIME_CONFIG."""
     from tars_tasks.core.settings import check_config_file
 
     folder = Path(tasks_file).resolve().parent
-    for name in ("invoke.yaml", "invoke.yml"):
-        message = check_config_file(folder / name)
+    problems = [check_config_file(folder / name) for name in ("invoke.yaml", "invoke.yml")]
+    runtime = runtime_config_arg(sys.argv[1:] if argv is None else argv,
+                                 os.environ if environ is None else environ)
+    if runtime:
+        problems.append(check_runtime_config(Path(runtime)))
+    for message in problems:
         if message:
             print(f"error: {message}", file=sys.stderr)
             raise SystemExit(2)
+
+
+def runtime_config_arg(argv: list[str], environ: Mapping[str, str]) -> str | None:
+    """The file invoke will load as its runtime config: the last -f/--config before `--`, or the environment's."""
+    found: str | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg in ("-f", "--config") and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--config="):
+            found = arg.split("=", 1)[1]
+        elif arg.startswith("-f") and len(arg) > 2 and not arg.startswith("--"):
+            found = arg[2:]
+    return found or environ.get("INVOKE_RUNTIME_CONFIG") or None
+
+
+def check_runtime_config(path: Path) -> str | None:
+    """A message when the -f file is missing, of a type invoke cannot load, or would crash invoke's loading."""
+    from tars_tasks.core.settings import check_config_file
+
+    if path.suffix == ".py":
+        return None  # invoke runs it; what it sets is checked with the other settings
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        return f"{path}: -f takes a .yaml, .yml, .json or .py file"
+    if not path.is_file():
+        return f"{path}: -f names a file that does not exist"
+    if path.suffix == ".json":
+        import json
+
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"{path}:1:1: cannot read: {exc}"
+        except json.JSONDecodeError as exc:
+            return f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        if not isinstance(data, dict) or not isinstance(data.get("tars", {}), dict):
+            return f"{path}:1:1: expected a mapping with a `tars:` mapping of settings"
+        return None
+    message = check_config_file(path)
+    return message.replace(path.name, str(path), 1) if message and message.startswith(path.name) else message
 
 
 @tars_task(name="install-helm", help={"dest": "where to put helm (default: ~/.local/share/tars-tasks/bin/helm)",

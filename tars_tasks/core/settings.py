@@ -7,6 +7,7 @@ with ``invoke -f FILE``, and ``INVOKE_TARS_*`` environment variables.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -60,6 +61,28 @@ def parse_jobs(value: Any, name: str) -> int:
     if jobs < 1:
         raise UsageError(f"{name}: {value!r} must be at least 1")
     return jobs
+
+
+# Go's time.ParseDuration, as helm reads --timeout, without a sign: 5m0s, 90s, 1h30m, 1.5h
+_DURATION = re.compile(r"^((\d+(\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+DURATION_SETTINGS = ("helm_timeout", "helm_read_timeout", "lock_duration")
+# a Kubernetes namespace: an RFC 1123 label
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def check_setting(key: str, value: str) -> str:
+    """A string setting that would reach helm, docker or a registry broken is a usage error naming it."""
+    if key in DURATION_SETTINGS and not _DURATION.match(value):
+        raise UsageError(f"tars.{key}: {value!r} is not a duration (e.g. 5m0s, 90s, 1h)")
+    if key == "namespace" and not _NAMESPACE.match(value):
+        what = "must not be empty" if not value else f"{value!r} is not a Kubernetes namespace name"
+        raise UsageError(f"tars.namespace: {what} (lowercase letters, digits and '-', at most 63)")
+    if key == "registry" and (not value or "://" in value or value != value.strip() or " " in value):
+        what = "must not be empty" if not value else f"{value!r} is not a registry host"
+        raise UsageError(f"tars.registry: {what} (host[:port][/path], e.g. 127.0.0.1:5000)")
+    if key == "services_dir" and not value.strip():
+        raise UsageError("tars.services_dir: must not be empty")
+    return value
 
 
 def check_config_file(path: Path) -> str | None:
@@ -135,7 +158,7 @@ class Settings:
             elif isinstance(value, (dict, list)):
                 raise UsageError(f"tars.{key}: expected a single value, got {value!r}")
             else:
-                values[key] = "" if value is None else str(value)
+                values[key] = check_setting(key, "" if value is None else str(value))
         return cls(**values)
 
     @property

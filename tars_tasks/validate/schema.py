@@ -22,6 +22,7 @@ from tars_tasks.core.yamlfile import describe, short
 from tars_tasks.image.spec import build_problems
 
 from . import rules
+from .collisions import collision_problems
 
 
 @lru_cache(maxsize=4)
@@ -133,6 +134,7 @@ def validate(discovery: Discovery, settings: Settings | None = None) -> list[Pro
         if settings is not None:
             problems.extend(build_problems(service, settings))
     problems.extend(dependency_problems(discovery.services))
+    problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tars_tasks.cli.tasks import runtime_config_arg
+from tars_tasks.core.errors import UsageError
+from tars_tasks.core.settings import Settings
 from tars_tasks.core.yamlfile import YamlFileError, load_mapping
 
 # the classic "billion laughs": 9 levels of 9 aliases, 9^9 strings once expanded (a 468-byte file)
@@ -70,3 +73,61 @@ def test_duplicate_keys_in_flow_mappings_and_top_level():
 
 def test_a_quoted_key_and_a_plain_number_are_different_keys():
     assert load_mapping(b'a: 1\n"1": x\n1: y\n', "v.yaml")[0] == {"a": 1, "1": "x", 1: "y"}
+
+
+# --- item 4: two services, one release ----------------------------------------------------------------------
+
+def test_ids_differing_in_case_are_an_error_in_each_file_naming_the_other(repo):
+    repo.service("Base", "HelloServer", "servants: [{name: HelloObj, port: 10000}]\n")
+    repo.service("base", "helloserver", "servants: [{name: HelloObj, port: 10000}]\n", folder="base2/hello")
+    same = "same id (ignoring case) 'base.helloserver', helm release and TServer name 'base-helloserver', " \
+           "image repository '127.0.0.1:5000/base/helloserver'; one would overwrite the other"
+    assert repo.problems() == [
+        f"services/Base/HelloServer/values.yaml:1:6: app: collides with base.helloserver "
+        f"(services/base2/hello/values.yaml): {same}",
+        f"services/base2/hello/values.yaml:1:6: app: collides with Base.HelloServer "
+        f"(services/Base/HelloServer/values.yaml): {same}"]
+
+
+def test_two_services_pushing_to_one_image_repository_collide(repo):
+    repo.service("Base", "A", "servants: [{name: AObj, port: 10000}]\nrepo:\n  image: 127.0.0.1:5000/team/pay\n")
+    repo.service("Base", "B", "servants: [{name: BObj, port: 10000}]\nrepo:\n  image: 127.0.0.1:5000/team/pay\n")
+    assert repo.problems() == [
+        "services/Base/A/values.yaml:6:10: repo.image: collides with Base.B (services/Base/B/values.yaml): same "
+        "image repository '127.0.0.1:5000/team/pay'; one would overwrite the other",
+        "services/Base/B/values.yaml:6:10: repo.image: collides with Base.A (services/Base/A/values.yaml): same "
+        "image repository '127.0.0.1:5000/team/pay'; one would overwrite the other"]
+
+
+# --- item 9: settings, `invoke -f` ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("setting", "value", "message"), [
+    ("helm_timeout", "abc", "tars.helm_timeout: 'abc' is not a duration (e.g. 5m0s, 90s, 1h)"),
+    ("registry", "", "tars.registry: must not be empty (host[:port][/path], e.g. 127.0.0.1:5000)"),
+    ("namespace", "", "tars.namespace: must not be empty (lowercase letters, digits and '-', at most 63)"),
+    ("namespace", "Prod", "tars.namespace: 'Prod' is not a Kubernetes namespace name (lowercase letters, digits "
+                          "and '-', at most 63)"),
+    ("registry", "https://ghcr.io", "tars.registry: 'https://ghcr.io' is not a registry host (host[:port][/path], "
+                                    "e.g. 127.0.0.1:5000)"),
+])
+def test_settings_that_would_reach_helm_broken_are_usage_errors(setting, value, message):
+    with pytest.raises(UsageError) as caught:
+        Settings.from_mapping({setting: value})
+    assert (str(caught.value), caught.value.exit_code) == (message, 2)
+
+
+def test_good_durations_registries_and_namespaces_pass():
+    s = Settings.from_mapping({"helm_timeout": "1h30m", "registry": "ghcr.io/org", "namespace": "team-a"})
+    assert (s.helm_timeout, s.registry, s.namespace) == ("1h30m", "ghcr.io/org", "team-a")
+
+
+@pytest.mark.parametrize(("argv", "env", "found"), [
+    (["-f", "a.yaml", "list"], {}, "a.yaml"),
+    (["--config", "a.yaml", "list"], {}, "a.yaml"),
+    (["--config=a.yaml", "list"], {}, "a.yaml"),
+    (["-fa.yaml", "list"], {}, "a.yaml"),
+    (["list"], {"INVOKE_RUNTIME_CONFIG": "b.yaml"}, "b.yaml"),
+    (["list"], {}, None),
+])
+def test_preflight_finds_the_runtime_config_as_invoke_does(argv, env, found):
+    assert runtime_config_arg(argv, env) == found
