@@ -5,6 +5,11 @@ but not ignored: `git ls-files --cached --others --exclude-standard`), minus wha
 `.dockerignore` excludes, minus `values.yaml` (deploy configuration) and `.dockerignore` itself. Outside a
 git work tree every file counts (a walk that skips `.git`, `__pycache__`, and `dist`/`.tools` at the top).
 
+Nothing from outside: a file counts only when it resolves, after symlinks, inside its boundary (the service
+folder for the files of a service, the repository for `build.inputs`). A committed symlink `pw -> /etc/passwd`
+is left out of every hash and build context here, and reported by validation (`tars_tasks.image.spec`).
+Git and the walk never descend into a symlinked folder, so only a listed file itself can be a symlink.
+
 A git-ignored file is a build output: it is never one of the files of a service, so it neither changes
 the tag nor slips into the image by accident. `tars_tasks.image.images` takes build outputs only when
 `build.files` names them (see its docstring).
@@ -139,7 +144,9 @@ class DockerIgnore:
     def of(cls, folder: Path) -> DockerIgnore:
         """The rules of ``folder/.dockerignore`` (none when there is no such file)."""
         path = folder / ".dockerignore"
-        return cls.parse(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else cls(())
+        if not path.is_file() or not resolves_inside(path, folder):  # never read a file from outside
+            return cls(())
+        return cls.parse(path.read_text(encoding="utf-8", errors="replace"))
 
     def ignored(self, rel: str) -> bool:
         parts = rel.split("/")
@@ -183,6 +190,24 @@ def inner_path(service_rel: str, rel: str) -> str:
     return rel if service_rel in ("", ".") else rel[len(service_rel) + 1:]
 
 
+def resolves_inside(path: Path, boundary: Path) -> bool:
+    """Whether ``path``, after every symlink, is ``boundary`` or below it."""
+    try:
+        real, base = os.path.realpath(path), os.path.realpath(boundary)
+    except (OSError, ValueError):
+        return False
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def escaping(root: Path, rels: list[str], boundary: Path) -> list[str]:
+    """The repo-relative files of ``rels`` that resolve outside ``boundary`` (only symlinks can)."""
+    return [rel for rel in rels if os.path.islink(root / rel) and not resolves_inside(root / rel, boundary)]
+
+
+def _folder(root: Path, rel: str) -> Path:
+    return root if rel in ("", ".") else root / rel
+
+
 def service_files(lister: FileLister, service_rel: str, ignore: DockerIgnore, *, fresh: bool = False) -> list[str]:
     """The files of a service (see the module docstring), repo-relative and sorted.
 
@@ -190,4 +215,24 @@ def service_files(lister: FileLister, service_rel: str, ignore: DockerIgnore, *,
     made after the build command ran, the tag before.
     """
     listed = lister.fresh_under(service_rel) if fresh else lister.under(service_rel)
-    return [f for f in listed if in_image(inner_path(service_rel, f), ignore)]
+    files = [f for f in listed if in_image(inner_path(service_rel, f), ignore)]
+    outside = set(escaping(lister.root, files, _folder(lister.root, service_rel)))
+    return [f for f in files if f not in outside] if outside else files
+
+
+def escaping_service_files(lister: FileLister, service_rel: str, ignore: DockerIgnore) -> list[str]:
+    """The files of a service left out because they resolve outside its folder (for validation)."""
+    listed = [f for f in lister.under(service_rel) if in_image(inner_path(service_rel, f), ignore)]
+    return escaping(lister.root, listed, _folder(lister.root, service_rel))
+
+
+def input_files(lister: FileLister, rel: str) -> list[str]:
+    """The files of one `build.inputs` path that resolve inside the repository, repo-relative and sorted."""
+    listed = lister.under(rel)
+    outside = set(escaping(lister.root, listed, lister.root))
+    return [f for f in listed if f not in outside] if outside else listed
+
+
+def escaping_input_files(lister: FileLister, rel: str) -> list[str]:
+    """The files of one `build.inputs` path left out because they resolve outside the repository."""
+    return escaping(lister.root, lister.under(rel), lister.root)

@@ -1,39 +1,92 @@
-"""Secrets out of anything shown: argv of external programs and the text they print.
+"""Secrets out of anything shown: argv of external programs, the text they print, logs and reports.
 
-Two rules: the value after a secret-bearing flag (`--password x`, `--set a=b`), and `key=value` pairs whose
-key names a secret (password, token, secret, apikey). Known secret values (registry passwords) are redacted
-by value where they are known (build/registry.py).
+Three rules, applied by `redact_text` (and `redact` for argv):
+
+- by value: every known secret value is replaced by `***` wherever it appears. Known values are the ones
+  `register_secret` was given (the registry password, passwords and tokens of the docker config, the
+  values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable of
+  `SECRET_ENV` in the environment at the time of the call. Values shorter than `MIN_SECRET_LENGTH` are
+  not redacted (hiding every "a" would make output unreadable; such a value is not a secret anyway);
+- the value after a secret-bearing flag (`--password x`, `--set a=b`);
+- `key=value` pairs whose key names a secret (password, token, secret, apikey).
 """
 from __future__ import annotations
 
+import base64
+import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
 SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
+SECRET_ENV = ("TARS_REGISTRY_PASSWORD",)
+MIN_SECRET_LENGTH = 4
+MASK = "***"
+
+_known: set[str] = set()
+_lock = threading.Lock()
+_cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
+
+
+def register_secret(value: str | None, *, encodings: bool = True) -> None:
+    """Remember ``value`` as a secret: from now on `redact_text` hides it (and, with ``encodings``, its
+    base64 form, as in a Basic header or a docker config `auth`)."""
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        _known.add(value)
+        if encodings:
+            _known.add(base64.b64encode(value.encode()).decode().rstrip("="))
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    for value in values:
+        register_secret(value)
+
+
+def known_secrets() -> frozenset[str]:
+    """Every value redacted now: the registered ones and those of SECRET_ENV."""
+    env = {os.environ.get(name, "") for name in SECRET_ENV}
+    with _lock:
+        return frozenset({v for v in env if len(v) >= MIN_SECRET_LENGTH} | _known)
+
+
+def _by_value(text: str) -> str:
+    global _cache
+    secrets = known_secrets()
+    if not secrets:
+        return text
+    cached_for, pattern = _cache  # one tuple: threads never see one secret set with another's pattern
+    if pattern is None or cached_for != secrets:  # longest first: a secret containing another is hidden whole
+        pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+        _cache = (secrets, pattern)
+    return pattern.sub(MASK, text)
 
 
 def redact(argv: Sequence[str]) -> list[str]:
-    """argv as shown to people: the value after a secret-bearing flag, and key=secret pairs, hidden."""
+    """argv as shown to people: known secret values, the value after a secret-bearing flag, and key=secret
+    pairs, hidden."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
         if hide_next:
-            out.append("***")
+            out.append(MASK)
             hide_next = False
             continue
         flag, eq, _ = arg.partition("=")
         if flag in SECRET_FLAGS:
             if eq:
-                out.append(f"{flag}=***")
+                out.append(f"{flag}={MASK}")
             else:
-                out.append(arg)
+                out.append(_by_value(arg))
                 hide_next = True
             continue
-        out.append(SECRET_WORDS.sub(r"\1=***", arg))
+        out.append(redact_text(arg))
     return out
 
 
 def redact_text(text: str) -> str:
-    return SECRET_WORDS.sub(r"\1=***", text)
+    """``text`` with every known secret value and every key=secret pair hidden."""
+    return SECRET_WORDS.sub(rf"\1={MASK}", _by_value(text))

@@ -1,15 +1,23 @@
-"""Service discovery: every folder under the services dir holding a values.yaml is a service."""
+"""Service discovery: every folder under the services dir holding a values.yaml is a service.
+
+A values.yaml is read only when it is a regular file that resolves, after symlinks, inside the repository,
+and at most `max_bytes` long (`tars.max_values_bytes`, default 8 MiB: a TConfig's content alone may reach
+about 1.5 MB). Anything else (`values.yaml -> /etc/shadow`, `-> /dev/zero`, a FIFO) is a located problem
+that shows nothing of what the file points to.
+"""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tars_tasks.core.errors import Problem, UsageError
-from tars_tasks.core.yamlfile import Locator, YamlFileError, format_path, read_file
+from tars_tasks.core.yamlfile import Locator, YamlFileError, format_path, load_mapping
 
 VALUES_FILE = "values.yaml"
+MAX_VALUES_BYTES = 8 << 20
 SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", "dist", "build", "target"}
 
 
@@ -80,8 +88,40 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def discover(services_path: Path, root: Path | None = None) -> Discovery:
-    """Read every values.yaml under ``services_path``. Unreadable files become problems, not exceptions."""
+def _inside(path: Path, root: Path) -> bool:
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def read_values(path: Path, display: str, root: Path, max_bytes: int = MAX_VALUES_BYTES) -> tuple[dict, str]:
+    """(values, text) of one values.yaml: a regular file inside ``root``, at most ``max_bytes`` long."""
+    def refuse(message: str) -> YamlFileError:
+        return YamlFileError(Problem(display, 1, 1, "", message))
+
+    if not _inside(path, root):
+        raise refuse("resolves outside the repository (a symlink): only files inside the repository are read")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the open
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("not a regular file (a device, FIFO or socket): expected a YAML file")
+        if info.st_size > max_bytes:
+            raise refuse(f"{info.st_size} bytes: larger than the limit of {max_bytes} (tars.max_values_bytes)")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise refuse(f"cannot read: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise refuse(f"larger than the limit of {max_bytes} bytes (tars.max_values_bytes)")
+    return load_mapping(data, display)
+
+
+def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX_VALUES_BYTES) -> Discovery:
+    """Read every values.yaml under ``services_path`` (see `read_values`). Unreadable files become
+    problems, not exceptions."""
     if not services_path.is_dir():
         raise UsageError(f"services folder not found: {services_path}")
     root = root or services_path.parent
@@ -91,7 +131,7 @@ def discover(services_path: Path, root: Path | None = None) -> Discovery:
     for file in find_values_files(services_path):
         display = display_path(file, root)
         try:
-            values, text = read_file(file, display)
+            values, text = read_values(file, display, root, max_bytes)
         except YamlFileError as exc:
             problems.append(exc.problem)
             continue

@@ -4,9 +4,10 @@ Inputs: the files of the service (`tars_tasks.core.files.service_files`: what gi
 its folder, minus `.dockerignore`, minus values.yaml), the same set its build context is made from; the
 files `build.files` names that git lists but .dockerignore excludes (they go into the image all the same);
 the service's own Dockerfile; each `build.inputs` path; the Dockerfile template; the base image; the
-normalised build spec (type, files, command, args). Not git-ignored files: those are build outputs, made by
-`build.command` from what is hashed. Not its dependencies: a service's image does not change because a
-service it depends on changed.
+normalised build spec (type, files, command, args, env and secrets names). Never a file that resolves outside
+the service folder (files) or the repository (inputs): see `tars_tasks.core.files`. Not git-ignored files:
+those are build outputs, made by `build.command` from what is hashed. Not its dependencies: a service's
+image does not change because a service it depends on changed.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tars_tasks.core import assets
-from tars_tasks.core.files import DockerIgnore, FileLister, service_files
+from tars_tasks.core.files import DockerIgnore, FileLister, input_files, resolves_inside, service_files
 from tars_tasks.image.spec import BuildSpec, inside_folder
 
 FINGERPRINT_VERSION = "1"  # bump when the hashing scheme changes
@@ -58,7 +59,7 @@ def fingerprint(root: Path, service_dir: Path, spec: BuildSpec, lister: FileList
         _hash_file(digest, root, rel)
     for inp in spec.inputs:
         digest.update(b"input\0" + inp.encode() + b"\0")
-        for rel in lister.under(inp):
+        for rel in input_files(lister, inp):
             _hash_file(digest, root, rel)
     return digest.hexdigest()
 
@@ -73,9 +74,11 @@ def _named_beyond(root: Path, service_rel: str, spec: BuildSpec, lister: FileLis
         rel = inner if service_rel in ("", ".") else f"{service_rel}/{inner}"
         return None if rel in hashed else rel
 
-    out = {rel for rel in map(repo_rel, spec.files) if rel and lister.under(rel) == [rel]}
+    service_dir = root / service_rel if service_rel not in ("", ".") else root
+    out = {rel for rel in map(repo_rel, spec.files)
+           if rel and lister.under(rel) == [rel] and resolves_inside(root / rel, service_dir)}
     dockerfile = repo_rel(spec.dockerfile) if spec.dockerfile else None
-    if dockerfile and (root / dockerfile).is_file():
+    if dockerfile and (root / dockerfile).is_file() and resolves_inside(root / dockerfile, service_dir):
         out.add(dockerfile)
     return sorted(out)
 

@@ -20,29 +20,57 @@ again after the build command ran:
   - a path outside the service folder is an error (shared files are `build.inputs`);
 - `inputs/` holds each `build.inputs` path, as listed for the tag.
 
+Nothing from outside: a file that resolves, after symlinks, outside the service folder (files, Dockerfile)
+or the repository (inputs) never goes in (validation reports it; a named file is refused here too).
+
+The compile step (`build.command`) runs with a minimal environment: PATH, HOME, LANG and the variables
+`build.env` names; never the registry credentials. `build.secrets` names variables whose values it gets as
+files only, `$TARS_SECRETS_DIR/<NAME>` (mode 0600, in a temporary folder outside the repository, removed
+when the step ends); every such value is redacted from the log and from errors. Its output is read line by
+line until the command exits, then for at most `COMPILE_GRACE` seconds (a background child that keeps
+stdout open does not hold the build); it is killed, with its process group, after `build.timeout`.
+
+Tags are immutable: an image tag that exists (in the registry, or in the local engine when not pushing)
+with another fingerprint label is refused unless ``overwrite_tag`` (`--overwrite-tag`).
+
 Entries are written by `tars_tasks.core.tarball` (mode 0644, or 0755 for an executable; mtime 0; sorted),
 so the context is a function of what the tag hashes.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import selectors
+import signal
 import subprocess
+import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from tars_tasks.core import children
 from tars_tasks.core.errors import TarsError
-from tars_tasks.core.files import DockerIgnore, FileLister, in_image, inner_path, service_files
-from tars_tasks.core.redact import redact_text
+from tars_tasks.core.files import (
+    DockerIgnore,
+    FileLister,
+    in_image,
+    inner_path,
+    input_files,
+    resolves_inside,
+    service_files,
+)
+from tars_tasks.core.fsio import open_log
+from tars_tasks.core.redact import redact, redact_text, register_secret
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
 from tars_tasks.image.artifacts import Artifact
-from tars_tasks.image.registry import Registries, RegistryError
+from tars_tasks.image.registry import Registries, RegistryError, TagConflict, tag_conflict_message
 from tars_tasks.image.spec import inside_folder
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +79,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
 LABEL_SERVICE = "io.tars-tasks.service"
-COMMAND_TIMEOUT = 1800
+COMPILE_ENV = ("PATH", "HOME", "LANG")  # what the compile step always sees, besides build.env
+COMPILE_GRACE = 2.0  # seconds to read a compile step's output after it exited
+SECRETS_DIR_VAR = "TARS_SECRETS_DIR"
 
 Progress = Callable[[str, str], None]  # (service id, message)
 
@@ -113,7 +143,7 @@ def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
     tar = Tarball(mtime=0)
     if spec.dockerfile:  # the service's own Dockerfile: its folder is the context, as with `docker build .`
         dockerfile = inside_folder(spec.dockerfile)
-        if dockerfile is None:
+        if dockerfile is None or not resolves_inside(service.dir / dockerfile, service.dir):
             raise BuildError(f"build.dockerfile: {spec.dockerfile!r} is outside {service.dir.name}/")
         for inner in files:
             tar.add_file(inner, service.dir / inner)
@@ -125,7 +155,7 @@ def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
         for name, source in _named_files(service, service_rel, entry, files, lister, ignore):
             tar.add_file("files/" + name, source)
     for inp in spec.inputs:
-        for rel in lister.under(inp):
+        for rel in input_files(lister, inp):
             tar.add_file("inputs/" + rel, root / rel)
     return tar.tar_bytes()
 
@@ -141,6 +171,8 @@ def _named_files(service: Service, service_rel: str, entry: str, files: list[str
     if inner is None:
         raise BuildError(f"build.files: {entry!r} is outside {service.dir.name}/ (shared files are build.inputs)")
     source = service.dir / inner
+    if os.path.lexists(source) and not resolves_inside(source, service.dir):
+        raise BuildError(f"build.files: {entry!r} resolves outside {service.dir.name}/ through a symlink")
     if not source.exists():
         raise BuildError(f"build.files: {entry!r} does not exist in {service.dir.name}/ "
                          "(did the build command make it?)")
@@ -162,7 +194,7 @@ def _walk(folder: Path, service_dir: Path) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if d != ".git"]
         out += [(Path(dirpath) / name).relative_to(service_dir).as_posix() for name in filenames
-                if (Path(dirpath) / name).is_file()]
+                if (Path(dirpath) / name).is_file() and resolves_inside(Path(dirpath) / name, service_dir)]
     return sorted(out)
 
 
@@ -170,9 +202,11 @@ class ImageBuilder:
     """Ensures each artifact's image exists (in the registry when pushing, else locally)."""
 
     def __init__(self, settings: Settings, registries: Registries | None = None, progress: Progress | None = None,
-                 client_factory: Callable[[], docker.DockerClient] | None = None, lister: FileLister | None = None):
+                 client_factory: Callable[[], docker.DockerClient] | None = None, lister: FileLister | None = None,
+                 overwrite_tag: bool = False):
         self.settings = settings
-        self.registries = registries or Registries()
+        self.registries = registries or Registries(home=settings.registry, overwrite_tag=overwrite_tag)
+        self.overwrite_tag = overwrite_tag or self.registries.overwrite_tag
         self.progress = progress or (lambda sid, msg: None)
         self.client_factory = client_factory or _default_client
         self.lister = lister or FileLister(settings.root)
@@ -186,8 +220,8 @@ class ImageBuilder:
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, "failed", log=str(self.log_path(artifact)))
         log_path = self.log_path(artifact)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("w", encoding="utf-8") as log:
+        with open_log(log_path) as opened:  # never through a symlink; a log that fails does not fail the build
+            log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
             except (BuildError, RegistryError) as exc:
@@ -200,13 +234,16 @@ class ImageBuilder:
         return result
 
     def _say(self, artifact: Artifact, log: TextIO, message: str) -> None:
+        message = redact_text(message)
         log.write(message + "\n")
         log.flush()
         self.progress(artifact.service.id, message)
 
     def _ensure(self, artifact: Artifact, push: bool, result: BuildResult, log: TextIO) -> None:
         try:
-            in_registry = self.registries.has(artifact.image, artifact.tag)
+            in_registry = self.registries.has(artifact.image, artifact.tag, artifact.fingerprint)
+        except TagConflict:
+            raise
         except RegistryError as exc:
             if push:
                 raise
@@ -219,7 +256,10 @@ class ImageBuilder:
         client = self.client_factory()
         try:
             local = _local_image(client, artifact.ref)
-            if local is not None and local.labels.get(LABEL_FINGERPRINT) == artifact.fingerprint:
+            found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
+            if local is not None and found != artifact.fingerprint and not push and not self.overwrite_tag:
+                raise TagConflict(tag_conflict_message(artifact.ref, "the local engine", found, artifact.fingerprint))
+            if local is not None and found == artifact.fingerprint:
                 self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
                 result.status, result.reason = "local", "image already built locally"
             else:
@@ -229,27 +269,24 @@ class ImageBuilder:
             if push:
                 self._push(client, artifact, log)
                 result.status = "pushed"
-                if not self.registries.has(artifact.image, artifact.tag):
+                if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
                     raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
         finally:
             client.close()
 
     def _compile(self, artifact: Artifact, log: TextIO) -> None:
-        argv = list(artifact.spec.command)
+        spec = artifact.spec
+        argv = list(spec.command)
         if not argv:
             return
-        self._say(artifact, log, f"compile: {' '.join(argv)}")
-        try:
-            proc = subprocess.run(argv, cwd=artifact.service.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, timeout=COMMAND_TIMEOUT)
-        except FileNotFoundError:
-            raise BuildError(f"build.command: {argv[0]!r} not found") from None
-        except subprocess.TimeoutExpired:
-            raise BuildError(f"build.command timed out after {COMMAND_TIMEOUT}s") from None
-        log.write(proc.stdout)
-        if proc.returncode != 0:
-            tail = " | ".join(proc.stdout.strip().splitlines()[-3:])
-            raise BuildError(f"build.command {' '.join(argv)!r} failed (exit {proc.returncode}): {tail}")
+        self._say(artifact, log, f"compile: {' '.join(redact(argv))}")
+        with tempfile.TemporaryDirectory(prefix="tars-secrets-") as secrets_dir:
+            env = compile_env(spec.env, spec.secrets, os.environ, Path(secrets_dir))
+            code, tail = run_compile(argv, artifact.service.dir, env, spec.timeout, log)
+        if code is None:
+            raise BuildError(f"build.command timed out after {spec.timeout:.0f}s (build.timeout)")
+        if code != 0:
+            raise BuildError(f"build.command {' '.join(redact(argv))!r} failed (exit {code}): {' | '.join(tail)}")
 
     def _ensure_base_image(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
         import docker.errors
@@ -276,7 +313,7 @@ class ImageBuilder:
         image_id = None
         for chunk in stream:
             if "stream" in chunk:
-                text = chunk["stream"]
+                text = redact_text(chunk["stream"])
                 log.write(text)
                 line = text.strip()
                 if line.startswith("Step "):
@@ -284,7 +321,7 @@ class ImageBuilder:
             if "aux" in chunk and isinstance(chunk["aux"], dict):
                 image_id = chunk["aux"].get("ID", image_id)
             if "error" in chunk or "errorDetail" in chunk:
-                message = chunk.get("error") or chunk["errorDetail"].get("message", "")
+                message = redact_text(chunk.get("error") or chunk["errorDetail"].get("message", ""))
                 log.write(f"ERROR: {message}\n")
                 raise BuildError(f"docker build failed: {message.strip()}")
         if image_id is None:
@@ -292,8 +329,7 @@ class ImageBuilder:
         log.write(f"built {image_id}\n")
 
     def _push(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
-        registry, _ = self.registries.for_image(artifact.image)
-        auth = registry.credentials.docker_auth() if registry.credentials else None
+        auth = self.registries.push_auth(artifact.image)  # TARS_REGISTRY_* for tars.registry's host only
         self._say(artifact, log, f"push {artifact.ref}")
         for chunk in client.api.push(artifact.image, tag=artifact.tag, stream=True, decode=True, auth_config=auth):
             if "error" in chunk or "errorDetail" in chunk:
@@ -301,7 +337,97 @@ class ImageBuilder:
                 raise BuildError(f"push failed: {message.strip()}")
             status = chunk.get("status")
             if status and "id" not in chunk:
-                log.write(status + "\n")
+                log.write(redact_text(status) + "\n")
+
+
+def compile_env(names: Iterable[str], secrets: Iterable[str], environ: os._Environ[str] | dict[str, str],
+                secrets_dir: Path) -> dict[str, str]:
+    """The compile step's environment: COMPILE_ENV and ``names`` from ``environ``; each of ``secrets`` written
+    to ``secrets_dir``/NAME (0600) and registered for redaction, the folder given as $TARS_SECRETS_DIR."""
+    env = {k: environ[k] for k in (*COMPILE_ENV, *names) if k in environ}
+    secrets = list(secrets)
+    missing = [name for name in secrets if name not in environ]
+    if missing:
+        raise BuildError(f"build.secrets: {', '.join(missing)} not set in the environment")
+    for name in secrets:
+        register_secret(environ[name])
+        fd = os.open(secrets_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(environ[name])
+    if secrets:
+        env[SECRETS_DIR_VAR] = str(secrets_dir)
+    return env
+
+
+def run_compile(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, log: TextIO
+                ) -> tuple[int | None, list[str]]:
+    """Run the compile step, writing its output (redacted, line by line) to ``log``. Returns (exit code, last
+    three lines); the code is None when it ran past ``timeout`` (then its process group is killed). Output is
+    read until the command exits, then for COMPILE_GRACE seconds more: a background child it left with
+    stdout open does not hold the build."""
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except FileNotFoundError:
+        raise BuildError(f"build.command: {argv[0]!r} not found") from None
+    except PermissionError:
+        raise BuildError(f"build.command: {argv[0]!r} is not executable") from None
+    assert proc.stdout is not None
+    tail: deque[str] = deque(maxlen=3)
+    try:
+        with children.tracked(proc):  # a signal to the release stops it (core/children.py)
+            timed_out = _pump(proc, proc.stdout.fileno(), time.monotonic() + timeout, log, tail)
+    except BaseException:  # interrupted (Ctrl-C, a log that cannot be written): leave nothing running
+        _kill_group(proc)
+        raise
+    finally:
+        proc.stdout.close()
+    if timed_out:
+        return None, list(tail)
+    return proc.wait(), list(tail)
+
+
+def _pump(proc: subprocess.Popen, fd: int, deadline: float, log: TextIO, tail: deque[str]) -> bool:
+    """Copy lines from ``fd`` to ``log`` (see run_compile). True when the deadline passed first."""
+    buffer = b""
+    grace_end: float | None = None
+
+    def emit(raw: bytes) -> None:
+        line = redact_text(raw.decode("utf-8", "replace").rstrip("\r"))
+        log.write(line + "\n")
+        if line.strip():
+            tail.append(line.strip())
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if grace_end is None and proc.poll() is not None:
+                grace_end = now + COMPILE_GRACE
+            limit = grace_end if grace_end is not None else deadline
+            if now >= limit:
+                if grace_end is None:
+                    _kill_group(proc)
+                    return True
+                break
+            if not selector.select(min(limit - now, 0.2)):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for raw in lines:
+                emit(raw)
+    if buffer:
+        emit(buffer)
+    log.flush()
+    return False
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _default_client() -> docker.DockerClient:

@@ -1,7 +1,15 @@
 """The registry is the truth about which image tags exist: Registry HTTP API v2, with basic or token auth.
 
-Credentials come from TARS_REGISTRY_USERNAME / TARS_REGISTRY_PASSWORD, else from the docker config
-(~/.docker/config.json `auths`, or $DOCKER_CONFIG). They are never printed, logged or put in errors.
+Credentials go only where they belong. TARS_REGISTRY_USERNAME / TARS_REGISTRY_PASSWORD are for the host of
+`tars.registry` (the "home" registry) and nothing else: an image a values.yaml names on another host
+(`repo.image`) gets only what the docker config (~/.docker/config.json `auths`, or $DOCKER_CONFIG) holds for
+that exact host, else nothing. The same rule serves existence checks here and the docker push
+(`Registries.push_auth`). Every password and token met is registered for redaction by value
+(`tars_tasks.core.redact`): never printed, logged or put in errors.
+
+Tags are immutable: `Registries.has` given the fingerprint an image must carry reads the
+`io.tars-tasks.fingerprint` label from the tag's image config (manifest, then config blob) and raises
+TagConflict when the tag holds other content, unless the Registries were made with ``overwrite_tag``.
 """
 from __future__ import annotations
 
@@ -15,11 +23,16 @@ import socket
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.redact import register_secret, register_secrets
 
+LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
+INDEX_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json")
+MAX_MANIFEST_BYTES = 4 << 20
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -30,6 +43,10 @@ MANIFEST_TYPES = ", ".join([
 
 class RegistryError(TarsError):
     pass
+
+
+class TagConflict(RegistryError):
+    """The tag exists with other content: tags are immutable unless --overwrite-tag."""
 
 
 @dataclass(frozen=True)
@@ -62,23 +79,57 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def load_credentials(host: str, environ: dict | None = None) -> Credentials | None:
-    env = os.environ if environ is None else environ
-    if env.get("TARS_REGISTRY_USERNAME"):
-        return Credentials(env["TARS_REGISTRY_USERNAME"], env.get("TARS_REGISTRY_PASSWORD", ""))
+def home_host(registry_setting: str) -> str:
+    """The host of the `tars.registry` setting (`host:5000/team` -> `host:5000`)."""
+    return split_image(registry_setting.rstrip("/") + "/x")[0]
+
+
+def _docker_auths(env: Mapping[str, str]) -> dict:
     config_dir = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
     try:
         auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return auths if isinstance(auths, dict) else {}
+
+
+def _decode_auth(entry: object) -> Credentials | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("auth"), str):
         return None
+    try:
+        user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return Credentials(user, password)
+
+
+def docker_config_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every password and token the docker config holds (to redact them by value wherever they appear)."""
+    out = []
+    for entry in _docker_auths(os.environ if environ is None else environ).values():
+        creds = _decode_auth(entry)
+        if creds:
+            out.append(creds.password)
+        if isinstance(entry, dict):
+            out += [entry[k] for k in ("auth", "password", "identitytoken", "registrytoken")
+                    if isinstance(entry.get(k), str)]
+    return out
+
+
+def load_credentials(host: str, environ: Mapping[str, str] | None = None, home: str | None = None
+                     ) -> Credentials | None:
+    """The credentials for ``host``: TARS_REGISTRY_* when ``host`` is the ``home`` registry host (that of
+    `tars.registry`), else the docker config entry for exactly this host, else None."""
+    env = os.environ if environ is None else environ
+    if home is not None and host == home_host(home) and env.get("TARS_REGISTRY_USERNAME"):
+        register_secret(env.get("TARS_REGISTRY_PASSWORD", ""))
+        return Credentials(env["TARS_REGISTRY_USERNAME"], env.get("TARS_REGISTRY_PASSWORD", ""))
+    auths = _docker_auths(env)
     for key in (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"):
-        entry = auths.get(key)
-        if entry and entry.get("auth"):
-            try:
-                user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                continue
-            return Credentials(user, password)
+        creds = _decode_auth(auths.get(key))
+        if creds:
+            register_secret(creds.password)
+            return creds
     return None
 
 
@@ -155,49 +206,141 @@ class Registry:
         finally:
             conn.close()
         token = data.get("token") or data.get("access_token")
+        if isinstance(token, str):
+            register_secret(token)
         if token:
             self._tokens[repository] = token
         return token
 
-    def has_tag(self, repository: str, tag: str) -> bool:
-        """True when repository:tag exists. Raises RegistryError when the registry cannot say."""
-        path = f"/v2/{repository}/manifests/{urllib.parse.quote(tag, safe='')}"
-        headers = {"Accept": MANIFEST_TYPES}
+    def _authed(self, method: str, path: str, repository: str, accept: str) -> tuple[int, dict, bytes]:
+        """One request with the repository's token, answering a 401 challenge once with the host's credentials."""
+        headers = {"Accept": accept}
         token = self._tokens.get(repository)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        status, resp_headers, _ = self._request("HEAD", path, headers)
+        status, resp_headers, body = self._request(method, path, headers)
         if status == 401:
             auth = self._auth_header(repository, resp_headers.get("www-authenticate", ""))
             if auth is None:
                 raise RegistryError(f"registry {self.host} needs credentials for {repository} "
-                                    "(docker login, or TARS_REGISTRY_USERNAME/TARS_REGISTRY_PASSWORD)")
+                                    "(docker login, or TARS_REGISTRY_USERNAME/TARS_REGISTRY_PASSWORD for "
+                                    "tars.registry)")
             headers["Authorization"] = auth
-            status, resp_headers, _ = self._request("HEAD", path, headers)
+            status, resp_headers, body = self._request(method, path, headers)
             if status == 401:
                 raise RegistryError(f"registry {self.host} refused the credentials for {repository}")
+        return status, resp_headers, body
+
+    def has_tag(self, repository: str, tag: str) -> bool:
+        """True when repository:tag exists. Raises RegistryError when the registry cannot say."""
+        path = f"/v2/{repository}/manifests/{urllib.parse.quote(tag, safe='')}"
+        status, _, _ = self._authed("HEAD", path, repository, MANIFEST_TYPES)
         if status == 200:
             return True
         if status == 404:
             return False
         raise RegistryError(f"registry {self.host} answered HTTP {status} for {repository}:{tag}")
 
+    def _json(self, path: str, repository: str, accept: str, what: str) -> dict:
+        status, headers, body = self._authed("GET", path, repository, accept)
+        if status in (301, 302, 303, 307, 308) and headers.get("location"):
+            body = self._follow(headers["location"])
+        elif status != 200:
+            raise RegistryError(f"registry {self.host} answered HTTP {status} for the {what} of {repository}")
+        try:
+            data = json.loads(body[:MAX_MANIFEST_BYTES])
+        except ValueError:
+            raise RegistryError(f"registry {self.host} sent an unreadable {what} for {repository}") from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"registry {self.host} sent an unreadable {what} for {repository}")
+        return data
+
+    def _follow(self, location: str) -> bytes:
+        """A blob redirected to storage: fetched without our credentials (they belong to the registry)."""
+        url = urllib.parse.urlsplit(urllib.parse.urljoin(f"{self.scheme}://{self.host}/", location))
+        conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = conn_cls(url.netloc, timeout=self.timeout)
+        try:
+            conn.request("GET", url.path + (f"?{url.query}" if url.query else ""))
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raise RegistryError(f"registry {self.host}: blob storage answered HTTP {resp.status}")
+            return resp.read(MAX_MANIFEST_BYTES)
+        except (OSError, http.client.HTTPException) as exc:
+            raise RegistryError(f"registry {self.host}: blob storage unreachable: {type(exc).__name__}") from None
+        finally:
+            conn.close()
+
+    def image_label(self, repository: str, tag: str, label: str = LABEL_FINGERPRINT) -> str | None:
+        """The value of ``label`` on the image repository:tag (from its config blob); None when it has none.
+        For a multi-platform index, the first linux/amd64 image (else the first)."""
+        quoted = urllib.parse.quote(tag, safe="")
+        manifest = self._json(f"/v2/{repository}/manifests/{quoted}", repository, MANIFEST_TYPES, "manifest")
+        if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+            entries = [m for m in manifest.get("manifests") or [] if isinstance(m, dict) and m.get("digest")]
+            if not entries:
+                return None
+            amd64 = [m for m in entries if (m.get("platform") or {}).get("architecture") == "amd64"]
+            digest = (amd64 or entries)[0]["digest"]
+            manifest = self._json(f"/v2/{repository}/manifests/{digest}", repository, MANIFEST_TYPES, "manifest")
+        config = manifest.get("config")
+        if not isinstance(config, dict) or not config.get("digest"):
+            return None
+        blob = self._json(f"/v2/{repository}/blobs/{config['digest']}", repository,
+                          "application/json, */*", "image config")
+        labels = (blob.get("config") or {}).get("Labels") or {}
+        value = labels.get(label) if isinstance(labels, dict) else None
+        return value if isinstance(value, str) else None
+
 
 class Registries:
-    """One Registry per host, shared by threads."""
+    """One Registry per host, shared by threads.
 
-    def __init__(self, environ: dict | None = None):
+    ``home`` is the `tars.registry` setting: TARS_REGISTRY_* credentials go to its host only. Without it
+    they go nowhere. ``overwrite_tag``: a tag holding other content is to be rebuilt and pushed over
+    (`has` answers False) instead of refused.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None, *, home: str | None = None,
+                 overwrite_tag: bool = False):
         self._environ = environ
+        self.home = home
+        self.overwrite_tag = overwrite_tag
         self._by_host: dict[str, Registry] = {}
         self._lock = threading.Lock()
+        env = os.environ if environ is None else environ
+        register_secrets([env.get("TARS_REGISTRY_PASSWORD", ""), *docker_config_secrets(env)])
 
     def for_image(self, image: str) -> tuple[Registry, str]:
         host, repository = split_image(image)
         with self._lock:
             if host not in self._by_host:
-                self._by_host[host] = Registry(host, load_credentials(host, self._environ))
+                self._by_host[host] = Registry(host, load_credentials(host, self._environ, self.home))
             return self._by_host[host], repository
 
-    def has(self, image: str, tag: str) -> bool:
+    def push_auth(self, image: str) -> dict | None:
+        """The `auth_config` of a docker push of ``image``: the same credentials the checks use, or None
+        (then the docker SDK uses the docker config's entry for that host, if any)."""
+        registry, _ = self.for_image(image)
+        return registry.credentials.docker_auth() if registry.credentials else None
+
+    def has(self, image: str, tag: str, fingerprint: str | None = None) -> bool:
+        """Whether image:tag exists. Given the ``fingerprint`` the image must carry, a tag holding an image
+        with another (or no) fingerprint raises TagConflict, or answers False with ``overwrite_tag``."""
         registry, repository = self.for_image(image)
-        return registry.has_tag(repository, tag)
+        if not registry.has_tag(repository, tag):
+            return False
+        if fingerprint is None:
+            return True
+        found = registry.image_label(repository, tag)
+        if found == fingerprint:
+            return True
+        if self.overwrite_tag:
+            return False
+        raise TagConflict(tag_conflict_message(f"{image}:{tag}", "the registry", found, fingerprint))
+
+
+def tag_conflict_message(ref: str, where: str, found: str | None, wanted: str) -> str:
+    held = f"fingerprint {found[:16]}" if found else "no tars-tasks fingerprint"
+    return (f"{ref} already exists in {where} with other content ({held}; this build is {wanted[:16]}): "
+            "tags are immutable, use a new --tag (or --overwrite-tag to replace it)")

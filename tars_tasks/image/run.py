@@ -11,12 +11,13 @@ from tars_tasks.project import Project
 
 
 def run_build(project: Project, services: Sequence[Service], tag: str | None = None, push: bool = True,
-              jobs: int | None = None, progress: Progress | None = None) -> list[BuildResult]:
+              jobs: int | None = None, progress: Progress | None = None, overwrite_tag: bool = False
+              ) -> list[BuildResult]:
     """One result per service, in the order given. ``progress(service_id, message)`` is called from the
     build threads (at once for different services) for each step; `BuildResult.summary()` is a line per
-    result for people."""
+    result for people. ``overwrite_tag`` replaces an image tag that holds other content (else refused)."""
     settings = project.settings
     lister = FileLister(settings.root)
     artifacts = resolve(settings, services, tag, lister)
-    builder = ImageBuilder(settings, progress=progress, lister=lister)
+    builder = ImageBuilder(settings, progress=progress, lister=lister, overwrite_tag=overwrite_tag)
     return build_all(builder, [artifacts[s.id] for s in services], push, jobs or settings.jobs)

@@ -1,12 +1,22 @@
 """The `build` section of values.yaml with every default filled in, and the image a service is pushed to."""
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tars_tasks.core.errors import Problem
+from tars_tasks.core.files import (
+    DockerIgnore,
+    FileLister,
+    escaping_input_files,
+    escaping_service_files,
+    inner_path,
+    resolves_inside,
+)
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 
@@ -15,6 +25,10 @@ TYPE_BY_TEMPLATE = {"tars.cpp": "cpp", "tars.nodejs": "nodejs", "tars.java": "ja
 # Where the platform's launcher expects the program, and the ServerType it reads.
 _TAG_BAD = re.compile(r"[^a-z0-9.-]+")
 _ID_BAD = re.compile(r"[^0-9A-Za-z._-]+")
+SECRET_NAME = re.compile(r"(?i)token|passw|secret|key|credential|auth")
+REGISTRY_CREDENTIALS = ("TARS_REGISTRY_USERNAME", "TARS_REGISTRY_PASSWORD")
+DEFAULT_BUILD_TIMEOUT = 1800.0  # build.timeout: 30 minutes
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 @dataclass(frozen=True)
@@ -26,11 +40,22 @@ class BuildSpec:
     dockerfile: str = ""  # the service's own Dockerfile, relative to its folder
     args: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     inputs: tuple[str, ...] = ()  # repo-relative paths the image depends on
+    env: tuple[str, ...] = ()  # environment variables the compile step may see (besides PATH, HOME, LANG)
+    secrets: tuple[str, ...] = ()  # environment variables given to the compile step as files only
+    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds the compile step may take
 
     def to_json(self) -> dict:
-        return {"type": self.type, "baseImage": self.base_image, "files": list(self.files),
-                "command": list(self.command), "dockerfile": self.dockerfile, "args": dict(self.args),
-                "inputs": list(self.inputs)}
+        """What the image is made from (hashed into the fingerprint). env and secrets names count (they can
+        change what the compile step makes); the timeout does not. Empty ones are left out, so adding these
+        keys to the tool changed no existing fingerprint."""
+        out = {"type": self.type, "baseImage": self.base_image, "files": list(self.files),
+               "command": list(self.command), "dockerfile": self.dockerfile, "args": dict(self.args),
+               "inputs": list(self.inputs)}
+        if self.env:
+            out["env"] = list(self.env)
+        if self.secrets:
+            out["secrets"] = list(self.secrets)
+        return out
 
 
 def inside_folder(entry: str) -> str | None:
@@ -58,14 +83,57 @@ def build_spec(service: Service, settings: Settings) -> BuildSpec:
         dockerfile=build.get("dockerfile") or "",
         args=tuple(sorted((str(k), str(v)) for k, v in (build.get("args") or {}).items())),
         inputs=tuple(build.get("inputs") or ()),
+        env=tuple(sorted({str(x) for x in build.get("env") or ()})),
+        secrets=tuple(sorted({str(x) for x in build.get("secrets") or ()})),
+        timeout=parse_timeout(build.get("timeout")) or DEFAULT_BUILD_TIMEOUT,
     )
 
 
+def parse_timeout(value: object) -> float | None:
+    """build.timeout in seconds: a whole number of seconds, or a duration such as `90s`, `10m`, `1h30m`.
+    None when it is missing or not one of those (the schema reports the latter)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value > 0 else None
+    match = _DURATION.match(str(value).strip())
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, secs = (int(x or 0) for x in match.groups())
+    total = hours * 3600 + minutes * 60 + secs
+    return float(total) if total > 0 else None
+
+
+def split_reference(ref: str) -> tuple[str, str, str]:
+    """'reg:5000/a/b:1.0@sha256:…' -> ('reg:5000/a/b', '1.0', 'sha256:…'); missing parts are ''."""
+    name, _, digest = ref.partition("@")
+    head, _, last = name.rpartition("/")
+    last, _, tag = last.partition(":")  # a ':' before the last '/' is the registry's port
+    return (f"{head}/{last}" if head else last), tag, digest
+
+
+def pinned_image(service: Service) -> str:
+    """repo.image when it carries a tag or digest: that exact image is deployed, never built ('' otherwise)."""
+    repo = service.values.get("repo")
+    image = repo.get("image") if isinstance(repo, dict) else None
+    if not isinstance(image, str) or not image:
+        return ""
+    _, tag, digest = split_reference(image)
+    return image if tag or digest else ""
+
+
+def pinned_tag(ref: str) -> str:
+    """The tag a pinned image is known by: its tag, else its digest ('sha256-…'), sanitised."""
+    _, tag, digest = split_reference(ref)
+    return sanitize_tag(tag or digest.replace(":", "-"))
+
+
 def image_name(service: Service, settings: Settings) -> str:
-    """repo.image when given, else <registry>/<app>/<server> in lower case (no tag)."""
-    repo = service.values.get("repo") or {}
-    if repo.get("image"):
-        return repo["image"]
+    """repo.image (without a pinned tag or digest) when given, else <registry>/<app>/<server> in lower case."""
+    repo = service.values.get("repo")
+    image = repo.get("image") if isinstance(repo, dict) else None
+    if isinstance(image, str) and image:
+        return split_reference(image)[0]
     return f"{settings.registry}/{service.app.lower()}/{service.server.lower()}"
 
 
@@ -81,8 +149,10 @@ def release_id(tag: str) -> str:
     return clean or "release"
 
 
-def build_problems(service: Service, settings: Settings) -> Iterator[Problem]:
-    """Build rules that need the filesystem: a server type, and declared files and inputs that exist."""
+def build_problems(service: Service, settings: Settings, lister: FileLister | None = None) -> Iterator[Problem]:
+    """Build rules that need the filesystem: a server type; files, dockerfile and inputs that exist and
+    resolve, after symlinks, inside the service folder (files, dockerfile) or the repository (inputs).
+    ``lister``: one listing of the repository shared by every service (made when not given)."""
     build = service.values.get("build")
     build = build if isinstance(build, dict) else {}
     if "type" not in build and service.template and service.template not in TYPE_BY_TEMPLATE:
@@ -92,19 +162,103 @@ def build_problems(service: Service, settings: Settings) -> Iterator[Problem]:
     elif "type" not in build and service.values.get("subtype") == "normal" and not service.template:
         yield service.problem(["build"] if "build" in service.values else [],
                               "build.type is needed for a subtype normal service without a template")
-    files = build.get("files")
-    if isinstance(files, list):
-        for i, entry in enumerate(files):
-            if isinstance(entry, str) and entry and inside_folder(entry) is None:
-                yield service.problem(["build", "files", i], f"{entry!r} is outside {service.dir.name}/ (paths are "
-                                                             "relative to the service folder; shared files are "
-                                                             "build.inputs)")
-    dockerfile = build.get("dockerfile")
-    if isinstance(dockerfile, str) and dockerfile and not (service.dir / dockerfile).is_file():
-        yield service.problem(["build", "dockerfile"], f"{dockerfile!r} does not exist in {service.dir.name}/")
-    inputs = build.get("inputs")
-    if isinstance(inputs, list):
-        for i, rel in enumerate(inputs):
-            if isinstance(rel, str) and not (settings.root / rel).exists():
-                yield service.problem(["build", "inputs", i], f"{rel!r} does not exist (paths are relative to the "
-                                                              "repository root)")
+    yield from _secret_problems(service, build)
+    lister = lister or FileLister(settings.root)
+    yield from _files_problems(service, build.get("files"), lister)
+    yield from _dockerfile_problems(service, build.get("dockerfile"))
+    yield from _inputs_problems(service, build.get("inputs"), settings.root, lister)
+
+
+def _secret_problems(service: Service, build: dict) -> Iterator[Problem]:
+    """build.args are kept in the image (`docker history` shows them): warn when a name looks secret.
+    build.env never passes the registry credentials; a secret-looking name is better a build.secrets."""
+    args = build.get("args")
+    for name in args if isinstance(args, dict) else {}:
+        if isinstance(name, str) and SECRET_NAME.search(name):
+            yield service.problem(["build", "args", name], f"{name!r} looks like a secret: build args are kept in "
+                                                           "the image (docker history shows them); give it to the "
+                                                           "compile step with build.secrets instead", key=True,
+                                  warning=True)
+    env = build.get("env")
+    for i, name in enumerate(env if isinstance(env, list) else []):
+        if name in REGISTRY_CREDENTIALS:
+            yield service.problem(["build", "env", i], f"{name} is the registry credential of this tool: the "
+                                                       "compile step never gets it")
+        elif isinstance(name, str) and SECRET_NAME.search(name):
+            yield service.problem(["build", "env", i], f"{name!r} looks like a secret: build.secrets gives it as "
+                                                       "a file and redacts its value from every output",
+                                  warning=True)
+
+
+def _folder_name(service: Service) -> str:
+    return f"{service.dir.name}/"
+
+
+def _files_problems(service: Service, files: object, lister: FileLister) -> Iterator[Problem]:
+    """Every build.files entry names a path inside the service folder, after symlinks; no file of the
+    service is a symlink to outside it."""
+    folder = _folder_name(service)
+    entries = files if isinstance(files, list) else ["."]
+    for i, entry in enumerate(entries if isinstance(files, list) else []):
+        if not isinstance(entry, str) or not entry:
+            continue
+        inner = inside_folder(entry)
+        if inner is None:
+            yield service.problem(["build", "files", i], f"{entry!r} is outside {folder} (paths are relative to "
+                                                         "the service folder; shared files are build.inputs)")
+        elif os.path.lexists(service.dir / inner) and not resolves_inside(service.dir / inner, service.dir):
+            yield service.problem(["build", "files", i], f"{entry!r} resolves outside {folder} through a symlink "
+                                                         "(only files inside the service folder go into its image)")
+    service_rel = os.path.relpath(service.dir, lister.root).replace(os.sep, "/")
+    if service_rel == ".." or service_rel.startswith("../"):
+        return
+    for rel in escaping_service_files(lister, service_rel, DockerIgnore.of(service.dir)):
+        inner = inner_path(service_rel, rel)
+        at = next((["build", "files", i] for i, e in enumerate(entries)
+                   if isinstance(e, str) and _covers(inside_folder(e), inner)), None)
+        where = at if isinstance(files, list) and at else (["build"] if "build" in service.values else [])
+        yield service.problem(where, f"{inner!r} in {folder} is a symlink that resolves outside {folder}: "
+                                     "left out of the image and its tag; remove it or make it a file")
+
+
+def _covers(entry: str | None, inner: str) -> bool:
+    return entry is not None and (entry == "." or inner == entry or inner.startswith(entry + "/"))
+
+
+def _dockerfile_problems(service: Service, dockerfile: object) -> Iterator[Problem]:
+    if not isinstance(dockerfile, str) or not dockerfile:
+        return
+    folder = _folder_name(service)
+    inner = inside_folder(dockerfile)
+    if inner is None:
+        yield service.problem(["build", "dockerfile"], f"{dockerfile!r} is outside {folder} (paths are relative "
+                                                       "to the service folder)")
+    elif os.path.lexists(service.dir / inner) and not resolves_inside(service.dir / inner, service.dir):
+        yield service.problem(["build", "dockerfile"], f"{dockerfile!r} resolves outside {folder} through a "
+                                                       "symlink")
+    elif not (service.dir / inner).is_file():
+        yield service.problem(["build", "dockerfile"], f"{dockerfile!r} does not exist in {folder}")
+
+
+def _inputs_problems(service: Service, inputs: object, root: Path, lister: FileLister) -> Iterator[Problem]:
+    """Every build.inputs path is relative, inside the repository after symlinks, exists, and holds no
+    symlink to outside the repository."""
+    if not isinstance(inputs, list):
+        return
+    for i, rel in enumerate(inputs):
+        if not isinstance(rel, str) or not rel:
+            continue
+        clean = posixpath.normpath(rel.replace("\\", "/"))
+        if clean.startswith("/") or clean == ".." or clean.startswith("../"):
+            yield service.problem(["build", "inputs", i], f"{rel!r} is outside the repository (paths are relative "
+                                                          "to the repository root)")
+        elif os.path.lexists(root / clean) and not resolves_inside(root / clean, root):
+            yield service.problem(["build", "inputs", i], f"{rel!r} resolves outside the repository through a "
+                                                          "symlink")
+        elif not (root / clean).exists():
+            yield service.problem(["build", "inputs", i], f"{rel!r} does not exist (paths are relative to the "
+                                                          "repository root)")
+        else:
+            for bad in escaping_input_files(lister, clean):
+                yield service.problem(["build", "inputs", i], f"{bad!r} is a symlink that resolves outside the "
+                                                              "repository: left out of the image and its tag")
