@@ -20,7 +20,7 @@ class Project:
 
     @classmethod
     def load(cls, settings: Settings) -> Project:
-        discovery = discover(settings.services_path, settings.root)
+        discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
         return cls(settings, discovery, validate(discovery, settings))
 
     @property

@@ -71,6 +71,7 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
         print(f"note: {len(project.problems)} problem(s) found; run `invoke validate`", file=sys.stderr)
 
 
+OVERWRITE_TAG_HELP = "replace an image tag that already holds other content (tags are immutable otherwise)"
 CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default: on; tars.crds_dir overrides them)"
 
 
@@ -129,10 +130,11 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable; default: all)",
                                   "tag": "image tag (default: the content fingerprint; kept as a label either way)",
                                   "push": "push to the registry (default: on; --no-push builds locally)",
-                                  "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report"})
+                                  "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report",
+                                  "overwrite_tag": OVERWRITE_TAG_HELP})
 @reports_errors
 def build(c: Context, service: list[str] | None = None, tag: str | None = None, push: bool = True,
-          jobs: str | None = None, json_: bool = False) -> None:
+          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False) -> None:
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
@@ -148,7 +150,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     selected = project.select(service or [])
     project.require_valid(selected)
     results = run_build(project, selected, tag=tag, push=push, jobs=parse_jobs(jobs, "--jobs") if jobs else None,
-                        progress=progress)
+                        progress=progress, overwrite_tag=overwrite_tag)
     for r in results:
         print(r.summary(), file=sys.stderr)
     print(reporter(json_).images(results), end="")
@@ -194,16 +196,47 @@ ROLLOUT_HELP = {
 }
 
 
+LOCK_HELP = {"lock_timeout": "seconds to wait for another run's release lock on the namespace (default 0: fail now)"}
+RECORD_HELP = {"user": "who releases, on each TImage release record (default: values.yaml user, the CI user, git)",
+               "reason": "why, on each TImage release record (default: values.yaml reason, the commit subject)"}
+
+
+def _seconds_flag(value: str | None, flag: str) -> float:
+    try:
+        number = float(value or 0)
+    except ValueError:
+        raise UsageError(f"{flag}: {value!r} is not a number of seconds") from None
+    if number < 0:
+        raise UsageError(f"{flag}: {value!r} must not be negative")
+    return number
+
+
 def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_: bool, plan_file: str | None = None,
                  crd_check: bool = True, wait: bool = True, rollback: bool = True,
-                 cleanup_on_fail: bool = False) -> None:
+                 cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
+                 force: bool = False, user: str | None = None, reason: str | None = None) -> None:
+    """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
+    (partial) report, exiting 130/143 once the lock is given up."""
+    import signal
+    import threading
+
     from tars_tasks.cli.output import ProgressView, TableReporter
+    from tars_tasks.core import children
+    from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
     from tars_tasks.plan.model import Plan
 
     project = Project.load(settings_of(c))
     views: list[ProgressView] = []
+    cancel, received = threading.Event(), []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        cancel.set()
+        print(f"{signal.Signals(signum).name}: stopping (nothing new starts; running helm/build children are "
+              "asked to stop)", file=sys.stderr, flush=True)
+        threading.Thread(target=children.stop_all, name="stop-children", daemon=True).start()
 
     def on_plan(p: Plan) -> None:
         print(TableReporter().plan(p), end="", file=sys.stderr)
@@ -213,16 +246,29 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         views[0](sid, step, msg)
 
     run = RunOptions(jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
-                     plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check,
-                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail))
+                     plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check, overwrite_tag=overwrite_tag,
+                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail),
+                     lock_timeout=_seconds_flag(lock_timeout, "--lock-timeout"), force=force,
+                     records=RecordInputs(user, reason))
+    handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _, report = release(project, opts, run, progress=progress, on_plan=on_plan)
+        _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=cancel)
+    except TarsError as exc:
+        if received:  # e.g. a helm list stopped while planning
+            raise Exit(f"interrupted ({exc})", code=128 + received[0]) from None
+        raise
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         for view in views:
             view.close()
-    print(reporter(json_).report(report), end="")
+    print(reporter(json_).report(report), end="", flush=True)
     if json_:
         print(TableReporter().report(report), end="", file=sys.stderr)
+    if received:
+        raise Exit(f"interrupted by {signal.Signals(received[0]).name}: "
+                   f"{report.counts().get('interrupted', 0)} service(s) interrupted; a rerun continues",
+                   code=128 + received[0])
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
@@ -232,20 +278,23 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                                   "dry_run": "deploy nothing: build locally (no push), render and check charts",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "plan": "run exactly the plan saved by `invoke plan --out FILE`",
-                                  "crd_check": CRD_HELP, **ROLLOUT_HELP})
+                                  "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
+                                  **LOCK_HELP, **RECORD_HELP})
 @reports_errors
 def release(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
             with_dependents: bool = False, namespace: str | None = None, jobs: str | None = None,
             dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
-            cleanup_on_fail: bool = False) -> None:
+            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
+            user: str | None = None, reason: str | None = None) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
                    dry_run=dry_run, namespace=namespace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
-                 cleanup_on_fail=cleanup_on_fail)
+                 cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
+                 user=user, reason=reason)
 
 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -254,12 +303,15 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                                   "with_deps": "also bring their dependencies up first",
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
                                   "fail_fast": "stop starting new work after the first failure",
-                                  "crd_check": CRD_HELP, **ROLLOUT_HELP})
+                                  "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
+                                  **LOCK_HELP, "force": "deploy even when dependencies are not deployed",
+                                  **RECORD_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
            dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
-           cleanup_on_fail: bool = False) -> None:
+           cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
+           force: bool = False, user: str | None = None, reason: str | None = None) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
@@ -267,7 +319,8 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
-                 cleanup_on_fail=cleanup_on_fail)
+                 cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
+                 user=user, reason=reason)
 
 
 def preflight(tasks_file: str, argv: list[str] | None = None, environ: dict[str, str] | None = None) -> None:
@@ -339,5 +392,7 @@ def install_helm(c: Context, dest: str | None = None, force: bool = False) -> No
     print(install(Path(dest) if dest else None, force=force), file=sys.stderr)
 
 
-ns = Collection(list_services, validate, template, chart, build, plan, release, deploy, install_helm)
+from tars_tasks.cli import operate  # noqa: E402 - its tasks use the helpers above
+
+ns = Collection(list_services, validate, template, chart, build, plan, release, deploy, install_helm, *operate.TASKS)
 ns.configure({"tars": COLLECTION_DEFAULTS, "tasks": {"auto_dash_names": True}})

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "kube_context": "",
     "helm": "",  # empty = `helm` on PATH, else <root>/.tools/bin/helm
     "helm_timeout": "5m0s",
+    "helm_read_timeout": "30s",  # helm list/status/get/history: a hung API server fails fast
+    "lock_duration": "60s",  # the namespace's release lock (a Lease) expires this long after its last renewal
     "api_version": "k8s.tars.io/v1beta3",
     # a string so that INVOKE_TARS_JOBS=x reaches our check (invoke casts env vars to the default's type)
     "jobs": "4",
@@ -35,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "crds_dir": "",  # TarsCloud CRD JSON schemas for the conformance check; empty = the ones shipped in the package
     "chart_dir": "",  # the chart services are packaged from; empty = the one shipped in the package
     "values_schema": "",  # the values.yaml JSON Schema; empty = the one shipped in the package
+    "max_values_bytes": str(8 << 20),  # a values.yaml larger than this is refused (a string: see jobs)
     "base_images": {
         "cpp": "tarscloud/tars.cppbase:v1beta3",
         "nodejs": "tarscloud/tars.nodejsbase:v1beta3",
@@ -118,6 +121,8 @@ class Settings:
     kube_context: str = DEFAULTS["kube_context"]
     helm: str = DEFAULTS["helm"]
     helm_timeout: str = DEFAULTS["helm_timeout"]
+    helm_read_timeout: str = DEFAULTS["helm_read_timeout"]
+    lock_duration: str = DEFAULTS["lock_duration"]
     api_version: str = DEFAULTS["api_version"]
     jobs: int = 4
     dist_dir: str = DEFAULTS["dist_dir"]
@@ -126,6 +131,7 @@ class Settings:
     crds_dir: str = DEFAULTS["crds_dir"]
     chart_dir: str = DEFAULTS["chart_dir"]
     values_schema: str = DEFAULTS["values_schema"]
+    max_values_bytes: int = 8 << 20
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
 
     @classmethod
@@ -142,6 +148,8 @@ class Settings:
                 values["root"] = Path(value).resolve() if value else Path.cwd()
             elif key == "jobs":
                 values["jobs"] = parse_jobs(value, "tars.jobs")
+            elif key == "max_values_bytes":
+                values[key] = parse_jobs(value, "tars.max_values_bytes")  # a whole number, at least 1
             elif key == "base_images":
                 if value is not None and not isinstance(value, dict):
                     raise UsageError(f"tars.base_images: expected a mapping of server type to image, got {value!r}")

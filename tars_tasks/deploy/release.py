@@ -1,7 +1,15 @@
-"""The main job: plan (or load a saved plan), then run it. `deploy` is the same for named services."""
+"""The main job: take the namespace's release lock, plan (or load a saved plan), then run it. `deploy` is the
+same for named services.
+
+The lock (deploy/lock.py) is taken before planning, so a run that waited for another plans against what that
+one left. A dry run takes no lock. Without any kubeconfig (nor a service account) there is no API to hold
+a Lease on; the plan then says the lock was not taken.
+"""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +17,11 @@ from pathlib import Path
 
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.helm import Helm
+from tars_tasks.core.helm import Helm, seconds
+from tars_tasks.core.settings import Settings
+from tars_tasks.deploy.kube import Kube, KubeError, kubeconfig_path
+from tars_tasks.deploy.lock import ReleaseLock
+from tars_tasks.deploy.records import RecordInputs, Records
 from tars_tasks.deploy.report import Report, ServiceReport
 from tars_tasks.deploy.rollout import RolloutPolicy
 from tars_tasks.deploy.runner import Runner
@@ -31,6 +43,10 @@ class RunOptions:
     plan_file: Path | None = None  # run exactly this saved plan
     crd_check: bool = True
     policy: RolloutPolicy = RolloutPolicy()  # tracking to Ready, rollback, cleanup of a failed first install
+    lock_timeout: float = 0.0  # seconds to wait for another run's release lock (0: fail at once)
+    force: bool = False  # `deploy --force`: deploy even when dependencies are not deployed
+    overwrite_tag: bool = False  # replace an image tag that holds other content (tags are immutable otherwise)
+    records: RecordInputs = RecordInputs()  # --user / --reason: who and why, on each TImage release record
 
 
 def plan_only(project: Project, opts: Options) -> Plan:
@@ -53,19 +69,52 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
     return plan, artifacts, opts
 
 
+def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:
+    """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
+    is a usage error, as for helm."""
+    if kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    lock = ReleaseLock(Kube(settings.kube_context, settings.api_version), namespace,
+                       duration=seconds(settings.lock_duration), wait=wait, cancel=cancel,
+                       on_lost=lambda why: cancel.set())
+    try:
+        lock.acquire()
+    except KubeError as exc:
+        raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
+    return lock
+
+
 def release(project: Project, opts: Options, run: RunOptions = RunOptions(), progress: Progress | None = None,
             on_plan: Callable[[Plan], None] | None = None, cancel: threading.Event | None = None
             ) -> tuple[Plan, Report]:
-    """Plan (or load ``run.plan_file``), then build, chart and deploy what changed. ``on_plan`` sees the plan
-    before any work starts; setting ``cancel`` starts nothing new (the report says interrupted)."""
+    """Take the namespace's lock, plan (or load ``run.plan_file``), then build, chart and deploy what changed.
+    ``on_plan`` sees the plan before any work starts; setting ``cancel`` starts nothing new (the report says
+    interrupted); the lock is given up however the run ends."""
+    settings = project.settings
+    cancel = cancel if cancel is not None else threading.Event()
+    saved = Plan.load(run.plan_file) if run.plan_file is not None else None
+    dry_run = opts.dry_run or (saved is not None and saved.dry_run)
+    namespace = saved.namespace if saved is not None else (opts.namespace or settings.namespace)
+    lock = None if dry_run else release_lock(settings, namespace, run.lock_timeout, cancel)
+    with contextlib.ExitStack() as stack:
+        if lock is not None:
+            stack.callback(lock.release)
+        return _release(project, opts, run, progress, on_plan, cancel, unlocked=not dry_run and lock is None)
+
+
+def _release(project: Project, opts: Options, run: RunOptions, progress: Progress | None,
+             on_plan: Callable[[Plan], None] | None, cancel: threading.Event, unlocked: bool) -> tuple[Plan, Report]:
     settings = project.settings
     helm = Helm.from_settings(settings)
-    registries = Registries()
+    registries = Registries(home=settings.registry, overwrite_tag=run.overwrite_tag)
     lister = FileLister(settings.root)
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister)
     else:
-        plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister)
+        plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
+                                    check_deps=not run.force, require_cluster=True)
+    if unlocked:
+        plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
     if on_plan is not None:
         on_plan(plan)
     say = progress or (lambda sid, step, msg: None)
@@ -73,6 +122,7 @@ def release(project: Project, opts: Options, run: RunOptions = RunOptions(), pro
                            progress=lambda sid, msg: say(sid, "image", msg))
     reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
     steps = Steps(settings, plan, artifacts, helm, builder, reports, opts.dry_run,
-                  settings.dist_path / "charts", run.crd_check, say, run.policy)
+                  settings.dist_path / "charts", run.crd_check, say, dataclasses.replace(run.policy, cancel=cancel))
+    steps.records = Records(settings.root, run.records)
     runner = Runner(plan, steps, run.jobs or settings.jobs, run.fail_fast, cancel)
     return plan, runner.run()

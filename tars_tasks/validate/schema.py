@@ -15,6 +15,7 @@ import jsonschema
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
+from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import dependency_problems
 from tars_tasks.core.services import Discovery, Service
 from tars_tasks.core.settings import Settings
@@ -49,12 +50,13 @@ def _message(error: jsonschema.ValidationError) -> str:
     if kind == "minimum":
         return f"{inst} is less than {expected}"
     if kind == "type":
-        types = [str(t) for t in (expected if isinstance(expected, list) else [expected])]
+        # every optional list, map and string also takes null ("not set"): saying so in each message is noise
+        types = [str(t) for t in (expected if isinstance(expected, list) else [expected]) if t != "null"] or ["null"]
         return f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {describe(inst)}"
     if kind == "pattern":
         return f"{short(inst)} is invalid: expected {hint}" if hint else f"{short(inst)} does not match {expected}"
     if kind == "enum" and isinstance(expected, list):
-        return f"{short(inst)} is not one of {', '.join(repr(e) for e in expected)}"
+        return f"{short(inst)} is not one of {', '.join(repr(e) for e in expected if e is not None)}"
     if kind == "maxLength":
         return f"{short(inst)} is longer than {expected} characters"
     if kind == "minLength":
@@ -129,10 +131,11 @@ def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
 def validate(discovery: Discovery, settings: Settings | None = None) -> list[Problem]:
     """All problems of all discovered services (including dependency-graph problems), sorted by place."""
     problems = list(discovery.problems)
+    lister = FileLister(settings.root) if settings is not None else None  # one listing for every service
     for service in discovery.services:
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:
-            problems.extend(build_problems(service, settings))
+            problems.extend(build_problems(service, settings, lister))
     problems.extend(dependency_problems(discovery.services))
     problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))

@@ -55,7 +55,9 @@ def test_loopback_registries_use_http():
 
 
 def test_credentials_from_env_then_docker_config(tmp_path):
-    assert load_credentials("r:1", {"TARS_REGISTRY_USERNAME": "u", "TARS_REGISTRY_PASSWORD": "p"}).password == "p"
+    env = {"TARS_REGISTRY_USERNAME": "u", "TARS_REGISTRY_PASSWORD": "p"}
+    assert load_credentials("r:1", env, home="r:1/team").password == "p"
+    assert load_credentials("r:2", env, home="r:1/team") is None  # TARS_REGISTRY_* are for tars.registry only
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"reg.io": {"auth": base64.b64encode(b"me:pw").decode()}}}))
     creds = load_credentials("reg.io", {"DOCKER_CONFIG": str(tmp_path)})
     assert (creds.username, creds.password) == ("me", "pw")

@@ -24,7 +24,7 @@ def build(settings: Settings, ids=None, push=True, tag=None, environ=None):
     project.require_valid()
     services = project.select(ids or [])
     artifacts = resolve(settings, services, tag)
-    builder = ImageBuilder(settings, registries=Registries(environ))
+    builder = ImageBuilder(settings, registries=Registries(environ, home=settings.registry))
     results = build_all(builder, [artifacts[s.id] for s in services], push, jobs=3)
     return {r.service: r for r in results}, artifacts
 

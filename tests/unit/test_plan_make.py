@@ -14,7 +14,7 @@ from tars_tasks.core.errors import UsageError
 class NoImages:
     """A registry that has no image yet (planning only asks `has`)."""
 
-    def has(self, image: str, tag: str) -> bool:
+    def has(self, image: str, tag: str, fingerprint: str | None = None) -> bool:
         return False
 
 
