@@ -149,3 +149,66 @@ class JsonReporter:
 
 def reporter(json_: bool) -> Reporter:
     return JsonReporter() if json_ else TableReporter()
+
+
+# --- operate: status, diff, history, prune (tars_tasks/operate) ---------------------------------------------
+
+def _version(chart: str, name: str) -> str:
+    """A chart reference without the release name in front (`base-logserver-0.0.0-rabc` -> `0.0.0-rabc`)."""
+    return chart[len(name) + 1:] if chart.startswith(name + "-") else chart or "-"
+
+
+def _tag(image: str) -> str:
+    return image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else image or "-"
+
+
+def status_text(report: Any, json_: bool) -> str:
+    """`invoke status`: one row per service (and orphan), then counts and notes."""
+    if json_:
+        return JsonReporter._dump(report.to_json())
+    rows = [("SERVICE", "VERDICT", "REV", "HELM", "RUNS", "GIT WOULD DEPLOY", "IMAGE TAG", "RELEASE ID", "REPLICAS",
+             "PODS", "DETAIL")]
+    for s in report.services:
+        replicas = "-" if s.replicas_live is None else f"{s.replicas_live}/{s.replicas_declared}"
+        pods = f"{s.pods_ready}/{s.pods_desired}" + (f" {s.worst_pod}" if s.worst_pod else "")
+        rows.append((s.id or s.release, s.verdict, str(s.revision or "-"), s.helm_status or "-",
+                     _version(s.chart, s.release), _version(s.wanted_chart, s.release), _tag(s.image),
+                     s.release_id or "-", replicas, pods if s.helm_status else "-", "; ".join(s.details)))
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
+    return table(rows) + f"{summary} in namespace {report.namespace} (REPLICAS: live/declared)\n" + \
+        "".join(f"note: {n}\n" for n in report.notes)
+
+
+def diff_text(diffs: Sequence[Any], json_: bool) -> str:
+    """`invoke diff`: the unified diffs, one service after another."""
+    if json_:
+        return JsonReporter._dump({"differs": bool(diffs), "services": [d.to_json() for d in diffs]})
+    out = []
+    for d in diffs:
+        out.append(f"=== {d.id} ({d.verdict})\n" + "".join(f"note: {n}\n" for n in d.notes) + d.text)
+    return "".join(out)
+
+
+def history_text(release: str, revisions: Sequence[Any], json_: bool) -> str:
+    """`invoke history`: helm's revisions of one release, oldest first."""
+    if json_:
+        return JsonReporter._dump({"release": release, "revisions": [r.to_json() for r in revisions]})
+    rows = [("REVISION", "UPDATED", "STATUS", "CHART", "IMAGE TAG", "DESCRIPTION")]
+    rows += [(str(r.revision), r.updated[:19].replace("T", " "), r.status, _version(r.chart, release),
+              r.image_tag or "-", r.description) for r in revisions]
+    return table(rows)
+
+
+def prune_text(orphans: Sequence[Any], results: Sequence[tuple[str, str]] | None, json_: bool) -> str:
+    """`invoke prune`: the orphans, and what became of each when they were uninstalled."""
+    done = dict(results or [])
+    if json_:
+        return JsonReporter._dump({"orphans": [{"release": o.release, "id": o.id, "chart": o.chart,
+                                                "uninstalled": o.release in done and not done[o.release],
+                                                "error": done.get(o.release, "")} for o in orphans]})
+    rows = [("RELEASE", "SERVICE", "CHART", "ACTION")]
+    for o in orphans:
+        action = "kept (add --yes to uninstall)" if results is None else (
+            f"FAILED: {done[o.release]}" if done.get(o.release) else "uninstalled")
+        rows.append((o.release, o.id or "-", _version(o.chart, o.release), action))
+    return table(rows) if orphans else "no orphaned releases\n"

@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # on helm's release record (its Secret) of a revision whose rollout failed although helm saw it succeed:
 # the next plan redoes it, a rollback does not go back to it (deploy/rollout.py)
 ROLLOUT_LABEL = "tars-tasks.io/rollout"
+# on helm's release record of every release this tool installs (helm >= 4: `--labels`); see operate/status.py
+MANAGED_LABEL = "tars-tasks.io/managed"
 
 
 class HelmError(TarsError):
@@ -54,6 +56,11 @@ class Helm:
     def template(self, release: str, chart: str, namespace: str) -> str:
         return self.run(["template", release, chart, "--namespace", namespace]).stdout
 
+    def template_against(self, release: str, chart: str, namespace: str) -> str:
+        """`helm template` as an upgrade would render it now: lookups see the live cluster (`--dry-run=server`),
+        so kept replicas and the TImage's earlier releases are what the upgrade would write."""
+        return self.run(["template", release, chart, "--namespace", namespace, "--dry-run=server"]).stdout
+
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
 
@@ -65,6 +72,8 @@ class Helm:
                 "--timeout", timeout]
         if helm_waits:
             args += ["--atomic" if self.major() < 4 else "--rollback-on-failure", "--wait"]
+        if self.major() >= 4:  # the release record says who made it: `status`/`prune` find orphans by it
+            args.append(f"--labels={MANAGED_LABEL}=true")
         return self.run(args, timeout=seconds(timeout) + 60)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:

@@ -134,3 +134,43 @@ class Kube:
             Secret, namespace=namespace, labels={"owner": "helm", "name": release, ROLLOUT_LABEL: "failed"})))
         labels = [(_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or []]
         return {int(v) for v in (lb.get("version", "") for lb in labels) if v.isdigit()}
+
+    # --- whole namespaces, for `status`: ONE list call per kind, never one per service --------------------
+
+    def list_tars(self, namespace: str, kind: str) -> list[dict[str, Any]]:
+        """Every TServer or TImage (``kind``) in ``namespace``."""
+        from lightkube.generic_resource import create_namespaced_resource
+
+        version = self.api_version.rsplit("/", 1)[-1]
+        resource = create_namespaced_resource(TARS_GROUP, version, kind, kind.lower() + "s")
+        found = self._call(f"list {kind}s", lambda: list(self.client().list(resource, namespace=namespace)))
+        return [_as_dict(o) for o in found or []]
+
+    def list_workloads(self, namespace: str) -> list[dict[str, Any]]:
+        """Every StatefulSet and DaemonSet in ``namespace`` (one list call each), with their kind set."""
+        from lightkube.resources.apps_v1 import DaemonSet, StatefulSet
+
+        out: list[dict[str, Any]] = []
+        for kind in (StatefulSet, DaemonSet):
+            found = self._call(f"list {kind.__name__}s",
+                               lambda k=kind: list(self.client().list(k, namespace=namespace)))
+            out += [{**_as_dict(o), "kind": kind.__name__} for o in found or []]
+        return out
+
+    def list_tars_pods(self, namespace: str) -> list[dict[str, Any]]:
+        """Every pod of a TARS server in ``namespace`` (those with the tars.io/ServerApp label)."""
+        from lightkube import operators
+        from lightkube.resources.core_v1 import Pod
+
+        found = self._call("list pods", lambda: list(self.client().list(Pod, namespace=namespace,
+                                                                          labels={APP_LABEL: operators.exists()})))
+        return [_as_dict(p) for p in found or []]
+
+    def helm_records(self, namespace: str, status: str = "deployed") -> list[dict[str, Any]]:
+        """helm's release records (its Secrets, the default storage) of one status in ``namespace``: one list
+        call gives each release's stored values, manifest and labels (see operate/records.py)."""
+        from lightkube.resources.core_v1 import Secret
+
+        found = self._call("list helm release records", lambda: list(self.client().list(
+            Secret, namespace=namespace, labels={"owner": "helm", "status": status})))
+        return [_as_dict(s) for s in found or []]

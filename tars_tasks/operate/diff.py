@@ -1,0 +1,110 @@
+"""`diff`: for each service that would change, a unified diff of what runs against what a release would apply.
+
+- "What runs" is helm's stored manifest of the deployed revision (hooks included), read with the release
+  records `status` reads (operate/records.py); for a drifted server, also the live TServer against that
+  manifest (only the fields the manifest sets).
+- "What a release would apply" is `helm template --dry-run=server` of the chart the release would package:
+  the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
+- Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name) and masked
+  (operate/mask.py) before they are compared. A diff that is empty only because masked values changed
+  says so.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import yaml
+
+from tars_tasks.chart.package import package
+from tars_tasks.core.helm import Helm
+from tars_tasks.deploy.kube import Kube
+from tars_tasks.operate.live import Live, read_live
+from tars_tasks.operate.mask import mask_object
+from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service, wanted
+from tars_tasks.project import Project
+
+
+@dataclass
+class ServiceDiff:
+    id: str
+    verdict: str
+    text: str  # the unified diff, masked ("" when nothing differs)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "verdict": self.verdict, "diff": self.text, "notes": self.notes}
+
+
+def objects(manifest: str) -> dict[str, dict[str, Any]]:
+    """"Kind/name" -> object, for every object of a multi-document manifest."""
+    out: dict[str, dict[str, Any]] = {}
+    for doc in yaml.safe_load_all(manifest or ""):
+        if isinstance(doc, dict) and doc.get("kind"):
+            out[f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '')}"] = doc
+    return out
+
+
+def normal(objs: dict[str, dict[str, Any]], masked: bool = True) -> list[str]:
+    """Lines to compare: each object under a `# Kind/name` header, keys sorted."""
+    lines: list[str] = []
+    for key in sorted(objs):
+        obj = mask_object(objs[key]) if masked else objs[key]
+        lines += [f"# {key}\n", *yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(True)]
+    return lines
+
+
+def project_onto(live: Any, declared: Any) -> Any:
+    """The part of ``live`` that ``declared`` sets (maps: declared keys only; lists and scalars: live as is)."""
+    if isinstance(live, dict) and isinstance(declared, dict):
+        return {k: project_onto(live.get(k), v) for k, v in declared.items()}
+    return live
+
+
+def unified(old: list[str], new: list[str], old_name: str, new_name: str) -> str:
+    return "".join(difflib.unified_diff(old, new, old_name, new_name))
+
+
+def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
+    record = live.records.get(state.release)
+    deployed = objects(record.manifest if record else "")
+    apply = objects(rendered)
+    old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
+    text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")
+    result = ServiceDiff(state.id, state.verdict, text)
+    if not text and normal(deployed, masked=False) != normal(apply, masked=False):
+        result.notes.append("differs only in masked (secret) values")
+    key = f"TServer/{state.release}"
+    tserver = live.tservers.get(state.release)
+    if key in deployed and tserver is not None:
+        declared = {k: deployed[key].get(k) for k in ("spec",)}
+        running = {"spec": project_onto(tserver.get("spec"), declared["spec"])}
+        drift = unified(normal({key: declared}), normal({key: running}), f"{key} (helm revision {record.revision})"
+                        if record else key, f"{key} (live)")
+        result.text += drift
+    return result
+
+
+def diff(project: Project, ids: list[str], namespace: str | None = None, helm: Helm | None = None,
+         kube: Kube | None = None) -> list[ServiceDiff]:
+    """The diff of every named service (default: all) that is not in sync, in id order."""
+    settings = project.settings
+    ns = namespace or settings.namespace
+    helm = helm or Helm.from_settings(settings)
+    draft = wanted(project, ids, ns)
+    live = read_live(helm, kube or Kube(settings.kube_context, settings.api_version), ns)
+    out: list[ServiceDiff] = []
+    with TemporaryDirectory(prefix="tars-diff-") as tmp:
+        for service in sorted(draft.selected, key=lambda s: s.id):
+            state = judge_service(service, draft, live)
+            if state.verdict == IN_SYNC:
+                continue
+            _, path = package(service, settings, draft.artifacts[service.id].tag, Path(tmp))
+            rendered = helm.template_against(service.name, str(path), ns)
+            found = diff_one(state, live, rendered)
+            if found.text or found.notes:
+                out.append(found)
+    return out
