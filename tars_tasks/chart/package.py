@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,10 +24,12 @@ from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
-from tars_tasks.image.spec import image_name, release_id, sanitize_tag, server_type
+from tars_tasks.image.spec import image_name, pinned_image, release_id, sanitize_tag, server_type, split_reference
 
 FIXED_MTIME = 315532800  # 1980-01-01, as reproducible-build tools use
 OUR_KEYS = ("build", "dependsOn")  # values.yaml keys for tars-tasks, not for the chart
+# who and why of a release: passed at deploy time (deploy/records.py), never part of the chart or its version
+RECORD_KEYS = ("user", "reason")
 SEMVER_TAG = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 
@@ -77,13 +80,31 @@ class Chart:
         return f"{self.name}-{self.version}.tgz"
 
 
+def without_nulls(value: Any) -> Any:
+    """``value`` with every null mapping entry dropped: a null optional field is "not set" (as upstream)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 def chart_values(service: Service, settings: Settings, tag: str) -> dict:
-    """The service's values as the chart reads them: our keys dropped, the release filled in."""
-    values = {k: v for k, v in service.values.items() if k not in OUR_KEYS}  # shallow: only "repo" is replaced
+    """The service's values as the chart reads them: nulls, our keys and the release record's keys dropped,
+    the release filled in. A pinned image (repo.image with a tag or digest) is deployed as given, its release
+    id is repo.id when set, else its tag; a built image's release id is always its content tag (a repo.id
+    left by upstream CI would restart the server on every change of it)."""
+    values = {k: v for k, v in without_nulls(service.values).items() if k not in OUR_KEYS + RECORD_KEYS}
     repo = dict(values.get("repo") or {})
+    pinned = pinned_image(service)
     given_id = repo.get("id")
-    repo["id"] = str(given_id) if given_id else release_id(tag)
-    repo["image"] = f"{image_name(service, settings)}:{tag}"
+    if pinned:
+        _, own_tag, digest = split_reference(pinned)
+        repo["id"] = str(given_id) if given_id else release_id(own_tag or digest.replace(":", "-"))
+        repo["image"] = pinned
+    else:
+        repo["id"] = release_id(tag)
+        repo["image"] = f"{image_name(service, settings)}:{tag}"
     secret = repo.get("secret") or settings.image_secret
     if secret:
         repo["secret"] = secret

@@ -31,6 +31,8 @@ class Helm:
     binary: str
     kube_context: str = ""
     timeout: float = 600.0
+    # values files added to every upgrade_install, apart from the chart (deploy/records.py: release records)
+    upgrade_values: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Helm:
@@ -72,6 +74,8 @@ class Helm:
                 "--timeout", timeout]
         if helm_waits:
             args += ["--atomic" if self.major() < 4 else "--rollback-on-failure", "--wait"]
+        for path in self.upgrade_values:
+            args += ["--values", path]
         if self.major() >= 4:  # the release record says who made it: `status`/`prune` find orphans by it
             args.append(f"--labels={MANAGED_LABEL}=true")
         return self.run(args, timeout=seconds(timeout) + 60)

@@ -5,14 +5,16 @@ The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import Helm
 from tars_tasks.core.settings import Settings
 from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import Target
@@ -39,6 +41,7 @@ class Steps:
     policy: RolloutPolicy = field(default_factory=RolloutPolicy)
     chart_paths: dict[str, Path] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)  # service id -> the image its chart deploys
+    records: Records | None = None  # who/when/why of each release (None: from values.yaml, CI and git)
     _kube: Kube | None = None
 
     def image(self, sid: str) -> None:
@@ -81,8 +84,13 @@ class Steps:
                                 f"--namespace {self.plan.namespace}\n")
             return
         target = Target(self.plan.namespace, service.name, service.app, service.server, self.images[sid])
-        rollout = Rollout(self.helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
-        with log_path.open("w", encoding="utf-8") as log:
+        if self.records is None:  # two threads may both make one: they say the same
+            self.records = Records(self.settings.root)
+        records = self.records
+        with TemporaryDirectory(prefix="tars-record-") as tmp, log_path.open("w", encoding="utf-8") as log:
+            # the release record goes to helm beside the chart, not in it: it never changes the chart version
+            helm = replace(self.helm, upgrade_values=(str(records.values_file(service, Path(tmp))),))
+            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
             try:
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), log, lambda msg: self.progress(sid, "deploy", msg))

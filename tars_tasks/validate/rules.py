@@ -10,6 +10,7 @@ from typing import Any
 
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
+from tars_tasks.image.spec import pinned_image
 
 RESERVED_PORT = 19385
 MAX_TSERVER_NAME = 58  # "under 59 characters"
@@ -21,6 +22,7 @@ MOUNT_SOURCES = ("hostPath", "persistentVolumeClaim", "persistentVolumeClaimTemp
                  "emptyDir", "configMap", "secret")
 NORMAL_PORT_NAME = re.compile(r"^([0-9a-z][-0-9a-z]*)?[0-9a-z]$")
 INTEGER = re.compile(r"^-?[0-9]+$")
+RELEASE_ID = re.compile(r"^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$")
 
 
 def items(values: dict, key: str) -> Iterator[tuple[int, dict]]:
@@ -52,9 +54,9 @@ def _identity(s: Service, v: dict) -> Iterator[Problem]:
     if app and server and len(s.name) > MAX_TSERVER_NAME:
         yield s.problem(["server"], f"TServer name {s.name!r} is {len(s.name)} characters; "
                                     f"lower(app)-lower(server) must be at most {MAX_TSERVER_NAME}")
-    subtype = v.get("subtype", "tars")
+    subtype = v.get("subtype") or "tars"  # null is "not set", as for every optional field
     template = _str(v.get("template"))
-    if subtype == "tars" and "template" not in v:
+    if subtype == "tars" and v.get("template") is None:
         yield s.problem([], "missing required key 'template' (a TTemplate such as tars.cpp; required for subtype tars)")
     elif template and template not in KNOWN_TEMPLATES:
         yield s.problem(["template"], f"{template!r} is not a template the framework ships "
@@ -107,7 +109,7 @@ def _host_ports(s: Service, v: dict) -> Iterator[Problem]:
 
 def _configs(s: Service, v: dict) -> Iterator[Problem]:
     replicas = _int(v.get("replicas"))
-    replicas = 1 if replicas is None and "replicas" not in v else replicas
+    replicas = 1 if replicas is None and v.get("replicas") is None else replicas
     masters = set()
     for kind in ("config", "appConfig"):
         seen: dict[str, int] = {}
@@ -145,7 +147,7 @@ def _mounts(s: Service, v: dict) -> Iterator[Problem]:
     for i, m in items(v, "mounts"):
         yield from _mount_name(s, i, m, names)
         yield from _mount_path(s, i, m, paths)
-        if "subPath" in m and "subPathExpr" in m:
+        if m.get("subPath") is not None and m.get("subPathExpr") is not None:
             yield s.problem(["mounts", i, "subPathExpr"], "subPath and subPathExpr are mutually exclusive", key=True)
         yield from _mount_source(s, i, m, daemon)
 
@@ -162,7 +164,7 @@ def _mount_name(s: Service, i: int, m: dict, names: dict[str, int]) -> Iterator[
 
 
 def _mount_path(s: Service, i: int, m: dict, paths: dict[str, int]) -> Iterator[Problem]:
-    if "mountPath" not in m:
+    if m.get("mountPath") is None:
         yield s.problem(["mounts", i], "missing required key 'mountPath'")
         return
     path = _str(m.get("mountPath"))
@@ -177,13 +179,13 @@ def _mount_path(s: Service, i: int, m: dict, paths: dict[str, int]) -> Iterator[
 
 
 def _mount_source(s: Service, i: int, m: dict, daemon: bool) -> Iterator[Problem]:
-    if "source" not in m:
+    if m.get("source") is None:
         yield s.problem(["mounts", i], f"missing required key 'source' (one of {', '.join(MOUNT_SOURCES)})")
         return
     source = m.get("source")
     if not isinstance(source, dict):
         return
-    given = [k for k in MOUNT_SOURCES if k in source]
+    given = [k for k in MOUNT_SOURCES if source.get(k) is not None]
     if len(given) != 1:
         what = "none" if not given else ", ".join(given)
         yield s.problem(["mounts", i, "source"], f"needs exactly one source ({', '.join(MOUNT_SOURCES)}); got {what}")
@@ -191,21 +193,68 @@ def _mount_source(s: Service, i: int, m: dict, daemon: bool) -> Iterator[Problem
         yield s.problem(["mounts", i, "source", given[0]], f"{given[0]} cannot be used with daemonSet: true", key=True)
 
 
+SELECTOR_KEYS = ("labelMatch", "nodeSelector")  # ours and upstream's: both become spec.k8s.nodeSelector
+
+
 def _label_match(s: Service, v: dict) -> Iterator[Problem]:
-    for i, lm in items(v, "labelMatch"):
-        op = lm.get("operator")
-        values = lm.get("values")
-        has_values = isinstance(values, list) and len(values) > 0
-        if op in ("In", "NotIn") and not has_values:
-            yield s.problem(["labelMatch", i], f"operator {op} needs a non-empty 'values' list")
-        elif op in ("Exists", "DoesNotExist") and "values" in lm and values not in (None, []):
-            yield s.problem(["labelMatch", i, "values"], f"operator {op} takes no values")
-        elif op in ("Gt", "Lt"):
-            if not isinstance(values, list) or len(values) != 1:
-                yield s.problem(["labelMatch", i] + (["values"] if "values" in lm else []),
-                                f"operator {op} takes exactly one integer value")
-            elif isinstance(values[0], bool) or not INTEGER.match(str(values[0])):
-                yield s.problem(["labelMatch", i, "values", 0], f"operator {op} needs an integer, got {values[0]!r}")
+    """Each node selector requirement (labelMatch and nodeSelector alike) is well-formed; together they can
+    match some node."""
+    for kind in SELECTOR_KEYS:
+        for i, lm in items(v, kind):
+            yield from _requirement(s, kind, i, lm)
+    yield from _contradictions(s, v)
+
+
+def _requirement(s: Service, kind: str, i: int, lm: dict) -> Iterator[Problem]:
+    op = lm.get("operator")
+    values = lm.get("values")
+    has_values = isinstance(values, list) and len(values) > 0
+    if op in ("In", "NotIn") and not has_values:
+        yield s.problem([kind, i], f"operator {op} needs a non-empty 'values' list")
+    elif op in ("Exists", "DoesNotExist") and "values" in lm and values not in (None, []):
+        yield s.problem([kind, i, "values"], f"operator {op} takes no values")
+    elif op in ("Gt", "Lt"):
+        if not isinstance(values, list) or len(values) != 1:
+            yield s.problem([kind, i] + (["values"] if "values" in lm else []),
+                            f"operator {op} takes exactly one integer value")
+        elif isinstance(values[0], bool) or not INTEGER.match(str(values[0])):
+            yield s.problem([kind, i, "values", 0], f"operator {op} needs an integer, got {values[0]!r}")
+
+
+def _selector_entries(v: dict) -> list[tuple[str, int, str, str, set[str]]]:
+    """(list, index, key, operator, values as strings) of every well-typed requirement, labelMatch first."""
+    out = []
+    for kind in SELECTOR_KEYS:
+        for i, lm in items(v, kind):
+            key, op, values = _str(lm.get("key")), _str(lm.get("operator")), lm.get("values")
+            if key and op:
+                out.append((kind, i, key, op, {str(x) for x in values} if isinstance(values, list) else set()))
+    return out
+
+
+def _contradict(a: tuple[str, set[str]], b: tuple[str, set[str]]) -> bool:
+    """Can no node satisfy both requirements (on the same key)?"""
+    (op1, v1), (op2, v2) = sorted([a, b])
+    needs_label = {"Exists", "In", "Gt", "Lt"}
+    if "DoesNotExist" in (op1, op2):
+        return (op1 if op2 == "DoesNotExist" else op2) in needs_label
+    if op1 == op2 == "In":
+        return not v1 & v2
+    if (op1, op2) == ("In", "NotIn"):
+        return v1 <= v2
+    if (op1, op2) == ("Gt", "Lt") and all(INTEGER.match(x) for x in v1 | v2) and len(v1) == len(v2) == 1:
+        return int(next(iter(v2))) - int(next(iter(v1))) <= 1  # no integer strictly between
+    return False
+
+
+def _contradictions(s: Service, v: dict) -> Iterator[Problem]:
+    entries = _selector_entries(v)
+    for n, (kind, i, key, op, values) in enumerate(entries):
+        for other_kind, j, other_key, other_op, other_values in entries[:n]:
+            if key == other_key and _contradict((op, values), (other_op, other_values)):
+                yield s.problem([kind, i], f"contradicts {other_kind}[{j}] on key {key!r} ({other_op} and {op}): "
+                                           "no node can match both (labelMatch and nodeSelector are combined)")
+                break
 
 
 def _env(s: Service, v: dict) -> Iterator[Problem]:
@@ -219,17 +268,24 @@ def _env(s: Service, v: dict) -> Iterator[Problem]:
         elif name in seen:
             yield s.problem(["envVars", i, "name"], f"duplicate env var {name!r} (also envVars[{seen[name]}])")
         seen.setdefault(name, i)
-        if ("value" in e) == ("valueFrom" in e):
+        if (e.get("value") is not None) == (e.get("valueFrom") is not None):
             yield s.problem(["envVars", i], "needs exactly one of 'value' or 'valueFrom'")
 
 
 def _repo(s: Service, v: dict) -> Iterator[Problem]:
+    """A pinned image (repo.image with a tag or digest) is deployed as given: it cannot also be built. A
+    repo.id only names pinned releases; built ones are named by their content tag."""
     repo = v.get("repo")
     if not isinstance(repo, dict):
         return
-    image = _str(repo.get("image"))
-    if image:
-        last = image.rsplit("/", 1)[-1]
-        if ":" in last or "@" in image:
-            yield s.problem(["repo", "image"], f"{image!r} carries a tag or digest; give the image name only "
-                                               "(the tag comes from the build or --tag)")
+    pinned = pinned_image(s)
+    if pinned and v.get("build") is not None:
+        build_line, _ = s.locator.find(["build"], key=True)
+        image_line, _ = s.locator.find(["repo", "image"])
+        yield s.problem(["repo", "image"], f"{pinned!r} is pinned (it has a tag or digest, line {image_line}) and "
+                                           f"is never built, but a build section is given (line {build_line}): "
+                                           "drop the tag to build it, or drop build to deploy it as given")
+    elif not pinned and RELEASE_ID.match(str(repo.get("id") or "")):  # a malformed one is the schema's error
+        yield s.problem(["repo", "id"], "ignored: a built image's release id is its content tag (a rerun with "
+                                        "nothing changed restarts nothing); repo.id names pinned images only",
+                        warning=True)

@@ -40,19 +40,18 @@ FIELD_CASES = [
     ("replicas: 100\n", [f"{F}:4:11: replicas: 100 is greater than 99"]),
     ("replicas: -1\n", [f"{F}:4:11: replicas: -1 is less than 0"]),
     ("subtype: grpc\n", [f"{F}:4:10: subtype: 'grpc' is not one of 'tars', 'normal'"]),
-    ("profile: 3\n", [f"{F}:4:10: profile: expected a string or null, got number 3"]),
+    ("profile: 3\n", [f"{F}:4:10: profile: expected a string, got number 3"]),
     ("hostNetwork: 'no'\n", [f"{F}:4:14: hostNetwork: expected a boolean (true/false), got string 'no'"]),
     ("hostIPC: null\n", [f"{F}:4:10: hostIPC: expected a boolean (true/false), got null"]),
     ("envVars:\n  - name: 'A B'\n    value: x\n",
-     [f"{F}:5:11: envVars[0].name: 'A B' is invalid: expected 1-63 letters, digits, '-', '.', '_'"]),
+     [f"{F}:5:11: envVars[0].name: 'A B' is invalid: expected 1-63 letters, digits, '-', '.', '_', not starting with a digit"]),
     ("envVars:\n  - name: A\n    value: 1\n", [f"{F}:6:12: envVars[0].value: expected a string, got number 1"]),
     ("hostPorts:\n  - {nameRef: A, port: 65536}\n", [f"{F}:5:15: hostPorts[0].nameRef: 'A' names no servant of this service",
                                                     f"{F}:5:24: hostPorts[0].port: 65536 is greater than 65535"]),
     ("repo:\n  image: Docker.io/X\n",
-     [f"{F}:5:10: repo.image: 'Docker.io/X' is invalid: expected lower-case letters, digits, '-', '.', '/', ':' (no tag)"]),
-    ("repo:\n  image: reg.io/x:1.0\n",
-     [f"{F}:5:10: repo.image: 'reg.io/x:1.0' carries a tag or digest; give the image name only (the tag comes from the build or --tag)"]),
-    ("repo:\n  secret: My_Secret\n", [f"{F}:5:11: repo.secret: 'My_Secret' is invalid: expected a DNS-1123 secret name"]),
+     [f"{F}:5:10: repo.image: 'Docker.io/X' is invalid: expected an image reference: a lower-case name such as reg.io/team/app, optionally with :tag or @sha256:digest"]),
+    ("repo:\n  secret: My_Secret\n",
+     [f"{F}:5:11: repo.secret: 'My_Secret' is invalid: expected a DNS-1123 secret name: lower-case letters, digits, '-', '.'"]),
     ("repo:\n  id: -bad\n", [f"{F}:5:7: repo.id: '-bad' does not match ^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$"]),
     ("config:\n  - name: a.conf\n", [f"{F}:5:5: config[0]: missing required key 'content'"]),
     ("appConfig:\n  - {name: 'a conf', content: x}\n",
@@ -226,5 +225,8 @@ def test_every_problem_of_every_file_in_one_run(repo):
 def test_valid_maximal_file_has_no_problems(repo):
     repo.write("services/Full/values.yaml", (REPO_DATA / "maximal.yaml").read_text())
     (repo.root / "services" / "libs").mkdir()
-    assert repo.problems() == []
+    # repo.id is accepted (upstream requires it) but names pinned images only: a note, not an error
+    assert repo.problems() == ["services/Full/values.yaml:35:7: warning: repo.id: ignored: a built image's release id "
+                               "is its content tag (a rerun with nothing changed restarts nothing); repo.id names "
+                               "pinned images only"]
 
