@@ -51,6 +51,7 @@ class ServiceReport:
     build: dict[str, Any] | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
     rollout: dict[str, Any] | None = None  # what tracking saw (deploy/track.py), when tracked
+    warnings: list[str] = field(default_factory=list)  # e.g. a log that could not be written: not a failure
 
     @property
     def seconds(self) -> float:
@@ -62,6 +63,8 @@ class ServiceReport:
                                "steps": {name: rec.to_json() for name, rec in self.steps.items()}}
         if self.rollout is not None:
             out["rollout"] = self.rollout
+        if self.warnings:
+            out["warnings"] = self.warnings
         return out
 
 
