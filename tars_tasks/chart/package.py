@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from tars_tasks.core import assets
+from tars_tasks.core import assets, fsio
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
@@ -146,17 +144,9 @@ def tgz_bytes(chart: Chart) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Temp file + rename in the same folder: concurrent packagers never see half a chart, and a symlink at
+    ``path`` is replaced, never followed (core/fsio.py)."""
+    fsio.write_atomic(path, data)
 
 
 def package(service: Service, settings: Settings, tag: str, out_dir: Path | None = None) -> tuple[Chart, Path]:

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import TextIO, cast
 
 from tars_tasks.chart.package import package
 from tars_tasks.core.errors import TarsError
+from tars_tasks.core.fsio import Log, open_log
 from tars_tasks.core.helm import Helm
 from tars_tasks.core.settings import Settings
 from tars_tasks.deploy.kube import Kube
@@ -77,26 +79,34 @@ class Steps:
         it would run."""
         service = self.artifacts[sid].service
         log_path = self.settings.log_path / f"{sid}.deploy.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
         chart = self.chart_paths[sid]
         if self.dry_run:
-            log_path.write_text(f"dry run: would run helm upgrade --install {service.name} {chart} "
-                                f"--namespace {self.plan.namespace}\n")
+            with open_log(log_path) as log:
+                log.write(f"dry run: would run helm upgrade --install {service.name} {chart} "
+                          f"--namespace {self.plan.namespace}\n")
+            self._log_warning(sid, log)
             return
         target = Target(self.plan.namespace, service.name, service.app, service.server, self.images[sid])
         if self.records is None:  # two threads may both make one: they say the same
             self.records = Records(self.settings.root)
         records = self.records
-        with TemporaryDirectory(prefix="tars-record-") as tmp, log_path.open("w", encoding="utf-8") as log:
+        with TemporaryDirectory(prefix="tars-record-") as tmp, open_log(log_path) as log:
             # the release record goes to helm beside the chart, not in it: it never changes the chart version
             helm = replace(self.helm, upgrade_values=(str(records.values_file(service, Path(tmp))),))
             rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
             try:
                 self.reports[sid].rollout = rollout.deploy(
-                    target, str(chart), log, lambda msg: self.progress(sid, "deploy", msg))
+                    target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))
             except DeployFailed as exc:
                 self.reports[sid].rollout = exc.rollout
                 raise
+            finally:  # the cluster outcome decides the status; a log that could not be written is a warning
+                self._log_warning(sid, log)
+
+    def _log_warning(self, sid: str, log: Log) -> None:
+        if log.error:
+            self.reports[sid].warnings.append(log.error)
+            self.progress(sid, "deploy", f"warning: {log.error}")
 
     def by_name(self) -> dict[str, Callable[[str], None]]:
         return {"image": self.image, "chart": self.chart, "deploy": self.deploy}

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tars_tasks.cli.tasks import runtime_config_arg
+from tars_tasks.core import fsio
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.helm import Helm
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.yamlfile import YamlFileError, load_mapping
+from tars_tasks.deploy import steps as steps_module
+from tars_tasks.deploy.report import ServiceReport
+from tars_tasks.deploy.runner import Runner
+from tars_tasks.image.artifacts import resolve
+from tars_tasks.plan.model import Plan, ServicePlan
 
 # the classic "billion laughs": 9 levels of 9 aliases, 9^9 strings once expanded (a 468-byte file)
 BILLION_LAUGHS = b"""# a billion laughs (468 bytes)
@@ -131,3 +138,76 @@ def test_good_durations_registries_and_namespaces_pass():
 ])
 def test_preflight_finds_the_runtime_config_as_invoke_does(argv, env, found):
     assert runtime_config_arg(argv, env) == found
+
+
+# --- item 7: writes through symlinks; a log that cannot be written is a warning ----------------------------------
+
+def test_atomic_writes_replace_a_planted_symlink_instead_of_following_it(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "plan.json").symlink_to(outside)
+    fsio.write_text_atomic(tmp_path / "dist" / "plan.json", "{}\n")
+    assert outside.read_text() == "precious\n"
+    assert not (tmp_path / "dist" / "plan.json").is_symlink()
+    assert (tmp_path / "dist" / "plan.json").read_text() == "{}\n"
+
+
+def test_a_log_symlink_to_a_file_outside_the_repo_is_replaced_not_written_through(tmp_path):
+    outside = tmp_path / "bashrc"
+    outside.write_text("precious\n")
+    logs = tmp_path / "mono" / "dist" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "Base.A.deploy.log").symlink_to(outside)
+    with fsio.open_log(logs / "Base.A.deploy.log") as log:
+        log.write("helm upgrade ...\n")
+    assert (outside.read_text(), log.error) == ("precious\n", "")
+    assert (logs / "Base.A.deploy.log").read_text() == "helm upgrade ...\n"
+
+
+def test_a_log_that_cannot_be_opened_or_written_is_recorded_not_raised(tmp_path):
+    (tmp_path / "logs").write_text("a file where the log folder should be\n")
+    with fsio.open_log(tmp_path / "logs" / "Base.A.deploy.log") as log:
+        assert log.write("line\n") == 5
+    assert log.error == f"log {tmp_path}/logs/Base.A.deploy.log not written: File exists"
+    full = fsio.Log(tmp_path / "full.log")
+    full._file = open("/dev/full", "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - the disk is full
+    full.write("line\n")
+    full.close()
+    assert full.error == f"log {tmp_path}/full.log not written: No space left on device"
+
+
+class _DeploysFine:
+    """Rollout stand-in: the cluster says the deploy worked (helm and tracking are tested elsewhere)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def deploy(self, target, chart, log, progress) -> dict:
+        log.write(f"helm upgrade --install {target.name}\n")
+        return {"tracked": True, "state": "ready"}
+
+
+def test_a_deploy_log_that_cannot_be_written_leaves_the_service_deployed_with_a_warning(repo, monkeypatch):
+    repo.service("Base", "A", "servants: [{name: AObj, port: 10000}]\n")
+    repo.service("Base", "B", "servants: [{name: BObj, port: 10001}]\ndependsOn: [Base.A]\n")
+    repo.write("dist/logs", "disk full: the log folder cannot be made\n")
+    project = repo.load()
+    artifacts = resolve(project.settings, project.services)
+    plan = Plan([ServicePlan(sid, True, ["not deployed"], ["chart", "deploy"], a.ref, i,
+                             ["Base.A"] if sid == "Base.B" else [], a.fingerprint, "")
+                 for i, (sid, a) in enumerate(sorted(artifacts.items()))], [["Base.A"], ["Base.B"]], "tars")
+    monkeypatch.setattr(steps_module, "Rollout", _DeploysFine)
+    monkeypatch.setattr(steps_module.Steps, "kube", lambda self: None)
+    said: list[str] = []
+    reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
+    steps = steps_module.Steps(project.settings, plan, artifacts, Helm.from_settings(project.settings), None,  # type: ignore[arg-type]
+                               reports, False,
+                               repo.root / "dist" / "charts", progress=lambda sid, step, msg: said.append(msg))
+    report = Runner(plan, steps, jobs=2).run()
+    assert [(s.id, s.status.value, s.warnings) for s in report.services] == [
+        ("Base.A", "deployed", [f"log {repo.root}/dist/logs/Base.A.deploy.log not written: File exists"]),
+        ("Base.B", "deployed", [f"log {repo.root}/dist/logs/Base.B.deploy.log not written: File exists"])]
+    assert report.ok
+    assert report.to_json()["services"][0]["warnings"] == report.services[0].warnings
+    assert f"warning: log {repo.root}/dist/logs/Base.A.deploy.log not written: File exists" in said
