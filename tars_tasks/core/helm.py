@@ -1,5 +1,7 @@
-"""The helm binary, used by validate, chart, plan and deploy: argv lists only, a timeout on every call,
-stderr kept in errors, secrets redacted."""
+"""The helm binary, used by validate, chart, plan and deploy: argv lists only, a timeout on every call
+(calls that only read — list, status, get, history — a short one of their own, `tars.helm_read_timeout`),
+stderr kept in errors, secrets redacted. Each helm runs in its own process group, stoppable on a signal
+(core/children.py)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tars_tasks.core import children
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.redact import redact, redact_text
 
@@ -31,13 +34,15 @@ class Helm:
     binary: str
     kube_context: str = ""
     timeout: float = 600.0
+    read_timeout: float = 30.0  # list, status, get, history: a hung API server must not block a plan for long
     # values files added to every upgrade_install, apart from the chart (deploy/records.py: release records)
     upgrade_values: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Helm:
-        """The configured helm binary and kube context (tars.helm, tars.kube_context)."""
-        return cls(settings.helm_binary(), settings.kube_context)
+        """The configured helm binary, kube context and read timeout (tars.helm, tars.kube_context,
+        tars.helm_read_timeout)."""
+        return cls(settings.helm_binary(), settings.kube_context, read_timeout=seconds(settings.helm_read_timeout))
 
     def _global(self) -> list[str]:
         return ["--kube-context", self.kube_context] if self.kube_context else []
@@ -45,7 +50,7 @@ class Helm:
     def run(self, args: Sequence[str], timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
         argv = [self.binary, *args, *self._global()]
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout or self.timeout)
+            proc = children.run(argv, timeout=timeout or self.timeout)
         except FileNotFoundError:
             raise HelmError(f"helm not found at {self.binary}") from None
         except subprocess.TimeoutExpired:
@@ -54,6 +59,10 @@ class Helm:
             detail = redact_text(proc.stderr.strip() or proc.stdout.strip())
             raise HelmError(f"`{' '.join(redact(argv))}` failed (exit {proc.returncode}): {detail}")
         return proc
+
+    def read(self, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess:
+        """A helm call that only reads (list, status, get, history), with the short read timeout."""
+        return self.run(args, timeout=self.read_timeout, check=check)
 
     def template(self, release: str, chart: str, namespace: str) -> str:
         return self.run(["template", release, chart, "--namespace", namespace]).stdout
@@ -82,8 +91,8 @@ class Helm:
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         """The release's revisions, oldest first ([] when it was never installed)."""
-        proc = self.run(["history", release, "--namespace", namespace, "--output", "json", "--max", "256"],
-                        check=False)
+        proc = self.read(["history", release, "--namespace", namespace, "--output", "json", "--max", "256"],
+                         check=False)
         if proc.returncode != 0:
             if "not found" in (proc.stderr + proc.stdout).lower():
                 return []
@@ -104,7 +113,7 @@ class Helm:
         """`helm list` of a namespace; ``selector`` filters on the labels of each release's current record."""
         args = ["list", "--namespace", namespace, "--deployed", "--failed", "--pending", "--output", "json",
                 "--max", "0"]
-        out = self.run(args + (["--selector", selector] if selector else [])).stdout
+        out = self.read(args + (["--selector", selector] if selector else [])).stdout
         return _json_list(out, "helm list")
 
     def major(self) -> int:
