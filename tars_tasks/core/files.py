@@ -112,7 +112,8 @@ class FileLister:
             dirnames[:] = [d for d in dirnames
                            if d not in _WALK_SKIP_ANYWHERE and not (at_top and d in _WALK_SKIP_AT_TOP)]
             for name in filenames:
-                found.append(os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
+                if os.path.isfile(os.path.join(dirpath, name)):  # not a dangling or looping symlink
+                    found.append(os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
         return sorted(found)
 
 

@@ -145,6 +145,8 @@ def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
         dockerfile = inside_folder(spec.dockerfile)
         if dockerfile is None or not resolves_inside(service.dir / dockerfile, service.dir):
             raise BuildError(f"build.dockerfile: {spec.dockerfile!r} is outside {service.dir.name}/")
+        if not (service.dir / dockerfile).is_file():
+            raise BuildError(f"build.dockerfile: {spec.dockerfile!r} does not exist in {service.dir.name}/")
         for inner in files:
             tar.add_file(inner, service.dir / inner)
         tar.add_file(dockerfile, service.dir / dockerfile)

@@ -212,8 +212,11 @@ def _files_problems(service: Service, files: object, lister: FileLister) -> Iter
     service_rel = os.path.relpath(service.dir, lister.root).replace(os.sep, "/")
     if service_rel == ".." or service_rel.startswith("../"):
         return
+    named = {inside_folder(e) for e in entries if isinstance(e, str) and e}  # reported above when they escape
     for rel in escaping_service_files(lister, service_rel, DockerIgnore.of(service.dir)):
         inner = inner_path(service_rel, rel)
+        if inner in named:
+            continue
         at = next((["build", "files", i] for i, e in enumerate(entries)
                    if isinstance(e, str) and _covers(inside_folder(e), inner)), None)
         where = at if isinstance(files, list) and at else (["build"] if "build" in service.values else [])
