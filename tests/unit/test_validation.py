@@ -49,7 +49,7 @@ FIELD_CASES = [
     ("hostPorts:\n  - {nameRef: A, port: 65536}\n", [f"{F}:5:15: hostPorts[0].nameRef: 'A' names no servant of this service",
                                                     f"{F}:5:24: hostPorts[0].port: 65536 is greater than 65535"]),
     ("repo:\n  image: Docker.io/X\n",
-     [f"{F}:5:10: repo.image: 'Docker.io/X' is invalid: expected an image reference: a lower-case name such as reg.io/team/app, optionally with :tag or @sha256:digest"]),
+     [f"{F}:5:10: repo.image: 'Docker.io/X' is invalid: expected an image reference: a lower-case name such as reg.io/team/app, optionally with a lower-case :tag (the TServer takes no digest, upper case or '_')"]),
     ("repo:\n  secret: My_Secret\n",
      [f"{F}:5:11: repo.secret: 'My_Secret' is invalid: expected a DNS-1123 secret name: lower-case letters, digits, '-', '.'"]),
     ("repo:\n  id: -bad\n", [f"{F}:5:7: repo.id: '-bad' does not match ^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$"]),
