@@ -5,6 +5,8 @@
   manifest (only the fields the manifest sets).
 - "What a release would apply" is `helm template --dry-run=server` of the chart the release would package:
   the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
+  The TImage release record a deploy adds (who/when/why, deploy/records.py) is made at deploy time and is
+  not rendered here: a new release's entry shows without createPerson/createTime/mark.
 - Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name) and masked
   (operate/mask.py) before they are compared. A diff that is empty only because masked values changed
   says so.

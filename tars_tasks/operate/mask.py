@@ -18,6 +18,8 @@ def mask_text(text: str) -> str:
 def mask_value(value: Any) -> Any:
     """Scalars under secret-looking keys masked, text masked line by line; maps and lists walked."""
     if isinstance(value, dict):
+        if SECRET_KEY.search(str(value.get("name", ""))) and isinstance(value.get("value"), (str, int, float)):
+            value = {**value, "value": MASK}  # an env var or similar {name: DB_PASSWORD, value: ...}
         return {k: (MASK if SECRET_KEY.search(str(k)) and not isinstance(v, (dict, list)) and v not in ("", None)
                     else mask_value(v)) for k, v in value.items()}
     if isinstance(value, list):
