@@ -26,11 +26,12 @@ from tars_tasks.deploy.report import Report, ServiceReport
 from tars_tasks.deploy.rollout import RolloutPolicy
 from tars_tasks.deploy.runner import Runner
 from tars_tasks.deploy.steps import Progress, Steps
-from tars_tasks.image.artifacts import Artifact, resolve
+from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
 from tars_tasks.image.registry import Registries
+from tars_tasks.plan import saved
 from tars_tasks.plan.make import cluster_releases, make_plan
-from tars_tasks.plan.model import Options, Plan, check_plan_still_applies
+from tars_tasks.plan.model import Options, Plan
 from tars_tasks.project import Project
 
 
@@ -53,18 +54,17 @@ def plan_only(project: Project, opts: Options) -> Plan:
     return make_plan(project, opts, helm=Helm.from_settings(project.settings))[0]
 
 
-def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm,
-                    lister: FileLister) -> tuple[Plan, dict[str, Artifact], Options]:
-    """A saved plan, refused when flags try to change it or when its services' files changed since."""
+def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm, lister: FileLister,
+                    registries: Registries | None = None) -> tuple[Plan, dict[str, Artifact], Options]:
+    """A saved plan, refused when flags try to change it, when it differs from what the repo says now, or
+    when it skips building an image that does not exist (plan/saved.py)."""
     if opts.selects:
         raise UsageError(f"--plan runs exactly the saved plan: drop {', '.join(opts.selects)} "
                          "(or make a new plan with them)")
     plan = Plan.load(plan_file)
-    services = project.select([p.id for p in plan.services])
-    project.require_valid(services)
-    artifacts = resolve(project.settings, services, plan.tag, lister)
-    check_plan_still_applies(plan, {sid: a.fingerprint for sid, a in artifacts.items()})
     opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
+    artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
+                            opts.dry_run)
     cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     return plan, artifacts, opts
 
@@ -109,7 +109,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     registries = Registries(home=settings.registry, overwrite_tag=run.overwrite_tag)
     lister = FileLister(settings.root)
     if run.plan_file is not None:
-        plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister)
+        plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True)

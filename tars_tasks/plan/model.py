@@ -5,13 +5,15 @@ How a plan is made is `plan/make.py`; what "changed" means is explained there.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from tars_tasks.core.errors import TarsError, UsageError
+from tars_tasks.core.errors import UsageError
+from tars_tasks.core.fsio import write_text_atomic
+from tars_tasks.core.settings import check_setting
 
 PLAN_FORMAT = "tars-tasks/plan@1"
 
@@ -90,34 +92,97 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: Any) -> Plan:
+        """A plan from its JSON, every field checked: a plan file is input anyone may have edited, so a wrong
+        type, an unknown field or a repeated id is a usage error naming ``services[i].field``, never a
+        traceback. Whether it still matches the repo is `plan/saved.py`'s job."""
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise UsageError(f"not a tars-tasks plan (expected format {PLAN_FORMAT})")
+        _fields(data, "", _PLAN_FIELDS, required={"format", "namespace", "services", "waves"})
+        services = [_service(s, f"services[{i}]") for i, s in enumerate(data["services"])]
+        seen: set[str] = set()
+        for i, s in enumerate(services):
+            if s.id in seen:
+                raise UsageError(f"services[{i}].id: {s.id} is planned twice")
+            seen.add(s.id)
         try:
-            services = [ServicePlan(**s) for s in data["services"]]
-            return cls(services, [list(w) for w in data["waves"]], data["namespace"], bool(data.get("dryRun")),
-                       list(data.get("notes") or []), data.get("tag"))
-        except (KeyError, TypeError) as exc:
-            raise UsageError(f"plan file is incomplete or malformed: {exc}") from None
+            check_setting("namespace", data["namespace"])
+        except UsageError as exc:
+            raise UsageError(str(exc).replace("tars.namespace", "namespace", 1)) from None
+        return cls(services, [list(w) for w in data["waves"]], data["namespace"], bool(data.get("dryRun", False)),
+                   list(data.get("notes") or []), data.get("tag"))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        """Written whole or not at all, never through a symlink planted at ``path`` (core/fsio.py)."""
+        write_text_atomic(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Plan:
         try:
-            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise UsageError(f"cannot read plan {path}: {exc.strerror}") from None
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path}: not a tars-tasks plan (not UTF-8 text)") from None
+        try:
+            return cls.from_json(data)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {exc}") from None
 
 
-def check_plan_still_applies(plan: Plan, fingerprints: dict[str, str]) -> None:
-    """A saved plan runs exactly as planned only while its inputs are unchanged."""
-    missing = sorted(p.id for p in plan.services if p.id not in fingerprints)
-    if missing:
-        raise TarsError(f"the plan names services that no longer exist: {', '.join(missing)}")
-    stale = sorted(p.id for p in plan.services if fingerprints[p.id] != p.fingerprint)
-    if stale:
-        raise TarsError(f"files changed since the plan was made ({', '.join(stale)}); make a new plan")
+Check = tuple[str, Callable[[Any], bool]]  # (what the value must be, the test)
+_STRINGS = "a list of strings"
+_PLAN_FIELDS: dict[str, Check] = {
+    "format": ("a string", lambda v: isinstance(v, str)),
+    "namespace": ("a string", lambda v: isinstance(v, str)),
+    "dryRun": ("true or false", lambda v: isinstance(v, bool)),
+    "tag": ("a string or null", lambda v: v is None or isinstance(v, str)),
+    "notes": (_STRINGS, lambda v: _strings(v)),
+    "services": ("a list", lambda v: isinstance(v, list)),
+    "waves": ("a list of lists of strings", lambda v: isinstance(v, list) and all(_strings(w) for w in v)),
+}
+_SERVICE_FIELDS: dict[str, Check] = {
+    "id": ("a service id", lambda v: isinstance(v, str) and bool(v)),
+    "changed": ("true or false", lambda v: isinstance(v, bool)),
+    "reasons": (_STRINGS, lambda v: _strings(v)),
+    "steps": (_STRINGS, lambda v: _strings(v)),
+    "image": ("a string", lambda v: isinstance(v, str)),
+    "wave": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "dependsOn": (_STRINGS, lambda v: _strings(v)),
+    "fingerprint": ("a string", lambda v: isinstance(v, str)),
+    "chart": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _fields(data: dict, where: str, known: dict[str, Check], required: set[str]) -> None:
+    """Every key known, every required one present, every value of its type; else a UsageError naming it."""
+    prefix = f"{where}." if where else ""
+    for key in data:
+        if key not in known:
+            raise UsageError(f"{prefix}{key}: unknown field (known: {', '.join(known)})")
+    for key, (what, ok) in known.items():
+        if key not in data:
+            if key in required:
+                raise UsageError(f"{prefix}{key}: missing")
+            continue
+        if not ok(data[key]):
+            raise UsageError(f"{prefix}{key}: must be {what}, not {_kind(data[key])}")
+
+
+def _service(data: Any, where: str) -> ServicePlan:
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: must be an object, not {_kind(data)}")
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS))
+    return ServicePlan(**data)
