@@ -20,4 +20,9 @@ def run_build(project: Project, services: Sequence[Service], tag: str | None = N
     lister = FileLister(settings.root)
     artifacts = resolve(settings, services, tag, lister)
     builder = ImageBuilder(settings, progress=progress, lister=lister, overwrite_tag=overwrite_tag)
-    return build_all(builder, [artifacts[s.id] for s in services], push, jobs or settings.jobs)
+    built = build_all(builder, [artifacts[s.id] for s in services if not artifacts[s.id].pinned], push,
+                      jobs or settings.jobs)
+    by_id = {r.service: r for r in built}
+    return [by_id.get(s.id) or BuildResult(s.id, artifacts[s.id].ref, "pinned",
+                                           "repo.image names a tag: deployed as given, never built")
+            for s in services]

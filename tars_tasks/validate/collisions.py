@@ -13,7 +13,7 @@ from collections.abc import Callable
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
-from tars_tasks.image.spec import image_name
+from tars_tasks.image.spec import image_name, pinned_image
 
 # what collides, where to point in the file, the value that must be unique
 Key = tuple[str, Callable[[Service], list], Callable[[Service], str]]
@@ -25,7 +25,9 @@ def collision_problems(services: list[Service], settings: Settings | None = None
     keys: list[Key] = [("id (ignoring case)", lambda s: ["app"], lambda s: s.id.lower()),
                        ("helm release and TServer name", lambda s: ["server"], lambda s: s.name)]
     if settings is not None:
-        keys.append(("image repository", _image_field, lambda s: image_name(s, settings).lower()))
+        # a pinned image is never pushed, so it cannot overwrite the repository another service builds into
+        keys.append(("image repository", _image_field,
+                     lambda s: f"pinned {s.id}" if pinned_image(s) else image_name(s, settings).lower()))
     clashes: dict[tuple[int, int], list[str]] = defaultdict(list)  # (index, other's index) -> what collides
     fields: dict[tuple[int, int], list] = {}
     for what, locate, key in keys:
