@@ -53,11 +53,11 @@ def docker_client():
     client = docker.from_env(timeout=300)
     yield client
     for image in client.api.images(filters={"label": LABEL_SERVICE}):
-        for tag in image.get("RepoTags") or []:
-            parts = tag.split("/")
+        for name in (image.get("RepoTags") or []) + (image.get("RepoDigests") or []):  # digests: pushed, retagged
+            parts = name.split("/")
             if len(parts) > 2 and parts[1].startswith(NAMESPACE_PREFIX):
-                with contextlib.suppress(docker.errors.APIError):  # in use by someone's container: left
-                    client.images.remove(tag)
+                with contextlib.suppress(docker.errors.APIError):  # gone already, or in use by a container
+                    client.images.remove(name)
     client.close()
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Another user of the same docker engine and registries, to show the tests do not depend on being alone.
 
-    python3 tests/noise.py [SECONDS]     (default: until interrupted)
+    python3 tests/noise.py [SECONDS]     (default: until interrupted; Ctrl-C or `kill PID` cleans up)
 
 In a loop: builds throwaway images labelled like the tool's (io.tars-tasks.service / .fingerprint, with
 service names of its own, Noise.*), tags them as 127.0.0.1:5000/noise/*, as 127.0.0.1:5000/<app>/<server>
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import signal
 import sys
 import tarfile
 import tempfile
@@ -62,10 +64,12 @@ def push(client: docker.DockerClient, ref: str) -> None:
 
 def main(argv: list[str]) -> int:
     seconds = float(argv[0]) if argv else float("inf")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill PID` cleans up as Ctrl-C does
     ensure_docker()
     client = docker.from_env(timeout=300)
     client.images.get(TEST_BASE_IMAGE)  # made by the test session (conftest.test_base_image) or setup
-    own = RegistryProcess(Path(tempfile.mkdtemp(prefix="noise-registry-")))
+    workdir = Path(tempfile.mkdtemp(prefix="noise-registry-"))
+    own = RegistryProcess(workdir)
     start, rounds = time.monotonic(), 0
     made: list[str] = []
     try:
@@ -89,6 +93,7 @@ def main(argv: list[str]) -> int:
         pass
     finally:
         own.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         for ref in made:
             with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(ref)
