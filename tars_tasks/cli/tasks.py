@@ -217,11 +217,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                  force: bool = False, user: str | None = None, reason: str | None = None) -> None:
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
-    import signal
-    import threading
-
+    from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import ProgressView, TableReporter
-    from tars_tasks.core import children
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
@@ -229,14 +226,6 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
 
     project = Project.load(settings_of(c))
     views: list[ProgressView] = []
-    cancel, received = threading.Event(), []
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        received.append(signum)
-        cancel.set()
-        print(f"{signal.Signals(signum).name}: stopping (nothing new starts; running helm/build children are "
-              "asked to stop)", file=sys.stderr, flush=True)
-        threading.Thread(target=children.stop_all, name="stop-children", daemon=True).start()
 
     def on_plan(p: Plan) -> None:
         print(TableReporter().plan(p), end="", file=sys.stderr)
@@ -250,25 +239,22 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                      policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail),
                      lock_timeout=_seconds_flag(lock_timeout, "--lock-timeout"), force=force,
                      records=RecordInputs(user, reason))
-    handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=cancel)
-    except TarsError as exc:
-        if received:  # e.g. a helm list stopped while planning
-            raise Exit(f"interrupted ({exc})", code=128 + received[0]) from None
-        raise
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-        for view in views:
-            view.close()
+    with Interrupts() as stop:
+        try:
+            _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel)
+        except TarsError as exc:
+            if stop.received:  # e.g. a helm list stopped while planning
+                raise Exit(f"interrupted ({exc})", code=stop.code) from None
+            raise
+        finally:
+            for view in views:
+                view.close()
     print(reporter(json_).report(report), end="", flush=True)
     if json_:
         print(TableReporter().report(report), end="", file=sys.stderr)
-    if received:
-        raise Exit(f"interrupted by {signal.Signals(received[0]).name}: "
-                   f"{report.counts().get('interrupted', 0)} service(s) interrupted; a rerun continues",
-                   code=128 + received[0])
+    if stop.received:
+        raise Exit(f"interrupted by {stop.name}: {report.counts().get('interrupted', 0)} service(s) interrupted; "
+                   "a rerun continues", code=stop.code)
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)

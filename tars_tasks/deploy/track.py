@@ -27,6 +27,9 @@ PULL_TERMINAL = ("ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 PULL_RETRYING = ("ErrImagePull",)
 CRASH_RESTARTS_TERMINAL = 2
 READY, WAITING, FAILED = "ready", "waiting", "failed"
+# polling (benchmarks/bench_tracking.py): a 0.5 s cap cost 13-19% over the fake's own time to Ready for 1-2 s
+# rollouts, a 0.2 s cap 7-8.5% for about 30% more requests; long rollouts go back to 0.5 s
+FAST_INTERVAL, SLOW_INTERVAL, FAST_PHASE = 0.2, 0.5, 10.0
 
 
 @dataclass(frozen=True)
@@ -173,8 +176,11 @@ Look = Callable[[Target], Verdict]
 
 def track(target: Target, look: Look, deadline: float, progress: Callable[[str], None] = lambda msg: None,
           sleep: Callable[[float], None] = time.sleep) -> Verdict:
-    """Look until ready, failed, or the deadline (monotonic). Polls quickly at first, then every 0.5 s."""
-    interval, shown = 0.05, ""
+    """Look until ready, failed, or the deadline (monotonic).
+
+    Polls at 0.05 s, growing 1.5x to at most 0.2 s for the first FAST_PHASE seconds (most rollouts: a poll
+    lands within 0.1 s of Ready on average), then every 0.5 s (long rollouts: fewer requests)."""
+    interval, shown, started = 0.05, "", time.monotonic()
     while True:
         verdict = look(target)
         if verdict.state != WAITING:
@@ -187,7 +193,8 @@ def track(target: Target, look: Look, deadline: float, progress: Callable[[str],
             verdict.state, verdict.timed_out = FAILED, True
             return verdict
         sleep(min(interval, left))
-        interval = min(interval * 1.5, 0.5)
+        cap = FAST_INTERVAL if time.monotonic() - started < FAST_PHASE else SLOW_INTERVAL
+        interval = min(interval * 1.5, cap)
 
 
 def failure_summary(verdict: Verdict, seconds: float) -> str:

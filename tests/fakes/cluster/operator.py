@@ -201,7 +201,8 @@ class Operator:
 
     def _owned_pods(self, workload: dict[str, Any]) -> list[dict[str, Any]]:
         ns = workload["metadata"]["namespace"]
-        return [p for p in self.store.list(POD, ns)[0] if owned_by(p, workload["metadata"]["uid"])]
+        uid = workload["metadata"]["uid"]
+        return self.store.list(POD, ns, lambda p: owned_by(p, uid))[0]  # filter before copying: 200 servers
 
     def _sync_statefulset(self, sts: dict[str, Any], now: float) -> None:
         spec, name = sts.get("spec") or {}, sts["metadata"]["name"]
