@@ -9,8 +9,8 @@ from typing import Any
 
 from invoke import Context, Exit
 
+from tars_tasks.cli.common import SERVICE_HELP, reports_errors, settings_of, tars_task
 from tars_tasks.cli.output import diff_text, history_text, prune_text, reporter, status_text
-from tars_tasks.cli.tasks import SERVICE_HELP, reports_errors, settings_of, tars_task
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.services import Service
 from tars_tasks.project import Project
@@ -64,7 +64,7 @@ def history(c: Context, service: str | None = None, namespace: str | None = None
     project = Project.load(settings)
     svc = _one_service(project, service)
     name = svc.name
-    found = revisions(Helm.from_settings(settings), Kube(settings.kube_context, settings.api_version), name,
+    found = revisions(Helm.from_settings(settings), Kube.from_settings(settings), name,
                       namespace or settings.namespace)
     if not found:
         raise Exit(f"error: {name} was never installed in namespace {namespace or settings.namespace}", code=1)

@@ -5,59 +5,19 @@ are off (`auto_shortflags=False`): the same letter meant different flags in diff
 """
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from invoke import Collection, Context, Exit, task
+from invoke import Context, Exit
 
+from tars_tasks.cli.common import SERVICE_HELP, reports_errors, settings_of, tars_task
 from tars_tasks.cli.output import reporter
-from tars_tasks.core.errors import InputError, TarsError, UsageError
-from tars_tasks.core.settings import COLLECTION_DEFAULTS, Settings, parse_jobs
+from tars_tasks.core.errors import TarsError, UsageError
+from tars_tasks.core.settings import parse_jobs
 from tars_tasks.project import Project
-
-F = TypeVar("F", bound=Callable[..., Any])
-tars_task = functools.partial(task, auto_shortflags=False)  # no short flags: one letter meant different flags
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def settings_of(c: Context) -> Settings:
-    tars = c.config.get("tars", {})
-    if not hasattr(tars, "items"):  # e.g. `tars: 3` in a file invoke merged without asking us
-        raise UsageError(f"tars: expected a mapping of settings, got {tars!r}")
-    return Settings.from_mapping(_plain(tars))
-
-
-def reports_errors(fn: F) -> F:
-    """Turn expected failures into a one-line message and an exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(c, *args, **kwargs)
-        except InputError as exc:
-            for p in exc.problems:
-                print(p, file=sys.stderr)
-            raise Exit(f"{len(exc.problems)} problem(s) found", code=1) from None
-        except TarsError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from None
-        except KeyboardInterrupt:
-            raise Exit("interrupted", code=130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-SERVICE_HELP = "App.Server id of a service; repeat for several (default: all)"
 
 
 @tars_task(name="list", iterable=["service"],
@@ -378,7 +338,4 @@ def install_helm(c: Context, dest: str | None = None, force: bool = False) -> No
     print(install(Path(dest) if dest else None, force=force), file=sys.stderr)
 
 
-from tars_tasks.cli import operate  # noqa: E402 - its tasks use the helpers above
-
-ns = Collection(list_services, validate, template, chart, build, plan, release, deploy, install_helm, *operate.TASKS)
-ns.configure({"tars": COLLECTION_DEFAULTS, "tasks": {"auto_dash_names": True}})
+TASKS = (list_services, validate, template, chart, build, plan, release, deploy, install_helm)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import TarsError
-from tars_tasks.core.helm import ROLLOUT_LABEL
+from tars_tasks.core.helm import ROLLOUT_LABEL, seconds
+from tars_tasks.core.settings import Settings
 
 TARS_GROUP = "k8s.tars.io"
 APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
@@ -41,9 +42,14 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 class Kube:
     kube_context: str = ""
     api_version: str = "k8s.tars.io/v1beta3"
-    timeout: float = 10.0
+    timeout: float = 30.0  # per request; a busy API server may be slow, a hung one must not hang the run
     _client: Any = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Kube:
+        """The configured context and TARS API version; requests time out after tars.helm_read_timeout."""
+        return cls(settings.kube_context, settings.api_version, seconds(settings.helm_read_timeout))
 
     def client(self) -> Any:
         with self._lock:

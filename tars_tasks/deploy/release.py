@@ -74,7 +74,7 @@ def release_lock(settings: Settings, namespace: str, wait: float, cancel: thread
     is a usage error, as for helm."""
     if kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
         return None
-    lock = ReleaseLock(Kube(settings.kube_context, settings.api_version), namespace,
+    lock = ReleaseLock(Kube.from_settings(settings), namespace,
                        duration=seconds(settings.lock_duration), wait=wait, cancel=cancel,
                        on_lost=lambda why: cancel.set())
     try:

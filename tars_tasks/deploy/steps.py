@@ -71,7 +71,7 @@ class Steps:
 
     def kube(self) -> Kube:
         if self._kube is None:
-            self._kube = Kube(self.settings.kube_context, self.settings.api_version)
+            self._kube = Kube.from_settings(self.settings)
         return self._kube
 
     def deploy(self, sid: str) -> None:

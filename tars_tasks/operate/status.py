@@ -211,7 +211,7 @@ def status(project: Project, ids: list[str], namespace: str | None = None, helm:
     settings = project.settings
     ns = namespace or settings.namespace
     draft = wanted(project, ids, ns)
-    live = read_live(helm or Helm.from_settings(settings), kube or Kube(settings.kube_context, settings.api_version),
+    live = read_live(helm or Helm.from_settings(settings), kube or Kube.from_settings(settings),
                      ns)
     states = [judge_service(s, draft, live) for s in sorted(draft.selected, key=lambda s: s.id)]
     if not ids:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from support import REPO_ROOT
-from tars_tasks.cli.tasks import ns
+from tars_tasks.tasks import ns
 
 PIPELINES = sorted((REPO_ROOT / "ci").glob("*.yml"))
 
