@@ -15,7 +15,6 @@ from synth import make  # noqa: E402
 
 from tars_tasks.core.settings import Settings  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
-from tars_tasks.validate.render import check_project  # noqa: E402
 from tars_tasks.validate.schema import validator  # noqa: E402
 
 
@@ -33,7 +32,7 @@ def main(n: int = 1000, repeat: int = 5) -> None:
         print(f"discover+validate {n} services: median {statistics.median(times):.3f} s, "
               f"best {min(times):.3f} s over {repeat} runs")
         start = time.perf_counter()
-        problems = check_project(project, project.services, render=True)
+        problems = project.check(project.services, render=True)
         rendered = time.perf_counter() - start
         assert problems == [], problems[:3]
         print(f"`invoke validate` rendering of {n} services (package + one helm template): {rendered:.3f} s")

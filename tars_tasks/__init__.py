@@ -26,12 +26,11 @@ _PUBLIC = {
     "ServiceReport": "tars_tasks.deploy.report", "ServiceStatus": "tars_tasks.deploy.report",
     "make_plan": "tars_tasks.plan.make", "Options": "tars_tasks.plan.model", "Plan": "tars_tasks.plan.model",
     "ServicePlan": "tars_tasks.plan.model", "Step": "tars_tasks.plan.model",
-    "check_project": "tars_tasks.validate.render",
 }
 
 __all__ = [
     "InputError", "Options", "Plan", "Problem", "Project", "Report", "RunOptions", "ServicePlan", "ServiceReport",
-    "ServiceStatus", "Settings", "Step", "TarsError", "UsageError", "__version__", "check_project", "make_plan",
+    "ServiceStatus", "Settings", "Step", "TarsError", "UsageError", "__version__", "make_plan",
     "plan_only", "release",
 ]
 
@@ -50,4 +49,3 @@ if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.plan.make import make_plan
     from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
     from tars_tasks.project import Project
-    from tars_tasks.validate.render import check_project

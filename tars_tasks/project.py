@@ -59,3 +59,13 @@ class Project:
         return [{"id": s.id, "path": str(s.dir.relative_to(root)) if s.dir.is_relative_to(root) else str(s.dir),
                  "template": s.template, "dependsOn": s.depends_on}
                 for s in self.select(ids)]
+
+    def check(self, selected: Sequence[Service], render: bool = True, crd_check: bool = True) -> list[Problem]:
+        """`invoke validate`: file problems of the selected services, then (when they are valid) their rendered
+        charts — each must render, and with ``crd_check`` every manifest must conform to the CRD schemas."""
+        from tars_tasks.validate.render import render_problems  # helm and jsonschema only when validating
+
+        problems = self.problems_for(selected)
+        if render and selected and not errors_only(problems):
+            problems = problems + render_problems(self.settings, selected, crd_check)
+        return problems

@@ -42,12 +42,11 @@ CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default:
 def validate(c: Context, service: list[str] | None = None, json_: bool = False, render: bool = True,
              crd_check: bool = True) -> None:
     """Check every values.yaml (schema, cross-field rules, dependency graph, rendered CRDs)."""
-    from tars_tasks.validate.render import check_project
     from tars_tasks.validate.schema import errors_only
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
-    problems = check_project(project, selected, render=render, crd_check=crd_check)
+    problems = project.check(selected, render=render, crd_check=crd_check)
     errors = errors_only(problems)
     print(reporter(json_).problems(problems, len(selected)), end="")
     if errors:
@@ -70,7 +69,7 @@ def template(c: Context, service: list[str] | None = None, tag: str | None = Non
     from tars_tasks.chart.render import render
 
     project = Project.load(settings_of(c))
-    for text in render(project, _valid_selection(project, service), tag):
+    for text in render(project.settings, _valid_selection(project, service), tag):
         sys.stdout.write(text)
 
 
@@ -83,7 +82,8 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
     from tars_tasks.chart.render import package_all
 
     project = Project.load(settings_of(c))
-    for path in package_all(project, _valid_selection(project, service), tag, Path(out) if out else None):
+    for path in package_all(project.settings, _valid_selection(project, service), tag,
+                            Path(out) if out else None):
         print(path)
 
 
@@ -109,8 +109,9 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
     project.require_valid(selected)
-    results = run_build(project, selected, tag=tag, push=push, jobs=parse_jobs(jobs, "--jobs") if jobs else None,
-                        progress=progress, overwrite_tag=overwrite_tag)
+    results = run_build(project.settings, selected, tag=tag, push=push,
+                        jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
+                        overwrite_tag=overwrite_tag)
     for r in results:
         print(r.summary(), file=sys.stderr)
     print(reporter(json_).images(results), end="")

@@ -5,18 +5,17 @@ from collections.abc import Sequence
 
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.services import Service
+from tars_tasks.core.settings import Settings
 from tars_tasks.image.artifacts import resolve
 from tars_tasks.image.images import BuildResult, ImageBuilder, Progress, build_all
-from tars_tasks.project import Project
 
 
-def run_build(project: Project, services: Sequence[Service], tag: str | None = None, push: bool = True,
+def run_build(settings: Settings, services: Sequence[Service], tag: str | None = None, push: bool = True,
               jobs: int | None = None, progress: Progress | None = None, overwrite_tag: bool = False
               ) -> list[BuildResult]:
     """One result per service, in the order given. ``progress(service_id, message)`` is called from the
     build threads (at once for different services) for each step; `BuildResult.summary()` is a line per
     result for people. ``overwrite_tag`` replaces an image tag that holds other content (else refused)."""
-    settings = project.settings
     lister = FileLister(settings.root)
     artifacts = resolve(settings, services, tag, lister)
     builder = ImageBuilder(settings, progress=progress, lister=lister, overwrite_tag=overwrite_tag)

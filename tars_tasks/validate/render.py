@@ -16,10 +16,9 @@ from tars_tasks.chart.package import package
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.services import Service
+from tars_tasks.core.settings import Settings
 from tars_tasks.image.artifacts import resolve
-from tars_tasks.project import Project
 from tars_tasks.validate.conformance import crd_problems, parse
-from tars_tasks.validate.schema import errors_only
 
 UMBRELLA = "tars-tasks-validate"
 _SOURCE = re.compile(rf"^# Source: {UMBRELLA}/charts/([^/]+)/", re.MULTILINE)
@@ -35,9 +34,8 @@ def split_by_subchart(text: str) -> dict[str, str]:
     return {name: "\n---\n".join(docs) for name, docs in out.items()}
 
 
-def render_problems(project: Project, services: Sequence[Service], crd_check: bool = True) -> list[Problem]:
+def render_problems(settings: Settings, services: Sequence[Service], crd_check: bool = True) -> list[Problem]:
     """Package and render every service; a chart that fails to render or breaks a CRD is a problem."""
-    settings = project.settings
     helm = Helm.from_settings(settings)
     artifacts = resolve(settings, services)
     crds = settings.path(settings.crds_dir)
@@ -72,13 +70,3 @@ def render_problems(project: Project, services: Sequence[Service], crd_check: bo
             else:
                 problems.extend(check(s, rendered[s.name]))
         return problems
-
-
-def check_project(project: Project, selected: Sequence[Service], render: bool = True,
-                  crd_check: bool = True) -> list[Problem]:
-    """File problems of the selected services, then (when they are valid) their rendered charts: each must
-    render, and with ``crd_check`` every manifest must conform to the TarsCloud CRD schemas."""
-    problems = project.problems_for(selected)
-    if render and selected and not errors_only(problems):
-        problems = problems + render_problems(project, selected, crd_check)
-    return problems

@@ -266,17 +266,15 @@ def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
     """The claim: a values.yaml that passes validate renders a valid TServer (checked on every sample)."""
     from tars_tasks.core.settings import Settings
     from tars_tasks.project import Project
-    from tars_tasks.validate.render import check_project
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))
-    assert check_project(project, project.services, render=True) == []
+    assert project.check(project.services, render=True) == []
 
 
 def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
     """With a CRD schema that forbids what we render, validate says so, located at the file."""
     import json
 
-    from tars_tasks.validate.render import check_project
 
     crds = tmp_path / "crds"
     shutil.copytree(CRDS_DIR, crds)
@@ -285,7 +283,7 @@ def test_validate_reports_a_chart_that_breaks_the_crd(repo, tmp_path):
     (crds / "tserver.v1beta3.schema.json").write_text(json.dumps(schema))
     repo.service("Shop", "Cart", "replicas: 5\n")
     project = repo.load(crds_dir=str(crds))
-    assert [str(p) for p in check_project(project, project.services)] == [
+    assert [str(p) for p in project.check(project.services)] == [
         "services/Shop/Cart/values.yaml:1:1: rendered TServer/shop-cart: spec.k8s.replicas: 5 is greater than the maximum of 1"]
 
 
@@ -293,7 +291,6 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     """When the one-shot render fails, every service is rendered alone and the failing ones are named."""
     import tars_tasks.chart.package as charts_mod
     from tars_tasks.chart.package import ChartTemplate
-    from tars_tasks.validate.render import check_project
 
     real = charts_mod.load_template()
     broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
@@ -301,7 +298,7 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(broken, real.meta, "x" * 64))
     repo.service("Shop", "Cart")
     project = repo.load()
-    problems = [str(p) for p in check_project(project, project.services)]
+    problems = [str(p) for p in project.check(project.services)]
     assert len(problems) == 1
     assert problems[0].startswith("services/Shop/Cart/values.yaml:1:1: chart does not render: `")
     assert "boom" in problems[0]

@@ -23,6 +23,6 @@ def test_two_built_services_in_one_repository_collide(repo):
 def test_build_reports_a_pinned_service_without_building_it(repo):
     repo.service("Base", "B", "servants: [{name: BObj, port: 10001}]\nrepo:\n  image: busybox:1.36\n")
     project = repo.load()
-    [result] = run_build(project, project.services, push=False)
+    [result] = run_build(project.settings, project.services, push=False)
     assert (result.service, result.status, result.image) == ("Base.B", "pinned", "busybox:1.36")
     assert result.ok and result.summary() == "Base.B: pinned busybox:1.36 in 0.0s"
