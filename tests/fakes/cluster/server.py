@@ -91,6 +91,14 @@ def _table(route: Route, items: list[dict[str, Any]], rv: int, include: str) -> 
             "columnDefinitions": columns, "rows": [row(_versioned(o, route)) for o in items]}
 
 
+class _Listener(ThreadingHTTPServer):
+    """A deep accept queue: helm and the tool's client open many connections at once, and with the default
+    backlog of 5 a busy machine dropped SYNs (the client's retries then took tens of seconds)."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ApiServer:
     """A ThreadingHTTPServer on 127.0.0.1 that answers like a Kubernetes API server."""
 
@@ -101,7 +109,7 @@ class ApiServer:
         class Handler(_Handler):
             server_api = api
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd = _Listener(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.port: int = self.httpd.server_address[1]
 
