@@ -22,7 +22,7 @@ time (a worker creates its next TServer when the previous one is Ready), or all 
 
     python benchmarks/bench_tracking.py [N] [--only uniform|spread] [--trackers jobs|all] [--jobs J]
                                         [--first-interval S] [--factor F] [--max-interval S] [--fake-as-is]
-The interval flags replace track()'s polling schedule (0.05 s, x1.5, up to 0.5 s) through its `sleep`
+The interval flags replace track()'s polling schedule (0.05 s, x1.5, up to 0.2 s for 10 s, then 0.5 s) through its `sleep`
 parameter, to try another one without editing tars_tasks.
 """
 from __future__ import annotations
@@ -49,11 +49,11 @@ from fakes.cluster import FakeCluster, Outcome  # noqa: E402
 from tars_tasks.core.helm import Helm  # noqa: E402
 from tars_tasks.deploy.kube import Kube, KubeError  # noqa: E402
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy  # noqa: E402
-from tars_tasks.deploy.track import READY, Target, Verdict, track  # noqa: E402
+from tars_tasks.deploy.track import FAST_INTERVAL, FAST_PHASE, READY, SLOW_INTERVAL, Target, Verdict, track  # noqa: E402
 
 NS = "tars"
 RECONCILE = 0.1
-TRACK_DEFAULT = (0.05, 1.5, 0.5)  # track()'s own schedule: first interval, growth, cap
+TRACK_DEFAULT = (0.05, 1.5, FAST_INTERVAL)  # track()'s own schedule: first interval, growth, cap (first FAST_PHASE s)
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,8 @@ def main() -> None:
     schedule = (args.first_interval, args.factor, args.max_interval)
     print(f"tracking {n} TServers (2 replicas each) to Ready against the fake (own process); reconcile "
           f"{RECONCILE} s, pods Ready after 1.0 s (uniform) or 0.5-2.0 s (spread); polling every "
-          f"{schedule[0]} s x{schedule[1]} up to {schedule[2]} s")
+          f"{schedule[0]} s x{schedule[1]} up to {schedule[2]} s"
+          + (f" (then {SLOW_INTERVAL} s after {FAST_PHASE:.0f} s: the library's own)" if schedule == TRACK_DEFAULT else ""))
     results = []
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
