@@ -49,6 +49,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -90,11 +91,23 @@ class BuildError(TarsError):
     pass
 
 
+class BuildStatus(str, Enum):
+    BUILT = "built"  # built locally (not pushed)
+    PUSHED = "pushed"
+    EXISTS = "exists"  # the registry has the tag: nothing built
+    LOCAL = "local"  # the local engine has it (--no-push): nothing built
+    PINNED = "pinned"  # repo.image names a tag: never built
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class BuildResult:
     service: str
     image: str  # full reference
-    status: str  # built | pushed | exists | local | failed
+    status: BuildStatus
     reason: str = ""
     seconds: float = 0.0
     log: str = ""
@@ -102,15 +115,15 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status is not BuildStatus.FAILED
 
     def to_json(self) -> dict[str, Any]:
-        return {"service": self.service, "image": self.image, "status": self.status, "reason": self.reason,
+        return {"service": self.service, "image": self.image, "status": self.status.value, "reason": self.reason,
                 "seconds": round(self.seconds, 3), "log": self.log}
 
     def summary(self) -> str:
         """One line for people: `App.Server: status image in 1.2s (reason when failed)`."""
-        detail = f" ({self.reason})" if self.status == "failed" else ""
+        detail = f" ({self.reason})" if self.status is BuildStatus.FAILED else ""
         return f"{self.service}: {self.status} {self.image} in {self.seconds:.1f}s{detail}"
 
 
@@ -220,17 +233,17 @@ class ImageBuilder:
         import docker.errors
 
         start = time.monotonic()
-        result = BuildResult(artifact.service.id, artifact.ref, "failed", log=str(self.log_path(artifact)))
+        result = BuildResult(artifact.service.id, artifact.ref, BuildStatus.FAILED, log=str(self.log_path(artifact)))
         log_path = self.log_path(artifact)
         with open_log(log_path) as opened:  # never through a symlink; a log that fails does not fail the build
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
             except (BuildError, RegistryError) as exc:
-                result.status, result.reason = "failed", redact_text(str(exc))
+                result.status, result.reason = BuildStatus.FAILED, redact_text(str(exc))
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
-                result.status, result.reason = "failed", f"docker: {redact_text(_docker_message(exc))}"
+                result.status, result.reason = BuildStatus.FAILED, f"docker: {redact_text(_docker_message(exc))}"
                 log.write(f"FAILED: {result.reason}\n")
         result.seconds = time.monotonic() - start
         return result
@@ -252,7 +265,7 @@ class ImageBuilder:
             in_registry = False
             self._say(artifact, log, f"registry check skipped: {exc}")
         if in_registry:
-            result.status, result.reason = "exists", "image tag already in the registry"
+            result.status, result.reason = BuildStatus.EXISTS, "image tag already in the registry"
             self._say(artifact, log, f"{artifact.ref} is in the registry: not built")
             return
         client = self.client_factory()
@@ -263,14 +276,14 @@ class ImageBuilder:
                 raise TagConflict(tag_conflict_message(artifact.ref, "the local engine", found, artifact.fingerprint))
             if local is not None and found == artifact.fingerprint:
                 self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
-                result.status, result.reason = "local", "image already built locally"
+                result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
             else:
                 self._compile(artifact, log)
                 self._build(client, artifact, log)
-                result.status, result.reason = "built", "image tag not in registry"
+                result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
             if push:
                 self._push(client, artifact, log)
-                result.status = "pushed"
+                result.status = BuildStatus.PUSHED
                 if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
                     raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
         finally:

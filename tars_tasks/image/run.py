@@ -7,7 +7,7 @@ from tars_tasks.core.files import FileLister
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.image.artifacts import resolve
-from tars_tasks.image.images import BuildResult, ImageBuilder, Progress, build_all
+from tars_tasks.image.images import BuildResult, BuildStatus, ImageBuilder, Progress, build_all
 
 
 def run_build(settings: Settings, services: Sequence[Service], tag: str | None = None, push: bool = True,
@@ -22,6 +22,6 @@ def run_build(settings: Settings, services: Sequence[Service], tag: str | None =
     built = build_all(builder, [artifacts[s.id] for s in services if not artifacts[s.id].pinned], push,
                       jobs or settings.jobs)
     by_id = {r.service: r for r in built}
-    return [by_id.get(s.id) or BuildResult(s.id, artifacts[s.id].ref, "pinned",
+    return [by_id.get(s.id) or BuildResult(s.id, artifacts[s.id].ref, BuildStatus.PINNED,
                                            "repo.image names a tag: deployed as given, never built")
             for s in services]
