@@ -26,3 +26,13 @@ class Cli:
 @pytest.fixture
 def sample(tmp_path) -> Cli:
     return Cli(copy_samples(tmp_path / "mono"))
+
+
+@pytest.fixture(scope="module")
+def cluster_registry(tmp_path_factory):
+    """A registry process of the module's own, for the tests that deploy to the fake cluster."""
+    from support import RegistryProcess
+
+    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()

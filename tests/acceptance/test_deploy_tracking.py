@@ -3,15 +3,12 @@ operator turns each TServer into a StatefulSet/DaemonSet and pods with the outco
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from clustermono import ClusterMono, helm_binary, name_of, sample_in_cluster
 
 from fakes.cluster import FakeCluster, Outcome
-from support import REPO_ROOT, RegistryProcess, copy_samples, init_git
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 
@@ -20,53 +17,10 @@ SAMPLE_DEPS = {"Base.HelloServer": ["Base.LogServer"], "Shop.CartServer": ["Base
                "Shop.WebGateway": ["Shop.OrderServer", "Base.AuthServer"]}
 
 
-def name_of(sid: str) -> str:
-    return sid.replace(".", "-").lower()
-
-
-class Mono:
-    """The sample monorepo wired to a fake cluster, a registry of its own and the real helm."""
-
-    def __init__(self, root: Path, cluster: FakeCluster, registry: RegistryProcess, tmp: Path):
-        self.root, self.cluster = root, cluster
-        self.env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": str(cluster.kubeconfig(tmp / "kc")),
-                    "INVOKE_TARS_REGISTRY": registry.host, "INVOKE_TARS_HELM_TIMEOUT": "20s",
-                    **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
-
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, capture_output=True, text=True,
-                              env={**self.env, **env}, timeout=300)
-
-    def release(self, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-        result = self("release", "--json", *args, **env)
-        report = json.loads(result.stdout) if result.stdout.startswith("{") else {}
-        return result, {s["id"]: s for s in report.get("services", [])}
-
-    def image_of(self, sid: str) -> str:
-        plan = json.loads(self("plan", "--json", "--service", sid).stdout)
-        return plan["services"][0]["image"]
-
-    def change(self, sid: str) -> None:
-        folder = self.root / "services" / sid.replace(".", "/")
-        (folder / "changed.txt").write_text("a new release\n")
-
-    def log(self, sid: str) -> str:
-        return (self.root / "dist" / "logs" / f"{sid}.deploy.log").read_text()
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
 @pytest.fixture
-def mono(tmp_path, registry):
-    root = copy_samples(tmp_path / "mono")
-    init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=0.3)) as cluster:
-        yield Mono(root, cluster, registry, tmp_path)
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(ClusterMono, tmp_path, cluster_registry, ready_after=0.3) as m:
+        yield m
 
 
 def first_ready(cluster: FakeCluster, server: str) -> float:
@@ -134,16 +88,10 @@ def test_a_failed_rollout_is_explained_skips_dependents_and_rolls_back(mono, kin
     workload = mono.cluster.get("StatefulSet", "tars", "shop-cartserver")
     assert workload["spec"]["template"]["spec"]["containers"][0]["image"] != new_image
     assert mono.cluster.ready_since("shop-cartserver") is not None
-    history = json.loads(subprocess.run([_helm(), "history", "shop-cartserver", "-n", "tars", "-o", "json"],
+    history = json.loads(subprocess.run([helm_binary(), "history", "shop-cartserver", "-n", "tars", "-o", "json"],
                                         capture_output=True, text=True, env=mono.env, check=True).stdout)
     assert [h["revision"] for h in history] == [1, 2, 3]
     assert history[-1]["description"] == "Rollback to 1"
-
-
-def _helm() -> str:
-    from tars_tasks.core.settings import Settings
-
-    return Settings.from_mapping({"root": str(REPO_ROOT)}).helm_binary()
 
 
 def test_a_failed_first_install_is_left_for_debugging_or_cleaned_up(mono):

@@ -9,33 +9,26 @@ import shutil
 import subprocess
 
 import pytest
-from test_deploy_tracking import Mono, _helm
+from clustermono import ClusterMono, helm_binary, sample_in_cluster
 
-from fakes.cluster import FakeCluster, Outcome
+from fakes.cluster import Outcome
 from fakes.cluster.resources import by_kind
-from support import RegistryProcess, copy_samples, init_git
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 NS = "tars"
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
+Mono = ClusterMono
 
 
 @pytest.fixture
-def mono(tmp_path, registry):
-    root = copy_samples(tmp_path / "mono")
-    init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=0.1)) as cluster:
-        yield Mono(root, cluster, registry, tmp_path)
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(ClusterMono, tmp_path, cluster_registry, ready_after=0.1) as m:
+        yield m
 
 
 def helm(mono: Mono, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_helm(), *args], capture_output=True, text=True, env=mono.env, check=True)
+    return subprocess.run([helm_binary(), *args], capture_output=True, text=True, env=mono.env, check=True)
 
 
 def status_of(mono: Mono, *args: str) -> dict[str, dict]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from clustermono import ClusterMono, name_of, sample_in_cluster
 
 from fakes.cluster import FakeCluster, Outcome
-from support import REPO_ROOT, RegistryProcess, copy_samples, init_git
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 
@@ -26,29 +25,8 @@ ALL = ["Base.AuthServer", "Base.HelloServer", "Base.LogServer", "Shop.CartServer
        "Shop.PayServer", "Shop.WebGateway"]
 
 
-def name_of(sid: str) -> str:
-    return sid.replace(".", "-").lower()
-
-
-def _helm() -> str:
-    from tars_tasks.core.settings import Settings
-
-    return Settings.from_mapping({"root": str(REPO_ROOT)}).helm_binary()
-
-
-class Mono:
-    """The sample monorepo wired to a fake cluster, a registry of its own and the real helm."""
-
-    def __init__(self, root: Path, cluster: FakeCluster, registry: RegistryProcess, tmp: Path):
-        self.root, self.cluster, self.tmp = root, cluster, tmp
-        self.kubeconfig = str(cluster.kubeconfig(tmp / "kc"))
-        self.env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": self.kubeconfig,
-                    "INVOKE_TARS_REGISTRY": registry.host, "INVOKE_TARS_HELM_TIMEOUT": "20s",
-                    **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
-
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, capture_output=True, text=True,
-                              env={**self.env, **env}, timeout=300)
+class Mono(ClusterMono):
+    """Also: runs in the background, helm revisions, the lease holder, helm children left running."""
 
     def start(self, *args: str, out: str, **env: str) -> subprocess.Popen:
         """`invoke ARGS` in the background, stdout to tmp/OUT.json and stderr to tmp/OUT.err."""
@@ -60,14 +38,6 @@ class Mono:
     def output(self, out: str) -> tuple[dict, str]:
         text = (self.tmp / f"{out}.json").read_text()
         return json.loads(text) if text.startswith("{") else {}, (self.tmp / f"{out}.err").read_text()
-
-    def release(self, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-        result = self("release", "--json", *args, **env)
-        report = json.loads(result.stdout) if result.stdout.startswith("{") else {}
-        return result, {s["id"]: s for s in report.get("services", [])}
-
-    def helm(self, *args: str) -> str:
-        return subprocess.run([_helm(), *args], capture_output=True, text=True, env=self.env, check=True).stdout
 
     def revisions(self, sid: str) -> list[int]:
         """Helm's revisions of a service's release, from its release Secrets."""
@@ -94,19 +64,10 @@ class Mono:
         return pids
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
 @pytest.fixture
-def mono(tmp_path, registry):
-    root = copy_samples(tmp_path / "mono")
-    init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=0.3)) as cluster:
-        yield Mono(root, cluster, registry, tmp_path)
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(Mono, tmp_path, cluster_registry, ready_after=0.3) as m:
+        yield m
 
 
 def test_sigterm_mid_release_reports_interrupted_leaves_nothing_pending_and_a_rerun_finishes(mono):

@@ -3,66 +3,27 @@ build, and each TImage release carries its record (who, when, why), kept across 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from fakes.cluster import FakeCluster, Outcome
-from support import REPO_ROOT, RegistryProcess, copy_samples, init_git
+from clustermono import ClusterMono, sample_in_cluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 
 PINNED = "Up.PinnedServer"
-CI_VARS = ("GITLAB_USER_LOGIN", "GITHUB_ACTOR", "CI_PIPELINE_URL", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY",
-           "GITHUB_RUN_ID")
 
 
-class Mono:
-    """The sample monorepo wired to a fake cluster, a registry of its own and the real helm (as in
-    test_deploy_tracking.py), with no CI variables of the machine running the tests."""
-
-    def __init__(self, root: Path, cluster: FakeCluster, registry: RegistryProcess, tmp: Path):
-        self.root, self.cluster = root, cluster
-        env = {k: v for k, v in os.environ.items() if k not in CI_VARS}
-        self.env = {**env, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": str(cluster.kubeconfig(tmp / "kc")),
-                    "INVOKE_TARS_REGISTRY": registry.host, "INVOKE_TARS_HELM_TIMEOUT": "20s",
-                    **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
-
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=self.root, capture_output=True, text=True,
-                              env={**self.env, **env}, timeout=300)
-
-    def release(self, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-        result = self("release", "--json", *args, **env)
-        report = json.loads(result.stdout) if result.stdout.startswith("{") else {}
-        return result, {s["id"]: s for s in report.get("services", [])}
-
-    def commit(self, subject: str) -> str:
-        for argv in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", subject]):
-            subprocess.run(argv, cwd=self.root, check=True, capture_output=True)
-        return subprocess.run(["git", "log", "-1", "--format=%h"], cwd=self.root, check=True, capture_output=True,
-                              text=True).stdout.strip()
+class Mono(ClusterMono):
+    """Also: the TImage release records of the pinned service."""
 
     def releases(self) -> list[dict]:
         return self.cluster.get("TImage", "tars", "up-pinnedserver")["releases"]
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
 @pytest.fixture
-def mono(tmp_path, registry):
-    root = copy_samples(tmp_path / "mono")
-    init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=0.2)) as cluster:
-        yield Mono(root, cluster, registry, tmp_path)
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(Mono, tmp_path, cluster_registry, ready_after=0.2) as m:
+        yield m
 
 
 def pin_copy(mono: Mono, built: str) -> str:
