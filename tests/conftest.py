@@ -13,7 +13,7 @@ import pytest
 from support import NAMESPACE_PREFIX, REPO_ROOT, Monorepo, new_namespace
 from tars_tasks.core.settings import Settings
 
-MARK_BY_FIXTURE = {"docker_client": "docker", "test_base_image": "docker", "registry": "docker",
+MARK_BY_FIXTURE = {"docker_client": "docker", "test_base_image": "docker", "registry": "docker", "cluster_registry": "docker",
                    "helm_bin": "helm", "cluster": "cluster"}
 
 
