@@ -130,3 +130,13 @@ def test_bad_jobs_flag_is_usage_error_exit_2(sample):
         result = sample(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "error: --jobs: " in result.stderr
+
+
+def test_env_flag_and_variable_select_the_environment(sample):
+    config = sample.root / "invoke.yaml"
+    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    bad = sample("list", "--env", "qa")
+    assert (bad.returncode, bad.stderr) == (2, "error: unknown environment 'qa' (known: prod, staging)\n")
+    bad = sample("list", env={"INVOKE_TARS_ENV": "qa"})
+    assert (bad.returncode, bad.stderr) == (2, "error: unknown environment 'qa' (known: prod, staging)\n")
+    assert sample("list", "--env", "prod").returncode == 0
