@@ -46,11 +46,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def settings_of(c: Context) -> Settings:
+def settings_of(c: Context, env: str | None = None) -> Settings:
+    """The settings of the environment chosen by --env / INVOKE_TARS_ENV, or of ``env`` when given."""
     tars = c.config.get("tars", {})
     if not hasattr(tars, "items"):  # e.g. `tars: 3` in a file invoke merged without asking us
         raise UsageError(f"tars: expected a mapping of settings, got {tars!r}")
-    return Settings.from_mapping(_plain(tars))
+    data = _plain(tars)
+    if env is not None:
+        data["env"] = env
+    return Settings.from_mapping(data)
 
 
 def reports_errors(fn: F) -> F:
