@@ -153,3 +153,17 @@ def test_validate_all_envs_checks_every_environment(sample):
     assert "services/Base/AuthServer/values.prod.yaml:1:11: replicas: -1 is less than 0\n" in result.stdout
     ok = sample("validate", "--no-render", "--all-envs", "--service", "Base.LogServer")
     assert (ok.returncode, ok.stderr) == (0, "ok: 1 service(s) valid in each of 2 environment(s)\n")
+
+
+def test_template_differs_between_environments_exactly_where_the_overlays_say(sample):
+    import difflib
+
+    config = sample.root / "invoke.yaml"
+    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    (sample.root / "services/Base/AuthServer/values.prod.yaml").write_text("replicas: 3\n")
+    staging = sample("template", "--env", "staging", "--service", "Base.AuthServer")
+    prod = sample("template", "--env", "prod", "--service", "Base.AuthServer")
+    changed = [line for line in difflib.unified_diff(staging.stdout.splitlines(), prod.stdout.splitlines(), n=0)
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ['-    tars-tasks.io/declared-replicas: "2"', '+    tars-tasks.io/declared-replicas: "3"',
+                       "-    replicas: 2", "+    replicas: 3"]
