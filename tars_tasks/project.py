@@ -19,8 +19,13 @@ class Project:
     problems: list[Problem]
 
     @classmethod
-    def load(cls, settings: Settings) -> Project:
-        discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
+    def load(cls, settings: Settings, discovery: Discovery | None = None) -> Project:
+        """The project as ``settings.env`` deploys it (overlays merged); ``discovery`` reuses files already read."""
+        from tars_tasks.core.environments import apply_environment
+
+        if discovery is None:
+            discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
+        discovery = apply_environment(discovery, settings)
         return cls(settings, discovery, validate(discovery, settings))
 
     @property
@@ -41,7 +46,7 @@ class Project:
 
     def problems_for(self, services: Iterable[Service]) -> list[Problem]:
         """Problems in the given services' files, plus files that could not be identified at all."""
-        files = {s.display for s in services}
+        files = {f for s in services for f in s.files}
         unidentified = {p.file for p in self.discovery.problems}
         unidentified |= {s.display for s in self.services if not (s.app and s.server)}
         return [p for p in self.problems if p.file in files or p.file in unidentified]
@@ -69,3 +74,20 @@ class Project:
         if render and selected and not errors_only(problems):
             problems = problems + render_problems(self.settings, selected, crd_check)
         return problems
+
+
+def check_all_environments(per_env: Sequence[Settings], ids: Sequence[str], render: bool = True,
+                           crd_check: bool = True) -> tuple[list[Problem], int]:
+    """`invoke validate --all-envs`: every environment's merged values checked (``per_env``: the settings of
+    each; the files are read once), the problems of all of them without repeats, and how many services were
+    checked per environment."""
+    first = per_env[0]
+    discovery = discover(first.services_path, first.root, first.max_values_bytes)
+    found: set[Problem] = set()
+    count = 0
+    for settings in per_env:
+        project = Project.load(settings, discovery)
+        selected = project.select(ids)
+        count = len(selected)
+        found.update(project.check(selected, render=render, crd_check=crd_check))
+    return sorted(found, key=lambda p: (p.file, p.line, p.col, p.path, p.message)), count

@@ -3,6 +3,7 @@ turning expected failures into a one-line message and an exit code."""
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,7 +14,28 @@ from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-tars_task = functools.partial(task, auto_shortflags=False)  # no short flags: one letter meant different flags
+ENV_HELP = "environment from tars.environments in invoke.yaml (default: INVOKE_TARS_ENV, else the base settings)"
+
+
+def tars_task(*args: Any, **kwargs: Any) -> Callable[[F], Any]:
+    """invoke's @task without short flags (one letter meant different flags), and with `--env NAME` on every
+    task: the flag selects the environment whose settings `settings_of` returns."""
+    kwargs.setdefault("auto_shortflags", False)
+    kwargs["help"] = {**kwargs.get("help", {}), "env": ENV_HELP}
+
+    def decorate(fn: F) -> Any:
+        @functools.wraps(fn)
+        def wrapper(c: Context, *a: Any, env: str | None = None, **kw: Any) -> Any:
+            if env is not None:
+                c.config["tars"]["env"] = env
+            return fn(c, *a, **kw)
+
+        sig = inspect.signature(fn)
+        extra = inspect.Parameter("env", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation="str | None")
+        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
+        return task(*args, **kwargs)(wrapper)
+
+    return decorate
 
 
 def _plain(value: Any) -> Any:
@@ -24,11 +46,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def settings_of(c: Context) -> Settings:
+def settings_of(c: Context, env: str | None = None) -> Settings:
+    """The settings of the environment chosen by --env / INVOKE_TARS_ENV, or of ``env`` when given."""
     tars = c.config.get("tars", {})
     if not hasattr(tars, "items"):  # e.g. `tars: 3` in a file invoke merged without asking us
         raise UsageError(f"tars: expected a mapping of settings, got {tars!r}")
-    return Settings.from_mapping(_plain(tars))
+    data = _plain(tars)
+    if env is not None:
+        data["env"] = env
+    return Settings.from_mapping(data)
 
 
 def reports_errors(fn: F) -> F:

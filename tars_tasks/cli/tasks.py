@@ -37,21 +37,29 @@ CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default:
 
 @tars_task(iterable=["service"], help={"service": SERVICE_HELP, "json": "print problems as JSON",
                                   "render": "also render each service's chart with helm (default: on)",
-                                  "crd_check": CRD_HELP})
+                                  "crd_check": CRD_HELP,
+                                  "all_envs": "check every environment of tars.environments in one run"})
 @reports_errors
 def validate(c: Context, service: list[str] | None = None, json_: bool = False, render: bool = True,
-             crd_check: bool = True) -> None:
-    """Check every values.yaml (schema, cross-field rules, dependency graph, rendered CRDs)."""
+             crd_check: bool = True, all_envs: bool = False) -> None:
+    """Check every values.yaml and its overlays (schema, cross-field rules, dependency graph, rendered CRDs)."""
+    from tars_tasks.project import check_all_environments
     from tars_tasks.validate.schema import errors_only
 
-    project = Project.load(settings_of(c))
-    selected = project.select(service or [])
-    problems = project.check(selected, render=render, crd_check=crd_check)
+    settings = settings_of(c)
+    if all_envs:
+        per_env = [settings_of(c, env) for env in settings.environments] or [settings]
+        problems, count = check_all_environments(per_env, service or [], render=render, crd_check=crd_check)
+        where = f" in each of {len(per_env)} environment(s)" if settings.environments else ""
+    else:
+        project = Project.load(settings)
+        selected = project.select(service or [])
+        problems, count, where = project.check(selected, render=render, crd_check=crd_check), len(selected), ""
     errors = errors_only(problems)
-    print(reporter(json_).problems(problems, len(selected)), end="")
+    print(reporter(json_).problems(problems, count), end="")
     if errors:
         raise Exit(f"{len(errors)} error(s) in {len({p.file for p in errors})} file(s)", code=1)
-    print(f"ok: {len(selected)} service(s) valid", file=sys.stderr)
+    print(f"ok: {count} service(s) valid{where}", file=sys.stderr)
 
 
 def _valid_selection(project: Project, service: list[str] | None) -> list[Any]:

@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import VALUES_FILE
 
 _WALK_SKIP_ANYWHERE = (".git", "__pycache__")
@@ -183,7 +184,9 @@ def in_image(inner: str, ignore: DockerIgnore) -> bool:
     """Whether a file of the service folder (path inside it) is image content. values.yaml is deploy
     configuration: changing replicas or a config redeploys the chart, it does not rebuild the image
     (its `build` section is hashed separately, as the build spec)."""
-    return inner != VALUES_FILE and inner != ".dockerignore" and not ignore.ignored(inner)
+    if inner in (VALUES_FILE, ".dockerignore") or ("/" not in inner and overlay_env(Path(inner))):
+        return False  # values.<env>.yaml overlays too: the image is the same in every environment
+    return not ignore.ignored(inner)
 
 
 def inner_path(service_rel: str, rel: str) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tars_tasks.core.errors import Problem, UsageError
+from tars_tasks.core.overlays import Layer, Origin, overlay_env
 from tars_tasks.core.yamlfile import Locator, YamlFileError, format_path, load_mapping
 
 VALUES_FILE = "values.yaml"
@@ -32,6 +33,9 @@ class Service:
     values: dict
     text: str = field(repr=False)
     _locator: Locator | None = field(default=None, repr=False, compare=False)
+    # with an environment's overlays: every file that supplied values (0: values.yaml), and which supplied what
+    layers: list[Layer] = field(default_factory=list, repr=False, compare=False)
+    origin: Origin | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -58,7 +62,18 @@ class Service:
             self._locator = Locator(self.text)
         return self._locator
 
+    @property
+    def files(self) -> list[str]:
+        """Every file its values come from, as shown in messages: values.yaml, then the overlays."""
+        return [self.display] + [layer.display for layer in self.layers[1:]]
+
     def problem(self, path: list, message: str, key: bool = False, warning: bool = False) -> Problem:
+        """A problem at ``path`` of the values, located in the file (values.yaml or an overlay) that wrote it."""
+        if self.origin is not None:
+            layer, inner = self.origin.locate(path)
+            if layer:
+                line, col = self.layers[layer].find(inner, key=key)
+                return Problem(self.layers[layer].display, line, col, format_path(path), message, warning)
         line, col = self.locator.find(path, key=key)
         return Problem(self.display, line, col, format_path(path), message, warning)
 
@@ -67,17 +82,21 @@ class Service:
 class Discovery:
     services: list[Service]
     problems: list[Problem]  # files that could not be read, parsed, or identified
+    overlays: list[Path] = field(default_factory=list)  # every values.<env>.yaml found under the services dir
 
     def by_id(self) -> dict[str, Service]:
         return {s.id: s for s in self.services}
 
 
-def find_values_files(services_path: Path) -> list[Path]:
+def find_values_files(services_path: Path, overlays: list[Path] | None = None) -> list[Path]:
+    """Every values.yaml under ``services_path``; with ``overlays``, every values.<env>.yaml is added to it."""
     found = []
     for dirpath, dirnames, filenames in os.walk(services_path):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         if VALUES_FILE in filenames:
             found.append(Path(dirpath) / VALUES_FILE)
+        if overlays is not None:
+            overlays.extend(sorted(Path(dirpath) / f for f in filenames if overlay_env(Path(f))))
     return sorted(found)
 
 
@@ -128,7 +147,8 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
     services: list[Service] = []
     problems: list[Problem] = []
     seen: dict[str, Service] = {}
-    for file in find_values_files(services_path):
+    overlays: list[Path] = []
+    for file in find_values_files(services_path, overlays):
         display = display_path(file, root)
         try:
             values, text = read_values(file, display, root, max_bytes)
@@ -146,7 +166,7 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
                 problems.append(service.problem(["app"], message))
             else:
                 seen[service.id] = service
-    return Discovery(services, problems)
+    return Discovery(services, problems, overlays)
 
 
 def select(discovery: Discovery, ids: Iterable[str]) -> list[Service]:

@@ -20,6 +20,7 @@ SERVER_TYPES = ("cpp", "nodejs", "java-war", "java-jar", "go", "php")
 
 DEFAULTS: dict[str, Any] = {
     "root": "",  # project root; empty = the current directory
+    "env": "",  # the environment (a name under tars.environments); empty = the base settings
     "services_dir": "services",
     "registry": "127.0.0.1:5000",
     "namespace": "tars",
@@ -88,6 +89,46 @@ def check_setting(key: str, value: str) -> str:
     return value
 
 
+ENV_NAME = re.compile(r"^[a-z0-9]([-_a-z0-9]{0,30}[a-z0-9])?$")
+
+
+def select_environment(data: dict[str, Any]) -> dict[str, Any]:
+    """The `tars:` block with the chosen environment's settings laid over the base ones.
+
+    `environments` becomes the sorted list of names; an unknown `env` is a usage error listing the known ones.
+    An environment may set any setting but `env`, `environments` and `root`; its `base_images` merge over the
+    base block's."""
+    envs = data.get("environments")
+    if envs is None:
+        envs = {}
+    if not isinstance(envs, dict):
+        raise UsageError(f"tars.environments: expected a mapping of environment name to settings, got {envs!r}")
+    for name, block in envs.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise UsageError(f"tars.environments: {name!r} is not an environment name "
+                             "(lowercase letters, digits, '-' and '_', at most 32)")
+        if block is not None and not isinstance(block, dict):
+            raise UsageError(f"tars.environments.{name}: expected a mapping of settings, got {block!r}")
+        bad = sorted({"env", "environments", "root"} & set(block or {}))
+        if bad:
+            raise UsageError(f"tars.environments.{name}: {', '.join(bad)} cannot be set per environment")
+    env = data.get("env") or ""
+    out = {k: v for k, v in data.items() if k != "environments"}
+    out["environments"] = sorted(envs)
+    out["env"] = str(env)
+    if not env:
+        return out
+    if env not in envs:
+        known = ", ".join(sorted(envs)) or "none: define them under tars.environments in invoke.yaml"
+        raise UsageError(f"unknown environment {env!r} (known: {known})")
+    for key, value in (envs[env] or {}).items():
+        if key == "base_images" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
 def check_config_file(path: Path) -> str | None:
     """A located message when a project config file would crash invoke's own loading, else None."""
     import yaml
@@ -133,16 +174,20 @@ class Settings:
     values_schema: str = DEFAULTS["values_schema"]
     max_values_bytes: int = 8 << 20
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
+    env: str = ""  # the active environment; "" = the base settings
+    environments: tuple[str, ...] = ()  # every environment invoke.yaml defines, sorted
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> Settings:
-        """Build settings from the merged `tars:` config block; unknown keys are a usage error."""
-        data = dict(data or {})
+        """Build settings from the merged `tars:` config block; unknown keys are a usage error. With `env` set,
+        that environment's block (`tars.environments.<env>`) overrides the base settings."""
+        data = select_environment(dict(data or {}))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"tars: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         values: dict[str, Any] = {}
+        values["environments"] = tuple(data.pop("environments"))
         for key, value in data.items():
             if key == "root":
                 values["root"] = Path(value).resolve() if value else Path.cwd()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.overlays import ENV_DIR, overlay_env
 from tars_tasks.core.services import Service
 
 
@@ -70,14 +71,28 @@ def tool_paths(root: Path, chart_dir: Path | None = None) -> list[str]:
     return out
 
 
+def for_environment(files: list[str], env: str) -> list[str]:
+    """The changed files that matter to ``env``: another environment's overlays do not."""
+    def other(f: str) -> bool:
+        path = PurePosixPath(f)
+        if path.parent.as_posix() == ENV_DIR and path.suffix in (".yaml", ".yml"):
+            return path.stem != env
+        found = overlay_env(Path(path.name))
+        return found is not None and found != env
+
+    return [f for f in files if not other(f)]
+
+
 def services_touched(root: Path, services: Iterable[Service], files: list[str],
-                     chart_dir: Path | None = None) -> dict[str, list[str]]:
-    """service id -> the changed files that touch it."""
+                     chart_dir: Path | None = None, env: str = "") -> dict[str, list[str]]:
+    """service id -> the changed files that touch it (for ``env``: its overlays, not other environments')."""
     def under(f: str, prefix: str) -> bool:
         prefix = prefix.strip("/")
         return prefix in ("", ".") or f == prefix or f.startswith(prefix + "/")
 
-    global_hits = [f for f in files if any(under(f, p) for p in tool_paths(root, chart_dir))]
+    files = for_environment(files, env)
+    env_wide = [f"{ENV_DIR}/{env}.yaml", f"{ENV_DIR}/{env}.yml"] if env else []
+    global_hits = [f for f in files if any(under(f, p) for p in tool_paths(root, chart_dir)) or f in env_wide]
     out: dict[str, list[str]] = {}
     for s in services:
         folder = s.dir.resolve().relative_to(root.resolve()).as_posix()

@@ -149,7 +149,7 @@ def changed_in_git(draft: Draft) -> None:
     Dockerfile templates changed since REF."""
     settings, ref = draft.project.settings, draft.opts.since or ""
     touched = services_touched(settings.root, draft.selected, changed_files(settings.root, ref),
-                               settings.path(settings.chart_dir))
+                               settings.path(settings.chart_dir), env=settings.env)
     for sid, files in touched.items():
         shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
         draft.changed[sid] = [f"changed since {ref}: {shown}"]

@@ -130,3 +130,40 @@ def test_bad_jobs_flag_is_usage_error_exit_2(sample):
         result = sample(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "error: --jobs: " in result.stderr
+
+
+def test_env_flag_and_variable_select_the_environment(sample):
+    config = sample.root / "invoke.yaml"
+    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    bad = sample("list", "--env", "qa")
+    assert (bad.returncode, bad.stderr) == (2, "error: unknown environment 'qa' (known: prod, staging)\n")
+    bad = sample("list", env={"INVOKE_TARS_ENV": "qa"})
+    assert (bad.returncode, bad.stderr) == (2, "error: unknown environment 'qa' (known: prod, staging)\n")
+    assert sample("list", "--env", "prod").returncode == 0
+
+
+def test_validate_all_envs_checks_every_environment(sample):
+    config = sample.root / "invoke.yaml"
+    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    (sample.root / "services/Base/AuthServer/values.prod.yaml").write_text("replicas: -1\n")
+    (sample.root / "services/Base/AuthServer/values.staging.yaml").write_text("replicas: 2\n")
+    assert sample("validate", "--no-render", "--env", "staging").returncode == 0
+    result = sample("validate", "--no-render", "--all-envs")
+    assert result.returncode == 1
+    assert "services/Base/AuthServer/values.prod.yaml:1:11: replicas: -1 is less than 0\n" in result.stdout
+    ok = sample("validate", "--no-render", "--all-envs", "--service", "Base.LogServer")
+    assert (ok.returncode, ok.stderr) == (0, "ok: 1 service(s) valid in each of 2 environment(s)\n")
+
+
+def test_template_differs_between_environments_exactly_where_the_overlays_say(sample):
+    import difflib
+
+    config = sample.root / "invoke.yaml"
+    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    (sample.root / "services/Base/AuthServer/values.prod.yaml").write_text("replicas: 3\n")
+    staging = sample("template", "--env", "staging", "--service", "Base.AuthServer")
+    prod = sample("template", "--env", "prod", "--service", "Base.AuthServer")
+    changed = [line for line in difflib.unified_diff(staging.stdout.splitlines(), prod.stdout.splitlines(), n=0)
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ['-    tars-tasks.io/declared-replicas: "2"', '+    tars-tasks.io/declared-replicas: "3"',
+                       "-    replicas: 2", "+    replicas: 3"]
