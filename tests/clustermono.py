@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from fakes.cluster import FakeCluster, Outcome
-from support import REPO_ROOT, RegistryProcess, copy_samples, init_git
+from support import REPO_ROOT, RegistryProcess, copy_samples, init_git, new_namespace, tool_env
 
 CI_VARS = ("CI", "GITLAB_USER_LOGIN", "GITHUB_ACTOR", "CI_PIPELINE_URL", "CI_JOB_ID", "GITHUB_RUN_ID",
            "GITHUB_SERVER_URL", "GITHUB_REPOSITORY")
@@ -35,9 +34,10 @@ class ClusterMono:
     def __init__(self, root: Path, cluster: FakeCluster, registry: RegistryProcess, tmp: Path):
         self.root, self.cluster, self.tmp = root, cluster, tmp
         self.kubeconfig = str(cluster.kubeconfig(tmp / "kc"))
-        env = {k: v for k, v in os.environ.items() if k not in CI_VARS}
-        self.env = {**env, "PYTHONPATH": str(REPO_ROOT), "KUBECONFIG": self.kubeconfig,
-                    "INVOKE_TARS_REGISTRY": registry.host, "INVOKE_TARS_HELM_TIMEOUT": "20s",
+        env = {k: v for k, v in tool_env().items() if k not in CI_VARS}  # this checkout first on the path
+        # images under a repository namespace of the test's own: another user of the registry cannot collide
+        self.env = {**env, "KUBECONFIG": self.kubeconfig, "INVOKE_TARS_REGISTRY": f"{registry.host}/{new_namespace()}",
+                    "INVOKE_TARS_HELM_TIMEOUT": "20s",
                     **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
