@@ -30,8 +30,8 @@ def mono(tmp_path, cluster_registry):
 def with_secrets(mono: ClusterMono) -> dict[str, str]:
     """LogServer's db.conf holds `${secret:DB_PASSWORD}` inline, AuthServer's auth.conf is `!secret AUTH_CONF`
     (kept in secrets/prod.age); returns the environment a run needs."""
-    settings = mono.root / "invoke.yaml"
-    settings.write_text(settings.read_text() + "  environments:\n    prod: {namespace: tars}\n")
+    # the sample's prod, in the namespace the fake cluster's tests look at
+    (mono.root / "invoke.yaml").write_text("tars:\n  namespace: tars\n  environments:\n    staging: {}\n    prod: {}\n")
     log = mono.root / "services" / "Base" / "LogServer" / "values.yaml"
     log.write_text(log.read_text() + 'config:\n  - name: db.conf\n    content: "user = app\\npassword = ${secret:DB_PASSWORD}\\n"\n')
     auth = mono.root / "services" / "Base" / "AuthServer" / "values.yaml"
@@ -107,3 +107,19 @@ def test_a_missing_secret_fails_before_any_build(mono):
     assert dry.returncode == 0, dry.stderr
     assert ("note: dry run: secret DB_PASSWORD is not set (TARS_SECRET_DB_PASSWORD or secrets/prod.age): Base.LogServer "
             "rendered with the reference ${secret:DB_PASSWORD}; a release would stop here\n") in dry.stderr
+
+
+def test_the_sample_dry_runs_prod_without_its_secret_and_never_shows_it_when_set(sample):
+    bare = sample("release", "--env", "prod", "--dry-run", "--service", "Shop.PayServer")
+    assert bare.returncode == 0, bare.stderr
+    assert ("note: dry run: secret PAY_API_KEY is not set (TARS_SECRET_PAY_API_KEY or secrets/prod.age): "
+            "Shop.PayServer rendered with the reference ${secret:PAY_API_KEY}; a release would stop here\n") in bare.stderr
+    assert "not deployed in namespace tars-prod" in bare.stderr
+    key = "pay-api-key-Rt55"
+    given = sample("release", "--env", "prod", "--dry-run", "--json", "--service", "Shop.PayServer",
+                   env={"TARS_SECRET_PAY_API_KEY": key})
+    assert given.returncode == 0, given.stderr
+    assert "secret PAY_API_KEY" not in given.stderr
+    assert key not in given.stdout + given.stderr + everything_written(sample.root / "dist")
+    base = sample("release", "--all", "--dry-run")  # the README's first command: no environment, no secret
+    assert base.returncode == 0, base.stderr
