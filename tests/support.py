@@ -182,7 +182,24 @@ def copy_samples(dest: Path) -> Path:
     shutil.copytree(REPO_ROOT / "services", dest / "services", ignore=build_outputs)
     shutil.copy(REPO_ROOT / "tasks.py", dest / "tasks.py")
     shutil.copy(REPO_ROOT / "invoke.yaml", dest / "invoke.yaml")
+    for folder in ("environments", "secrets"):  # the sample's environment-wide overlays (and secrets, if any)
+        if (REPO_ROOT / folder).is_dir():
+            shutil.copytree(REPO_ROOT / folder, dest / folder)
     return dest
+
+
+def sample_envs() -> dict:
+    """The sample's `tars.environments` (invoke.yaml), for Settings built in tests over the sample's services."""
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "invoke.yaml").read_text())["tars"]["environments"]
+
+
+def sample_environments() -> str:
+    """The `environments:` block of the sample's invoke.yaml (under `tars:`), for tests that write an invoke.yaml of
+    their own over the sample's services: the sample's overlays (values.<env>.yaml) need their environments."""
+    text = (REPO_ROOT / "invoke.yaml").read_text()
+    return text[text.index("\n  environments:\n") + 1:]
 
 
 def tool_images(client, prefix: str) -> list[str]:

@@ -127,7 +127,9 @@ def assemble(service: Service, settings: Settings, tag: str, template: ChartTemp
     values = chart_values(service, settings, tag)
     # JSON is YAML: helm reads it as values.yaml, and it serialises ~20x faster than PyYAML
     values_bytes = (json.dumps(values, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n").encode()
-    digest = hashlib.sha256(template.digest.encode() + b"\0" + values_bytes).hexdigest()
+    # a service's secrets change its version by their keyed hash only (core/secrets.py): never by their value
+    secret_part = b"\0secrets:" + service.secret_digest.encode() if service.secret_digest else b""
+    digest = hashlib.sha256(template.digest.encode() + b"\0" + values_bytes + secret_part).hexdigest()
     meta = dict(template.meta)
     meta.update({"name": service.name, "version": chart_version(tag, digest), "appVersion": tag,
                  "description": f"{service.id} on the TarsCloud K8SFramework (packaged by tars-tasks)"})

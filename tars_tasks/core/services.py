@@ -36,6 +36,9 @@ class Service:
     # with an environment's overlays: every file that supplied values (0: values.yaml), and which supplied what
     layers: list[Layer] = field(default_factory=list, repr=False, compare=False)
     origin: Origin | None = field(default=None, repr=False, compare=False)
+    # at plan time (core/secrets.py): the values of the secrets it references, and their keyed hash
+    secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    secret_digest: str = field(default="", repr=False, compare=False)
 
     @property
     def id(self) -> str:

@@ -23,6 +23,21 @@ from tars_tasks.core.errors import Problem
 PathPart = Union[str, int]
 
 
+class ValuesLoader(SafeLoader):
+    """The safe loader plus `!secret NAME`, read as the reference string `${secret:NAME}` (core/secrets.py)."""
+
+
+def _secret(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+    name = loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
+    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
+        raise yaml.constructor.ConstructorError(None, None, "!secret takes a NAME of letters, digits and _ "
+                                                "(not starting with a digit)", node.start_mark)
+    return "${secret:" + name + "}"
+
+
+ValuesLoader.add_constructor("!secret", _secret)
+
+
 class YamlFileError(Exception):
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -143,7 +158,7 @@ def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
     except yamlguard.StructureError as exc:
         raise YamlFileError(Problem(display, exc.line + 1, exc.col + 1, format_path(exc.path), exc.message)) from None
     try:
-        value = yaml.load(text, Loader=SafeLoader)
+        value = yaml.load(text, Loader=ValuesLoader)
     except yaml.MarkedYAMLError as exc:
         line, col, message = syntax_error(exc, text)
         raise YamlFileError(Problem(display, line, col, "", message)) from None

@@ -27,6 +27,8 @@ from tars_tasks.core.errors import TarsError, UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
 from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
+from tars_tasks.core.secrets import SecretSource
+from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
@@ -54,6 +56,8 @@ class Draft:
 
     def add_artifacts(self, services: list[Service]) -> None:
         settings = self.project.settings
+        # secrets first: a missing one is a located error before any work, and each chart version needs them
+        self.notes.extend(resolve_secrets(services, SecretSource(settings.root, settings.env), self.opts.dry_run))
         new = resolve(settings, services, self.opts.tag, self.lister)
         self.artifacts.update(new)
         template = template_for(settings)

@@ -133,8 +133,7 @@ def test_bad_jobs_flag_is_usage_error_exit_2(sample):
 
 
 def test_env_flag_and_variable_select_the_environment(sample):
-    config = sample.root / "invoke.yaml"
-    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    # the sample defines the environments staging and prod
     bad = sample("list", "--env", "qa")
     assert (bad.returncode, bad.stderr) == (2, "error: unknown environment 'qa' (known: prod, staging)\n")
     bad = sample("list", env={"INVOKE_TARS_ENV": "qa"})
@@ -143,8 +142,7 @@ def test_env_flag_and_variable_select_the_environment(sample):
 
 
 def test_validate_all_envs_checks_every_environment(sample):
-    config = sample.root / "invoke.yaml"
-    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    # the sample defines the environments staging and prod
     (sample.root / "services/Base/AuthServer/values.prod.yaml").write_text("replicas: -1\n")
     (sample.root / "services/Base/AuthServer/values.staging.yaml").write_text("replicas: 2\n")
     assert sample("validate", "--no-render", "--env", "staging").returncode == 0
@@ -158,12 +156,13 @@ def test_validate_all_envs_checks_every_environment(sample):
 def test_template_differs_between_environments_exactly_where_the_overlays_say(sample):
     import difflib
 
-    config = sample.root / "invoke.yaml"
-    config.write_text(config.read_text() + "  environments:\n    staging: {}\n    prod: {}\n")
+    # the sample defines the environments staging and prod
     (sample.root / "services/Base/AuthServer/values.prod.yaml").write_text("replicas: 3\n")
     staging = sample("template", "--env", "staging", "--service", "Base.AuthServer")
     prod = sample("template", "--env", "prod", "--service", "Base.AuthServer")
     changed = [line for line in difflib.unified_diff(staging.stdout.splitlines(), prod.stdout.splitlines(), n=0)
                if line[:1] in "+-" and line[:3] not in ("+++", "---")]
-    assert changed == ['-    tars-tasks.io/declared-replicas: "2"', '+    tars-tasks.io/declared-replicas: "3"',
-                       "-    replicas: 2", "+    replicas: 3"]
+    # each environment's namespace (invoke.yaml), replicas (values.prod.yaml), imagePullPolicy (environments/prod.yaml)
+    assert changed == ["-  namespace: tars-staging", "+  namespace: tars-prod"] * 2 + [
+        '-    tars-tasks.io/declared-replicas: "2"', '+    tars-tasks.io/declared-replicas: "3"',
+        "-    replicas: 2", "+    replicas: 3", "+    imagePullPolicy: Always"]

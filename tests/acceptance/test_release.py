@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Cli
 
-from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git, tool_images
+from support import REPO_ROOT, TEST_BASE_IMAGE, copy_samples, init_git, sample_environments, tool_images
 from tars_tasks.core.settings import SERVER_TYPES
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
@@ -46,7 +46,7 @@ class Cluster:
 def write_settings(root: Path, registry: str, jobs: int = 4) -> None:
     images = "\n".join(f"    {t}: {TEST_BASE_IMAGE}" for t in SERVER_TYPES)
     (root / "invoke.yaml").write_text(f"tars:\n  registry: {registry}\n  namespace: shop\n  jobs: \"{jobs}\"\n"
-                                      f"  helm_timeout: 2m\n  base_images:\n{images}\n")
+                                      f"  helm_timeout: 2m\n  base_images:\n{images}\n" + sample_environments())
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from support import tool_images
+from support import sample_environments, tool_images
 
 pytestmark = [pytest.mark.helm]
 
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.helm]
 def planned(sample, registry, namespace):
     """The sample monorepo, its registry this test's own, and its saved plan p.json."""
     home = f"{registry.host}/{namespace}"
-    (sample.root / "invoke.yaml").write_text(f"tars:\n  registry: {home}\n  namespace: tars\n")
+    (sample.root / "invoke.yaml").write_text(f"tars:\n  registry: {home}\n  namespace: tars\n" + sample_environments())
     made = sample("plan", "--dry-run", "--out", "p.json")
     assert made.returncode == 0, made.stderr
     sample.home = home

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import REPO_ROOT
+from support import REPO_ROOT, sample_environments
 from tars_tasks.core import assets
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm]
@@ -117,8 +117,9 @@ def mono(tmp_path) -> Path:
                     ignore=lambda folder, names: [n for n in names if n in ("HelloServer", "OrderServer.jar")
                                                   and Path(folder).name in ("HelloServer", "OrderServer")])
     (root / "tasks.py").write_text(TASKS_PY)
+    shutil.copytree(REPO_ROOT / "environments", root / "environments")
     (root / "invoke.yaml").write_text(f"tars:\n  services_dir: services\n  registry: {REGISTRY}\n"
-                                      "  namespace: tars\n  jobs: \"4\"\n")
+                                      "  namespace: tars\n  jobs: \"4\"\n" + sample_environments())
     assert not root.resolve().is_relative_to(REPO_ROOT)
     return root
 

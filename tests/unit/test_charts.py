@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import CRDS_DIR, REPO_ROOT
+from support import CRDS_DIR, REPO_ROOT, sample_envs
 from tars_tasks.chart.package import assemble, package, tgz_bytes
 from tars_tasks.core import assets
 from tars_tasks.core.helm import Helm
@@ -50,7 +50,7 @@ def test_sample_ids_are_all_covered():
     from tars_tasks.core.settings import Settings
     from tars_tasks.project import Project
 
-    assert sorted(s.id for s in Project.load(Settings.from_mapping({"root": str(REPO_ROOT)})).services) == SAMPLE_IDS
+    assert sorted(s.id for s in Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs()})).services) == SAMPLE_IDS
 
 
 @pytest.mark.parametrize("api", ["v1beta3", "v1beta2"])
@@ -59,7 +59,7 @@ def test_every_sample_renders_valid_crds(helm_bin, sid, api, tmp_path):
     from tars_tasks.core.settings import Settings
     from tars_tasks.project import Project
 
-    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "api_version": f"k8s.tars.io/{api}"}))
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs(), "api_version": f"k8s.tars.io/{api}"}))
     docs = render(helm_bin, project, project.by_id()[sid], tmp=tmp_path)
     assert {d["kind"] for d in docs} >= {"TServer", "TImage"}
     assert all(d["apiVersion"] == f"k8s.tars.io/{api}" for d in docs)
@@ -219,7 +219,7 @@ def test_packaging_is_reproducible_parallel_safe_and_never_touches_the_template(
     from tars_tasks.project import Project
 
     before = _tree_digest(Path(str(assets.chart_dir())))
-    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs()}))
     services = project.services
     serial = {s.id: package(s, project.settings, "t1", tmp_path / "serial")[1].read_bytes() for s in services}
     again = {s.id: package(s, project.settings, "t1", tmp_path / "again")[1].read_bytes() for s in services}
@@ -251,7 +251,7 @@ def test_helm_lint_and_client_dry_run_pass_on_every_sample_chart(helm_bin, tmp_p
     from tars_tasks.core.settings import Settings
     from tars_tasks.project import Project
 
-    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT)}))
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs()}))
     for s in project.services:
         _, path = package(s, project.settings, "t1", tmp_path)
         lint = subprocess.run([helm_bin, "lint", str(path)], capture_output=True, text=True)
@@ -267,7 +267,7 @@ def test_validate_renders_and_checks_crds_on_every_sample(tmp_path):
     from tars_tasks.core.settings import Settings
     from tars_tasks.project import Project
 
-    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "crds_dir": str(CRDS_DIR)}))
+    project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs(), "crds_dir": str(CRDS_DIR)}))
     assert project.check(project.services, render=True) == []
 
 

@@ -31,7 +31,10 @@ def invoke_lines(node) -> list[str]:
 def test_pipeline_commands_are_real_tasks_and_flags(path):
     lines = invoke_lines(yaml.safe_load(path.read_text()))
     assert any(line.startswith("invoke plan") for line in lines)
-    assert any(line.startswith("invoke release --since") for line in lines)
+    # main releases to staging (what changed since the previous commit), tags or a manual job to prod
+    assert any(line.startswith("invoke release --env staging --since") for line in lines)
+    assert any(line.startswith("invoke release --env prod ") for line in lines)
+    assert "invoke validate --all-envs" in lines
     for line in lines:
         words = shlex.split(line.replace("${{", "").replace("}}", ""))
         task = ns.tasks[words[1]]
@@ -96,3 +99,18 @@ def test_every_job_installs_the_pinned_package_and_its_helm_before_invoke(path):
 def test_pipelines_show_the_git_mirror_alternative(path):
     mirror = r'#\s+python -m pip install (-q )?"tars-tasks @ git\+https://<your mirror>/tars-tasks@v\$\{TARS_TASKS_VERSION\}"'
     assert re.search(mirror, path.read_text())
+
+
+def test_main_goes_to_staging_and_tags_or_a_manual_run_to_prod_with_that_environments_secrets():
+    gitlab = yaml.safe_load((REPO_ROOT / "ci" / "gitlab-ci.yml").read_text())
+    assert [(job, gitlab[job]["environment"]["name"], gitlab[job]["rules"][0]["if"]) for job in ("staging", "prod")] == [
+        ("staging", "staging", "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"), ("prod", "prod", "$CI_COMMIT_TAG")]
+    github = yaml.safe_load((REPO_ROOT / "ci" / "github-actions.yml").read_text())
+    on = github[True]  # YAML 1.1 reads the key `on` as true
+    assert (on["push"]["tags"], "workflow_dispatch" in on) == (["v*"], True)
+    for job in ("staging", "prod"):
+        spec = github["jobs"][job]
+        assert spec["environment"] == job
+        assert spec["env"]["TARS_AGE_KEY"] == "${{ secrets.TARS_AGE_KEY }}"
+        assert spec["env"]["KUBECONFIG_B64"] == "${{ secrets.KUBECONFIG_B64 }}"
+    assert github["jobs"]["prod"]["if"] == "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"

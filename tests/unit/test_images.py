@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from support import TEST_BASE_IMAGE, RegistryProcess, copy_samples, init_git, tool_image_events, tool_images
+from support import (
+    TEST_BASE_IMAGE,
+    RegistryProcess,
+    copy_samples,
+    init_git,
+    sample_envs,
+    tool_image_events,
+    tool_images,
+)
 from tars_tasks.core.settings import SERVER_TYPES, Settings
 from tars_tasks.image.artifacts import resolve
 from tars_tasks.image.images import LABEL_FINGERPRINT, LABEL_SERVICE, ImageBuilder, build_all, render_dockerfile
@@ -15,7 +23,7 @@ from tars_tasks.project import Project
 
 
 def settings_for(root: Path, registry_host: str, **extra) -> Settings:
-    return Settings.from_mapping({"root": str(root), "registry": registry_host,
+    return Settings.from_mapping({"root": str(root), "registry": registry_host, "environments": sample_envs(),
                                   "base_images": {t: TEST_BASE_IMAGE for t in SERVER_TYPES}, **extra})
 
 
