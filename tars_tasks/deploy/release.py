@@ -62,11 +62,19 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
         raise UsageError(f"--plan runs exactly the saved plan: drop {', '.join(opts.selects)} "
                          "(or make a new plan with them)")
     plan = Plan.load(plan_file)
+    env = project.settings.env
+    if plan.env != env:
+        raise UsageError(f"{plan_file}: the plan was made for {_env_name(plan.env)}, this run is for "
+                         f"{_env_name(env)} (--env): make a new plan")
     opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
     artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
                             opts.dry_run)
     cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     return plan, artifacts, opts
+
+
+def _env_name(env: str) -> str:
+    return f"environment {env}" if env else "the base settings (no --env)"
 
 
 def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:

@@ -287,4 +287,5 @@ def to_plan(draft: Draft) -> Plan:
         plans.append(ServicePlan(s.id, changed, reasons, steps, art.ref, layer[s.id],
                                  [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s)))
     plans.sort(key=lambda p: (p.wave, p.id))
-    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag)
+    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag,
+                draft.project.settings.env)

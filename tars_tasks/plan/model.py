@@ -82,13 +82,15 @@ class Plan:
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
     tag: str | None = None
+    env: str = ""  # the environment it was made for ("" = the base settings)
 
     def by_id(self) -> dict[str, ServicePlan]:
         return {s.id: s for s in self.services}
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": PLAN_FORMAT, "namespace": self.namespace, "dryRun": self.dry_run, "tag": self.tag,
-                "notes": self.notes, "services": [asdict(s) for s in self.services], "waves": self.waves}
+        return {"format": PLAN_FORMAT, "env": self.env, "namespace": self.namespace, "dryRun": self.dry_run,
+                "tag": self.tag, "notes": self.notes, "services": [asdict(s) for s in self.services],
+                "waves": self.waves}
 
     @classmethod
     def from_json(cls, data: Any) -> Plan:
@@ -109,7 +111,7 @@ class Plan:
         except UsageError as exc:
             raise UsageError(str(exc).replace("tars.namespace", "namespace", 1)) from None
         return cls(services, [list(w) for w in data["waves"]], data["namespace"], bool(data.get("dryRun", False)),
-                   list(data.get("notes") or []), data.get("tag"))
+                   list(data.get("notes") or []), data.get("tag"), data.get("env") or "")
 
     def save(self, path: Path) -> None:
         """Written whole or not at all, never through a symlink planted at ``path`` (core/fsio.py)."""
@@ -136,6 +138,7 @@ _STRINGS = "a list of strings"
 _PLAN_FIELDS: dict[str, Check] = {
     "format": ("a string", lambda v: isinstance(v, str)),
     "namespace": ("a string", lambda v: isinstance(v, str)),
+    "env": ("a string", lambda v: isinstance(v, str)),
     "dryRun": ("true or false", lambda v: isinstance(v, bool)),
     "tag": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "notes": (_STRINGS, lambda v: _strings(v)),
