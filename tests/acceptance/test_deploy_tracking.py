@@ -6,8 +6,8 @@ import json
 import subprocess
 
 import pytest
-from clustermono import ClusterMono, helm_binary, name_of, sample_in_cluster
 
+from clustermono import ClusterMono, helm_binary, name_of, sample_in_cluster
 from fakes.cluster import FakeCluster, Outcome
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 
 import pytest
-from clustermono import ClusterMono, helm_binary, sample_in_cluster
 
+from clustermono import ClusterMono, helm_binary, sample_in_cluster
 from fakes.cluster import Outcome
 from fakes.cluster.resources import by_kind
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from clustermono import ClusterMono, name_of, sample_in_cluster
 
+from clustermono import ClusterMono, name_of, sample_in_cluster
 from fakes.cluster import FakeCluster, Outcome
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pyrage
 import pytest
-from clustermono import ClusterMono, sample_in_cluster
 from pyrage import x25519
+
+from clustermono import ClusterMono, sample_in_cluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 

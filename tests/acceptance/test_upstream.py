@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from clustermono import ClusterMono, sample_in_cluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
