@@ -40,16 +40,27 @@ class FakeCluster:
     # --- lifecycle -----------------------------------------------------------------------------------------
 
     def start(self) -> FakeCluster:
-        self._serving = threading.Thread(target=self.api.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                         name="fake-apiserver", daemon=True)
+        self._serving = threading.Thread(target=self._serve, name="fake-apiserver", daemon=True)
         self._serving.start()
         self.operator.start()
         return self
 
+    def _serve(self) -> None:
+        """Serve until stopped; an error in the loop itself (not in a request) is recorded and serving goes on."""
+        while True:
+            try:
+                self.api.httpd.serve_forever(poll_interval=0.05)
+                return
+            except Exception as exc:  # noqa: BLE001 - a fake server must not silently stop answering
+                self.operator.errors.append(f"api server loop: {exc!r}")
+
     def stop(self) -> None:
         self.operator.stop()
         self.store.close()
-        self.api.httpd.shutdown()
+        # shutdown() waits for the serving loop; bounded, so that a loop that died cannot hang the test run
+        stopper = threading.Thread(target=self.api.httpd.shutdown, name="fake-apiserver-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout=10)
         self.api.httpd.server_close()
 
     def __enter__(self) -> FakeCluster:

@@ -98,6 +98,12 @@ class _Listener(ThreadingHTTPServer):
     request_queue_size = 256
     daemon_threads = True
 
+    def server_activate(self) -> None:
+        super().server_activate()
+        # a connection the client dropped between select() and accept() must not block the serving loop in a
+        # blocking accept(); non-blocking, accept() raises and the loop goes on (accepted sockets stay blocking)
+        self.socket.setblocking(False)
+
 
 class ApiServer:
     """A ThreadingHTTPServer on 127.0.0.1 that answers like a Kubernetes API server."""
