@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
+from tars_tasks.core.textenum import TextEnum
 
-class ServiceStatus(str, Enum):
+
+class ServiceStatus(TextEnum):
     PENDING = "pending"
     DEPLOYED = "deployed"
     DRY_RUN = "dry-run"
@@ -16,8 +17,6 @@ class ServiceStatus(str, Enum):
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"  # a signal stopped the run before this service's deploy ended
 
-    def __str__(self) -> str:
-        return self.value
 
 
 OK_STATUSES = (ServiceStatus.DEPLOYED, ServiceStatus.UNCHANGED, ServiceStatus.DRY_RUN)

@@ -11,21 +11,20 @@ from collections import deque
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Generic, TypeVar
+
+from tars_tasks.core.textenum import TextEnum
 
 K = TypeVar("K", bound=Hashable)
 
 
-class TaskState(str, Enum):
+class TaskState(TextEnum):
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

@@ -49,7 +49,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
@@ -70,6 +69,7 @@ from tars_tasks.core.redact import redact, redact_text, register_secret
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
+from tars_tasks.core.textenum import TextEnum
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.registry import Registries, RegistryError, TagConflict, tag_conflict_message
 from tars_tasks.image.spec import inside_folder
@@ -91,7 +91,7 @@ class BuildError(TarsError):
     pass
 
 
-class BuildStatus(str, Enum):
+class BuildStatus(TextEnum):
     BUILT = "built"  # built locally (not pushed)
     PUSHED = "pushed"
     EXISTS = "exists"  # the registry has the tag: nothing built
@@ -99,8 +99,6 @@ class BuildStatus(str, Enum):
     PINNED = "pinned"  # repo.image names a tag: never built
     FAILED = "failed"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

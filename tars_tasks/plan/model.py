@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.fsio import write_text_atomic
 from tars_tasks.core.settings import check_setting
+from tars_tasks.core.textenum import TextEnum
 
 PLAN_FORMAT = "tars-tasks/plan@1"
 
 
-class Step(str, Enum):
+class Step(TextEnum):
     """The work a changed service needs, in order."""
 
     BUILD = "build"
@@ -26,8 +26,6 @@ class Step(str, Enum):
     CHART = "chart"
     DEPLOY = "deploy"
 
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
