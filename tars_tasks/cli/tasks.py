@@ -99,14 +99,20 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
                                   "tag": "image tag (default: the content fingerprint; kept as a label either way)",
                                   "push": "push to the registry (default: on; --no-push builds locally)",
                                   "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report",
-                                  "overwrite_tag": OVERWRITE_TAG_HELP})
+                                  "overwrite_tag": OVERWRITE_TAG_HELP,
+                                  "shard": "K/N: build only shard K of N (a stable split of the service ids; "
+                                           "N parallel CI jobs share the work)"})
 @reports_errors
 def build(c: Context, service: list[str] | None = None, tag: str | None = None, push: bool = True,
-          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False) -> None:
+          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False, shard: str | None = None
+          ) -> None:
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
     from tars_tasks.image.run import run_build
+    from tars_tasks.image.shard import parse_shard
+
+    part = parse_shard(shard) if shard is not None else None
 
     lock = threading.Lock()
 
@@ -119,7 +125,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     project.require_valid(selected)
     results = run_build(project.settings, selected, tag=tag, push=push,
                         jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
-                        overwrite_tag=overwrite_tag)
+                        overwrite_tag=overwrite_tag, shard=part)
     for r in results:
         print(r.summary(), file=sys.stderr)
     print(reporter(json_).images(results), end="")

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "chart_dir": "",  # the chart services are packaged from; empty = the one shipped in the package
     "values_schema": "",  # the values.yaml JSON Schema; empty = the one shipped in the package
     "max_values_bytes": str(8 << 20),  # a values.yaml larger than this is refused (a string: see jobs)
+    # docker engines to build on, a list or a comma-separated string; empty = DOCKER_HOST / the local socket
+    "builders": "",
+    "builder": "auto",  # auto (BuildKit where the engine has it, else classic) | buildkit | classic
+    "builder_jobs": "0",  # builds at a time per engine; 0 = the run's jobs spread over the live engines
     "base_images": {
         "cpp": "tarscloud/tars.cppbase:v1beta3",
         "nodejs": "tarscloud/tars.nodejsbase:v1beta3",
@@ -84,10 +88,59 @@ def check_setting(key: str, value: str) -> str:
     if key == "registry" and (not value or "://" in value or value != value.strip() or " " in value):
         what = "must not be empty" if not value else f"{value!r} is not a registry host"
         raise UsageError(f"tars.registry: {what} (host[:port][/path], e.g. 127.0.0.1:5000)")
+    if key == "builder" and value not in BUILDER_MODES:
+        raise UsageError(f"tars.builder: {value!r} is not one of {', '.join(BUILDER_MODES)}")
     if key == "services_dir" and not value.strip():
         raise UsageError("tars.services_dir: must not be empty")
     return value
 
+
+BUILDER_MODES = ("auto", "buildkit", "classic")
+ENGINE_SCHEMES = ("unix://", "tcp://", "ssh://")
+
+
+def parse_builders(value: Any) -> tuple[str, ...]:
+    """`tars.builders`: docker engine addresses as the docker SDK takes them, from a YAML list or a
+    comma-separated string (INVOKE_TARS_BUILDERS); each one is checked and a bad one named by position."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = [part.strip() for part in value.split(",")] if value.strip() else []
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise UsageError(f"tars.builders: expected a list of engine addresses, got {value!r}")
+    out: list[str] = []
+    for index, item in enumerate(items):
+        where = f"tars.builders[{index}]"
+        if not isinstance(item, str) or not item.strip():
+            raise UsageError(f"{where}: expected an engine address (unix:///PATH, tcp://HOST:PORT, "
+                             f"ssh://[USER@]HOST), got {item!r}")
+        address = item.strip()
+        scheme = next((s for s in ENGINE_SCHEMES if address.startswith(s)), None)
+        rest = address[len(scheme):] if scheme else ""
+        if scheme is None or not rest or any(c.isspace() for c in rest) or (scheme == "unix://" and
+                                                                           not rest.startswith("/")):
+            raise UsageError(f"{where}: {address!r} is not an engine address "
+                             "(unix:///PATH, tcp://HOST:PORT, ssh://[USER@]HOST)")
+        if address in out:
+            raise UsageError(f"{where}: {address!r} is listed twice")
+        out.append(address)
+    return tuple(out)
+
+
+def parse_builder_jobs(value: Any) -> int:
+    """`tars.builder_jobs`: builds at a time per engine; 0 (or empty) = the run's jobs over the engines."""
+    return 0 if str(value).strip() in ("", "0") else parse_jobs(value, "tars.builder_jobs")
+
+
+# settings that are not strings, and how each is read from what the config holds
+_PARSED: dict[str, Any] = {
+    "jobs": lambda v: parse_jobs(v, "tars.jobs"),
+    "max_values_bytes": lambda v: parse_jobs(v, "tars.max_values_bytes"),  # a whole number, at least 1
+    "builders": parse_builders,
+    "builder_jobs": parse_builder_jobs,
+}
 
 ENV_NAME = re.compile(r"^[a-z0-9]([-_a-z0-9]{0,30}[a-z0-9])?$")
 
@@ -173,6 +226,9 @@ class Settings:
     chart_dir: str = DEFAULTS["chart_dir"]
     values_schema: str = DEFAULTS["values_schema"]
     max_values_bytes: int = 8 << 20
+    builders: tuple[str, ...] = ()
+    builder: str = DEFAULTS["builder"]
+    builder_jobs: int = 0
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
     env: str = ""  # the active environment; "" = the base settings
     environments: tuple[str, ...] = ()  # every environment invoke.yaml defines, sorted
@@ -191,10 +247,8 @@ class Settings:
         for key, value in data.items():
             if key == "root":
                 values["root"] = Path(value).resolve() if value else Path.cwd()
-            elif key == "jobs":
-                values["jobs"] = parse_jobs(value, "tars.jobs")
-            elif key == "max_values_bytes":
-                values[key] = parse_jobs(value, "tars.max_values_bytes")  # a whole number, at least 1
+            elif key in _PARSED:
+                values[key] = _PARSED[key](value)
             elif key == "base_images":
                 if value is not None and not isinstance(value, dict):
                     raise UsageError(f"tars.base_images: expected a mapping of server type to image, got {value!r}")

@@ -126,7 +126,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     if on_plan is not None:
         on_plan(plan)
     say = progress or (lambda sid, step, msg: None)
-    builder = ImageBuilder(settings, registries=registries, lister=lister,
+    builder = ImageBuilder(settings, registries=registries, lister=lister, jobs=run.jobs or settings.jobs,
                            progress=lambda sid, msg: say(sid, "image", msg))
     reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
     steps = Steps(settings, plan, artifacts, helm, builder, reports, opts.dry_run,

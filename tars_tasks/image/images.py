@@ -5,6 +5,13 @@ in the service folder), a build context is assembled in memory (the Dockerfile r
 for the server type, or the service's own; `files/` and `inputs/`), the engine builds it with the
 fingerprint as a label, and the image is pushed when asked. Every line goes to dist/logs/<id>.build.log.
 
+Builds run on the engines of `tars.builders` (`image/pool.py`: each build takes the next free engine; one
+docker client per engine) through BuildKit, or the classic builder where the engine has no BuildKit
+(`image/engine.py`); the log says which engine and which builder. Labels go in one LABEL instruction of
+our Dockerfile templates (the classic builder commits a container per instruction). With BuildKit, a
+pushed image is also pushed as `<image>:latest-cache` and every build reads layer cache from that tag
+(inline cache), so a fresh CI runner or another engine reuses the layers of the previous build.
+
 What goes into the build context is decided by the same rule as the tag (`tars_tasks.core.files`), listed
 again after the build command ran:
 
@@ -39,7 +46,7 @@ so the context is a function of what the tag hashes.
 from __future__ import annotations
 
 import contextlib
-import io
+import json
 import os
 import selectors
 import signal
@@ -71,6 +78,8 @@ from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
 from tars_tasks.core.textenum import TextEnum
 from tars_tasks.image.artifacts import Artifact
+from tars_tasks.image.engine import BUILDKIT, BuildRequest, Engine, EngineError, docker_message
+from tars_tasks.image.pool import EnginePool, NoEngine
 from tars_tasks.image.registry import Registries, RegistryError, TagConflict, tag_conflict_message
 from tars_tasks.image.spec import inside_folder
 
@@ -80,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
 LABEL_SERVICE = "io.tars-tasks.service"
+CACHE_TAG = "latest-cache"  # the tag BuildKit builds read layer cache from (moved by every pushed build)
 COMPILE_ENV = ("PATH", "HOME", "LANG")  # what the compile step always sees, besides build.env
 COMPILE_GRACE = 2.0  # seconds to read a compile step's output after it exited
 SECRETS_DIR_VAR = "TARS_SECRETS_DIR"
@@ -110,6 +120,7 @@ class BuildResult:
     seconds: float = 0.0
     log: str = ""
     steps: list[str] = field(default_factory=list)
+    engine: str = ""  # where it was built: `unix:///var/run/docker.sock (BuildKit)`; "" when not built
 
     @property
     def ok(self) -> bool:
@@ -117,7 +128,7 @@ class BuildResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "image": self.image, "status": self.status.value, "reason": self.reason,
-                "seconds": round(self.seconds, 3), "log": self.log}
+                "seconds": round(self.seconds, 3), "log": self.log, "engine": self.engine}
 
     def summary(self) -> str:
         """One line for people: `App.Server: status image in 1.2s (reason when failed)`."""
@@ -141,8 +152,14 @@ def render_dockerfile(artifact: Artifact) -> str:
         template = _jinja().get_template(f"{spec.type}.Dockerfile.j2")
     except jinja2.TemplateNotFound:
         raise BuildError(f"no Dockerfile template for server type {spec.type!r}") from None
+    labels = " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in image_labels(artifact).items())
     return template.render(service_id=artifact.service.id, server_type=spec.type, base_image=spec.base_image,
-                           build_args=[k for k, _ in spec.args], has_inputs=bool(spec.inputs)).rstrip("\n") + "\n"
+                           build_args=[k for k, _ in spec.args], has_inputs=bool(spec.inputs),
+                           labels=labels).rstrip("\n") + "\n"
+
+
+def image_labels(artifact: Artifact) -> dict[str, str]:
+    return {LABEL_FINGERPRINT: artifact.fingerprint, LABEL_SERVICE: artifact.service.id}
 
 
 def build_context(artifact: Artifact, root: Path, lister: FileLister) -> bytes:
@@ -215,14 +232,19 @@ class ImageBuilder:
     """Ensures each artifact's image exists (in the registry when pushing, else locally)."""
 
     def __init__(self, settings: Settings, registries: Registries | None = None, progress: Progress | None = None,
-                 client_factory: Callable[[], docker.DockerClient] | None = None, lister: FileLister | None = None,
-                 overwrite_tag: bool = False):
+                 pool: EnginePool | None = None, lister: FileLister | None = None, overwrite_tag: bool = False,
+                 jobs: int | None = None):
         self.settings = settings
         self.registries = registries or Registries(home=settings.registry, overwrite_tag=overwrite_tag)
         self.overwrite_tag = overwrite_tag or self.registries.overwrite_tag
         self.progress = progress or (lambda sid, msg: None)
-        self.client_factory = client_factory or _default_client
+        self.pool = pool or EnginePool(settings.builders, settings.builder, jobs or settings.jobs,
+                                       settings.builder_jobs)
         self.lister = lister or FileLister(settings.root)
+
+    def close(self) -> None:
+        """Close the engines' clients (the builder is not used after)."""
+        self.pool.close()
 
     def log_path(self, artifact: Artifact) -> Path:
         return self.settings.log_path / f"{artifact.service.id}.build.log"
@@ -237,11 +259,11 @@ class ImageBuilder:
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
-            except (BuildError, RegistryError) as exc:
+            except (BuildError, RegistryError, EngineError, NoEngine) as exc:
                 result.status, result.reason = BuildStatus.FAILED, redact_text(str(exc))
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
-                result.status, result.reason = BuildStatus.FAILED, f"docker: {redact_text(_docker_message(exc))}"
+                result.status, result.reason = BuildStatus.FAILED, f"docker: {redact_text(docker_message(exc))}"
                 log.write(f"FAILED: {result.reason}\n")
         result.seconds = time.monotonic() - start
         return result
@@ -262,30 +284,45 @@ class ImageBuilder:
                 raise
             in_registry = False
             self._say(artifact, log, f"registry check skipped: {exc}")
+            registry_ok = False
+        else:
+            registry_ok = True
         if in_registry:
             result.status, result.reason = BuildStatus.EXISTS, "image tag already in the registry"
             self._say(artifact, log, f"{artifact.ref} is in the registry: not built")
             return
-        client = self.client_factory()
-        try:
-            local = _local_image(client, artifact.ref)
-            found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
-            if local is not None and found != artifact.fingerprint and not push and not self.overwrite_tag:
-                raise TagConflict(tag_conflict_message(artifact.ref, "the local engine", found, artifact.fingerprint))
-            if local is not None and found == artifact.fingerprint:
-                self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
-                result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
-            else:
-                self._compile(artifact, log)
-                self._build(client, artifact, log)
-                result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
-            if push:
-                self._push(client, artifact, log)
-                result.status = BuildStatus.PUSHED
-                if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
-                    raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
-        finally:
-            client.close()
+        def warn(warnings: list[str]) -> None:  # once per run, from the build that contacted the engines
+            for warning in warnings:
+                self.progress(artifact.service.id, f"warning: {warning}")
+
+        with self.pool.engine(warn) as engine:
+            result.engine = engine.describe()
+            for warning in self.pool.warnings:
+                log.write(f"warning: {warning}\n")
+            self._say(artifact, log, f"engine {result.engine}")
+            self._on_engine(engine, artifact, push, registry_ok, result, log)
+
+    def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
+                   log: TextIO) -> None:
+        client = engine.client
+        local = _local_image(client, artifact.ref)
+        found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
+        if local is not None and found != artifact.fingerprint and not push and not self.overwrite_tag:
+            raise TagConflict(tag_conflict_message(artifact.ref, "the local engine", found, artifact.fingerprint))
+        if local is not None and found == artifact.fingerprint:
+            self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
+            result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
+        else:
+            self._compile(artifact, log)
+            self._build(engine, artifact, log, cache=registry_ok)
+            result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
+        if push:
+            self._push(client, artifact, artifact.tag, log)
+            result.status = BuildStatus.PUSHED
+            if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
+                raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
+            if engine.builder == BUILDKIT:
+                self._push_cache(client, artifact, log)
 
     def _compile(self, artifact: Artifact, log: TextIO) -> None:
         spec = artifact.spec
@@ -312,45 +349,48 @@ class ImageBuilder:
             client.images.pull(base)
         except docker.errors.DockerException as exc:
             raise BuildError(f"base image {base!r} is not on this machine and cannot be pulled: "
-                             f"{_docker_message(exc)}") from None
+                             f"{docker_message(exc)}") from None
 
-    def _build(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
-        self._ensure_base_image(client, artifact, log)
+    def _build(self, engine: Engine, artifact: Artifact, log: TextIO, cache: bool) -> None:
+        self._ensure_base_image(engine.client, artifact, log)
         context = build_context(artifact, self.settings.root, self.lister)
-        self._say(artifact, log, f"build {artifact.ref} (from {artifact.spec.base_image or 'own Dockerfile'})")
-        stream = client.api.build(
-            fileobj=io.BytesIO(context), custom_context=True, tag=artifact.ref, rm=True, forcerm=True, pull=False,
-            dockerfile=artifact.spec.dockerfile or "Dockerfile", decode=True,
-            buildargs=dict(artifact.spec.args) or None,
-            labels={LABEL_FINGERPRINT: artifact.fingerprint, LABEL_SERVICE: artifact.service.id})
-        image_id = None
-        for chunk in stream:
-            if "stream" in chunk:
-                text = redact_text(chunk["stream"])
-                log.write(text)
-                line = text.strip()
-                if line.startswith("Step "):
-                    self.progress(artifact.service.id, line)
-            if "aux" in chunk and isinstance(chunk["aux"], dict):
-                image_id = chunk["aux"].get("ID", image_id)
-            if "error" in chunk or "errorDetail" in chunk:
-                message = redact_text(chunk.get("error") or chunk["errorDetail"].get("message", ""))
-                log.write(f"ERROR: {message}\n")
-                raise BuildError(f"docker build failed: {message.strip()}")
-        if image_id is None:
-            raise BuildError("docker build finished without an image")
+        self._say(artifact, log, f"build {artifact.ref} (from {artifact.spec.base_image or 'own Dockerfile'}) "
+                                 f"with {engine.builder}")
+        request = BuildRequest(context, artifact.ref, artifact.spec.dockerfile or "Dockerfile",
+                               buildargs=dict(artifact.spec.args),
+                               labels=image_labels(artifact) if artifact.spec.dockerfile else {},
+                               cache_from=[f"{artifact.image}:{CACHE_TAG}"] if cache else [])
+
+        def line(text: str) -> None:
+            log.write(redact_text(text) + "\n")
+
+        image_id = engine.build(request, line, lambda name: self.progress(artifact.service.id, redact_text(name)))
         log.write(f"built {image_id}\n")
 
-    def _push(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
+    def _push(self, client: docker.DockerClient, artifact: Artifact, tag: str, log: TextIO) -> None:
         auth = self.registries.push_auth(artifact.image)  # TARS_REGISTRY_* for tars.registry's host only
-        self._say(artifact, log, f"push {artifact.ref}")
-        for chunk in client.api.push(artifact.image, tag=artifact.tag, stream=True, decode=True, auth_config=auth):
+        self._say(artifact, log, f"push {artifact.image}:{tag}")
+        for chunk in client.api.push(artifact.image, tag=tag, stream=True, decode=True, auth_config=auth):
             if "error" in chunk or "errorDetail" in chunk:
                 message = chunk.get("error") or chunk["errorDetail"].get("message", "")
                 raise BuildError(f"push failed: {message.strip()}")
             status = chunk.get("status")
             if status and "id" not in chunk:
                 log.write(redact_text(status) + "\n")
+
+    def _push_cache(self, client: docker.DockerClient, artifact: Artifact, log: TextIO) -> None:
+        """Move `<image>:latest-cache` to this build (the layers are in the registry already, so this is a
+        manifest); the local tag is removed again. A failure is a note: the cache is only a speed-up."""
+        import docker.errors
+
+        try:
+            client.api.tag(artifact.ref, artifact.image, CACHE_TAG, force=True)
+            try:
+                self._push(client, artifact, CACHE_TAG, log)
+            finally:
+                client.api.remove_image(f"{artifact.image}:{CACHE_TAG}", noprune=True)
+        except (BuildError, docker.errors.DockerException) as exc:
+            self._say(artifact, log, f"note: build cache tag not pushed: {redact_text(docker_message(exc))}")
 
 
 def compile_env(names: Iterable[str], secrets: Iterable[str], environ: os._Environ[str] | dict[str, str],
@@ -443,12 +483,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _default_client() -> docker.DockerClient:
-    import docker  # imported on first use (about 0.1 s)
-
-    return docker.from_env(timeout=600)
-
-
 def _local_image(client: docker.DockerClient, ref: str) -> docker.models.images.Image | None:
     import docker.errors
 
@@ -456,11 +490,6 @@ def _local_image(client: docker.DockerClient, ref: str) -> docker.models.images.
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
         return None
-
-
-def _docker_message(exc: Exception) -> str:
-    text = getattr(exc, "explanation", None) or str(exc)
-    return " ".join(str(text).split())
 
 
 def build_all(builder: ImageBuilder, artifacts: Iterable[Artifact], push: bool, jobs: int) -> list[BuildResult]:

@@ -284,7 +284,9 @@ def test_build_task_end_to_end(mono, registry, namespace):
     images = {i["service"]: i for i in json.loads(result.stdout)["images"]}
     assert set(images) == {"Base.AuthServer", "Base.LogServer"}
     assert {k: i["status"] for k, i in images.items()} == {"Base.AuthServer": "pushed", "Base.LogServer": "pushed"}
-    assert registry.tags(f"{namespace}/base/authserver") == [images["Base.AuthServer"]["image"].rsplit(":", 1)[1]]
+    assert registry.tags(f"{namespace}/base/authserver") == sorted(
+        [images["Base.AuthServer"]["image"].rsplit(":", 1)[1], "latest-cache"])  # + BuildKit's cache tag
+    assert images["Base.AuthServer"]["engine"] == "DOCKER_HOST (BuildKit)"
     assert "Base.AuthServer: " in result.stderr  # one progress/result line per service
     again = mono("build", "--service", "Base.AuthServer", "--json")
     assert json.loads(again.stdout)["images"][0]["status"] == "exists"

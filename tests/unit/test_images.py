@@ -17,7 +17,14 @@ from support import (
 )
 from tars_tasks.core.settings import SERVER_TYPES, Settings
 from tars_tasks.image.artifacts import resolve
-from tars_tasks.image.images import LABEL_FINGERPRINT, LABEL_SERVICE, ImageBuilder, build_all, render_dockerfile
+from tars_tasks.image.images import (
+    CACHE_TAG,
+    LABEL_FINGERPRINT,
+    LABEL_SERVICE,
+    ImageBuilder,
+    build_all,
+    render_dockerfile,
+)
 from tars_tasks.image.registry import Registries
 from tars_tasks.project import Project
 
@@ -67,8 +74,13 @@ def test_build_push_every_sample_then_never_again(mono, registry, home, docker_c
     for sid, art in artifacts.items():
         repository = art.image.split("/", 1)[1]
         assert art.tag in registry.tags(repository), sid
-    # each image was built (tagged) and pushed exactly once, labelled with its service
-    assert tool_image_events(docker_client, since0, home + "/") == ["push"] * 7 + ["tag"] * 7
+    # each image was built (tagged) and pushed exactly once, labelled with its service; with BuildKit its
+    # build cache tag was moved to it (tag, push; the local tag removed) and every build named where it ran
+    assert tool_image_events(docker_client, since0, home + "/") == ["push"] * 14 + ["tag"] * 14
+    assert all(r.engine == "DOCKER_HOST (BuildKit)" for r in results.values())
+    assert "engine DOCKER_HOST (BuildKit)\n" in Path(results["Base.HelloServer"].log).read_text()
+    for art in artifacts.values():
+        assert registry.tags(art.image.split("/", 1)[1]) == sorted([art.tag, CACHE_TAG])
     assert tool_images(docker_client, home + "/") == sorted(a.ref for a in artifacts.values())
     assert {sid: docker_client.images.get(a.ref).labels[LABEL_SERVICE] for sid, a in artifacts.items()} == {
         sid: sid for sid in artifacts}
@@ -141,7 +153,7 @@ def test_explicit_tag_keeps_fingerprint_label(mono, registry, namespace, home, d
     art = artifacts["Base.AuthServer"]
     assert art.tag == "release-2024-1" and results["Base.AuthServer"].status == "pushed"
     assert docker_client.images.get(art.ref).labels[LABEL_FINGERPRINT] == art.fingerprint
-    assert registry.tags(f"{namespace}/base/authserver") == ["release-2024-1"]
+    assert registry.tags(f"{namespace}/base/authserver") == [CACHE_TAG, "release-2024-1"]
 
 
 @pytest.mark.docker
@@ -204,7 +216,8 @@ def test_registry_with_password(mono, tmp_path, capfd, namespace, test_base_imag
         env = {"TARS_REGISTRY_USERNAME": "ci", "TARS_REGISTRY_PASSWORD": secret}
         ok, arts = build(settings, ["Base.AuthServer"], environ=env)
         assert ok["Base.AuthServer"].status == "pushed", ok["Base.AuthServer"].reason
-        assert reg.tags(f"{namespace}/base/authserver", auth=("ci", secret)) == [arts["Base.AuthServer"].tag]
+        assert reg.tags(f"{namespace}/base/authserver", auth=("ci", secret)) == sorted([arts["Base.AuthServer"].tag,
+                                                                                         CACHE_TAG])
         again, _ = build(settings, ["Base.AuthServer"], environ=env)
         assert again["Base.AuthServer"].status == "exists"
         for result in (no_creds, wrong, ok, again):
@@ -223,7 +236,8 @@ def test_dockerfile_templates_render_for_every_type(mono):
     text = render_dockerfile(art)
     assert text.splitlines()[1:] == [f"FROM {TEST_BASE_IMAGE}", "ENV ServerType=nodejs",
                                      "ENV NODE_PATH=/usr/local/server/inputs", "COPY files/ /usr/local/server/bin/",
-                                     "COPY inputs/ /usr/local/server/inputs/"]
+                                     "COPY inputs/ /usr/local/server/inputs/",
+                                     f'LABEL "{LABEL_FINGERPRINT}"="{art.fingerprint}" "{LABEL_SERVICE}"="Shop.WebGateway"']
 
 
 @pytest.mark.docker
