@@ -14,6 +14,7 @@ refuses a BuildKit build. The build log and the progress say which builder and w
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,13 @@ def docker_client(address: str, timeout: float = PING_TIMEOUT) -> docker.DockerC
         raise EngineDown(docker_message(exc)) from None
 
 
+def display_name(address: str) -> str:
+    """How an engine is named in logs: its address; the environment's engine as the SDK finds it."""
+    if address != DEFAULT_ENGINE:
+        return address
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
 def docker_message(exc: BaseException) -> str:
     text = getattr(exc, "explanation", None) or str(exc)
     return " ".join(str(text).split())
@@ -116,7 +124,7 @@ class Engine:
             linux = str(version.get("Os", "linux")).lower() == "linux"
             builder = BUILDKIT if linux and _api_at_least(str(version.get("ApiVersion", "")), BUILDKIT_MIN_API) \
                 else CLASSIC
-        return cls(address, client, builder)
+        return cls(display_name(address), client, builder)
 
     def describe(self) -> str:
         """`unix:///var/run/docker.sock (BuildKit)`: where a build ran, for its log."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from tars_tasks.core.errors import TarsError
-from tars_tasks.image.engine import DEFAULT_ENGINE, Engine, EngineDown
+from tars_tasks.image.engine import DEFAULT_ENGINE, Engine, EngineDown, display_name
 
 
 class NoEngine(TarsError):
@@ -54,7 +54,7 @@ class EnginePool:
         with ThreadPoolExecutor(len(self.addresses)) as threads:
             outcomes = list(threads.map(attempt, self.addresses))
         engines = [o for o in outcomes if isinstance(o, Engine)]
-        down = [(a, o) for a, o in zip(self.addresses, outcomes, strict=True) if isinstance(o, str)]
+        down = [(display_name(a), o) for a, o in zip(self.addresses, outcomes, strict=True) if isinstance(o, str)]
         if not engines:
             self._failure = "no build engine answers: " + "; ".join(f"{a} ({why})" for a, why in down)
             return []
