@@ -114,3 +114,20 @@ def test_main_goes_to_staging_and_tags_or_a_manual_run_to_prod_with_that_environ
         assert spec["env"]["TARS_AGE_KEY"] == "${{ secrets.TARS_AGE_KEY }}"
         assert spec["env"]["KUBECONFIG_B64"] == "${{ secrets.KUBECONFIG_B64 }}"
     assert github["jobs"]["prod"]["if"] == "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"
+
+
+def test_main_builds_in_parallel_shards_then_one_release_that_builds_nothing():
+    gitlab = yaml.safe_load((REPO_ROOT / "ci" / "gitlab-ci.yml").read_text())
+    build = gitlab["build"]
+    assert (build["stage"], build["parallel"], gitlab["stages"]) == ("build", 3, ["check", "build", "release"])
+    assert build["rules"] == gitlab["staging"]["rules"] and gitlab["staging"]["needs"] == ["build"]
+    [command] = [c for c in build["script"] if c.startswith("invoke ")]
+    assert shlex.split(command)[:5] == ["invoke", "build", "--env", "staging", "--shard"]
+    assert shlex.split(command)[5] == "$CI_NODE_INDEX/$CI_NODE_TOTAL"  # GitLab numbers parallel jobs 1..N
+    github = yaml.safe_load((REPO_ROOT / "ci" / "github-actions.yml").read_text())
+    build = github["jobs"]["build"]
+    assert build["strategy"]["matrix"]["shard"] == [1, 2, 3] and github["jobs"]["staging"]["needs"] == "build"
+    assert build["if"] == github["jobs"]["staging"]["if"]
+    [command] = [s["run"] for s in build["steps"] if s.get("run", "").startswith("invoke ")]
+    assert '--shard "${{ matrix.shard }}/${{ strategy.job-total }}"' in command
+    assert build["env"]["TARS_REGISTRY_PASSWORD"] == "${{ secrets.TARS_REGISTRY_PASSWORD }}"

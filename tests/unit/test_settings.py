@@ -42,3 +42,36 @@ def test_broken_invoke_yaml_is_located(tmp_path, text, message):
     assert check_config_file(tmp_path / "invoke.yaml").startswith(message)
     (tmp_path / "invoke.yaml").write_text("tars:\n  registry: r:1\n")
     assert check_config_file(tmp_path / "invoke.yaml") is None
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("", ()), (None, ()),
+    ("unix:///var/run/docker.sock", ("unix:///var/run/docker.sock",)),
+    ("unix:///a.sock, tcp://10.0.0.5:2376 ,ssh://ci@builder", ("unix:///a.sock", "tcp://10.0.0.5:2376", "ssh://ci@builder")),
+    (["tcp://b1:2376", "ssh://b2"], ("tcp://b1:2376", "ssh://b2")),
+])
+def test_builders_from_a_list_or_a_comma_separated_string(value, expected):
+    assert Settings.from_mapping({"builders": value}).builders == expected
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"builders": "unix:///a.sock,http://x:2375"}, r"tars.builders\[1\]: 'http://x:2375' is not an engine address"),
+    ({"builders": ["tcp://"]}, r"tars.builders\[0\]: 'tcp://' is not an engine address"),
+    ({"builders": ["unix://relative.sock"]}, r"tars.builders\[0\]: 'unix://relative.sock' is not an engine address"),
+    ({"builders": ["ssh://a b"]}, r"tars.builders\[0\]: 'ssh://a b' is not an engine address"),
+    ({"builders": "unix:///a.sock,,unix:///b.sock"}, r"tars.builders\[1\]: expected an engine address"),
+    ({"builders": [3]}, r"tars.builders\[0\]: expected an engine address .*, got 3"),
+    ({"builders": {"a": 1}}, "tars.builders: expected a list of engine addresses"),
+    ({"builders": ["ssh://b", "ssh://b"]}, r"tars.builders\[1\]: 'ssh://b' is listed twice"),
+    ({"builder": "kaniko"}, "tars.builder: 'kaniko' is not one of auto, buildkit, classic"),
+    ({"builder_jobs": "-1"}, "tars.builder_jobs: '-1' must be at least 1"),
+])
+def test_bad_builders_are_usage_errors_naming_the_entry(data, message):
+    with pytest.raises(UsageError, match=message):
+        Settings.from_mapping(data)
+
+
+def test_builder_defaults_and_per_engine_jobs():
+    s = Settings.from_mapping({})
+    assert (s.builders, s.builder, s.builder_jobs) == ((), "auto", 0)
+    assert Settings.from_mapping({"builder": "classic", "builder_jobs": "3"}).builder_jobs == 3
