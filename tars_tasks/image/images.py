@@ -301,6 +301,7 @@ class ImageBuilder:
                 log.write(f"warning: {warning}\n")
             self._say(artifact, log, f"engine {result.engine}")
             self._on_engine(engine, artifact, push, registry_ok, result, log)
+            result.engine = engine.describe()  # the builder it ended with (an engine may refuse BuildKit)
 
     def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
                    log: TextIO) -> None:

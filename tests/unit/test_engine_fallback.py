@@ -1,0 +1,109 @@
+"""An engine that refuses BuildKit builds: the build falls back to the classic builder, says so in its log, and
+later builds on that engine go to the classic builder at once. The engine is a small fake Engine API server on a
+unix socket (no real engine here refuses BuildKit); it records every request."""
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from support import copy_samples, free_port, init_git, sample_envs
+from tars_tasks.core.settings import SERVER_TYPES, Settings
+from tars_tasks.image.run import run_build
+from tars_tasks.project import Project
+
+BASE = "fake/base:1"
+
+
+class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: Path):
+        self.requests: list[tuple[str, str, dict]] = []
+        super().__init__(str(path), Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeEngine
+
+    def log_message(self, *args) -> None:  # no client address on a unix socket
+        pass
+
+    def reply(self, code: int, body: object, stream: bool = False) -> None:
+        """JSON; a stream is a chunked response of one JSON message per chunk, as the engine sends it."""
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        if stream:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for message in body:
+                data = json.dumps(message).encode() + b"\r\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        data = json.dumps(body).encode()
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        self.server.requests.append(("GET", url.path, parse_qs(url.query)))
+        if url.path.endswith("/version"):
+            self.reply(200, {"ApiVersion": "1.41", "Os": "linux", "Version": "20.10.99-fake"})
+        elif url.path.endswith(f"/images/{BASE}/json"):
+            self.reply(200, {"Id": "sha256:" + "b" * 64, "Config": {"Labels": {}}})
+        else:
+            self.reply(404, {"message": "No such image"})
+
+    def do_POST(self) -> None:
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.requests.append(("POST", url.path, query))
+        if url.path.endswith("/build") and query.get("version") == ["2"]:
+            self.reply(400, {"message": "buildkit not supported by daemon"})
+        elif url.path.endswith("/build"):
+            self.reply(200, [{"stream": "Step 1/2 : FROM fake/base:1\n"}, {"stream": "Step 2/2 : COPY files/ x\n"},
+                             {"aux": {"ID": "sha256:" + "c" * 64}}, {"stream": "Successfully built cccc\n"}],
+                       stream=True)
+        else:
+            self.reply(404, {"message": "not here"})
+
+
+@pytest.fixture
+def engine(tmp_path):
+    server = FakeEngine(tmp_path / "engine.sock")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"unix://{tmp_path}/engine.sock"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_engine_without_buildkit_builds_with_the_classic_builder_and_the_log_says_so(tmp_path, engine):
+    server, address = engine
+    root = copy_samples(tmp_path / "mono")
+    init_git(root)
+    settings = Settings.from_mapping({"root": str(root), "registry": f"127.0.0.1:{free_port()}", "builders": address,
+                                      "environments": sample_envs(), "base_images": {t: BASE for t in SERVER_TYPES}})
+    services = Project.load(settings).select(["Base.HelloServer", "Base.LogServer"])
+    said: list[tuple[str, str]] = []
+    results = run_build(settings, services, push=False, jobs=1, progress=lambda s, m: said.append((s, m)))
+    assert [(r.service, r.status.value, r.engine) for r in results] == [
+        ("Base.HelloServer", "built", f"{address} (classic)"), ("Base.LogServer", "built", f"{address} (classic)")]
+    builds = [q for method, path, q in server.requests if method == "POST" and path.endswith("/build")]
+    # one refused BuildKit attempt, then the classic builder for both services (the engine is remembered)
+    assert [q.get("version", [""])[0] for q in builds] == ["2", "", ""]
+    first, second = (Path(r.log).read_text() for r in results)
+    assert f"BuildKit refused by {address} (buildkit not supported by daemon): using the classic builder" in first
+    assert "Step 2/2 : COPY files/ x" in first and "BuildKit refused" not in second
+    assert ("Base.HelloServer", "Step 1/2 : FROM fake/base:1") in said
+    # the classic build gets the labels in the Dockerfile (one LABEL), not as a query parameter
+    assert "labels" not in builds[1]
