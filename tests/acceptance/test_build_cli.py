@@ -32,6 +32,7 @@ def images(result) -> dict[str, dict]:
 
 
 @pytest.mark.docker
+@pytest.mark.helm
 def test_three_shard_jobs_build_every_image_once_then_a_full_run_finds_them_all(mono):
     built: dict[str, int] = {}
     for k in (1, 2, 3):
@@ -44,6 +45,12 @@ def test_three_shard_jobs_build_every_image_once_then_a_full_run_finds_them_all(
     assert built == SHARDS_OF_3
     again = images(mono("build", "--json"))  # the release job's view: everything is in the registry
     assert {i["status"] for i in again.values()} == {"exists"} and set(again) == set(SHARDS_OF_3)
+    release = mono("release", "--all", "--dry-run", "--json")  # the release job itself builds nothing
+    assert release.returncode == 0, release.stderr
+    services = json.loads(release.stdout)["services"]
+    # the plan found every image in the registry: no service has an image step, nothing was built
+    assert {s["id"]: ("image" in s["steps"], s["build"]) for s in services} == {
+        sid: (False, None) for sid in SHARDS_OF_3}
 
 
 def test_a_bad_shard_is_a_usage_error(mono):
