@@ -251,6 +251,8 @@ class ImageBuilder:
 
     def ensure(self, artifact: Artifact, push: bool) -> BuildResult:
         import docker.errors
+        import requests.exceptions
+        import urllib3.exceptions
 
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, BuildStatus.FAILED, log=str(self.log_path(artifact)))
@@ -264,6 +266,11 @@ class ImageBuilder:
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
                 result.status, result.reason = BuildStatus.FAILED, f"docker: {redact_text(docker_message(exc))}"
+                log.write(f"FAILED: {result.reason}\n")
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+                # an engine that went away mid-build: the SDK lets the transport's error through
+                result.status = BuildStatus.FAILED
+                result.reason = f"docker: connection to {result.engine or 'the engine'} lost: {redact_text(str(exc))}"
                 log.write(f"FAILED: {result.reason}\n")
         result.seconds = time.monotonic() - start
         return result

@@ -4,6 +4,7 @@ unix socket (no real engine here refuses BuildKit); it records every request."""
 from __future__ import annotations
 
 import json
+import socket
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -25,6 +26,7 @@ class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: Path):
         self.requests: list[tuple[str, str, dict]] = []
+        self.drop_builds = False
         super().__init__(str(path), Handler)
 
 
@@ -67,7 +69,15 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests.append(("POST", url.path, query))
-        if url.path.endswith("/build") and query.get("version") == ["2"]:
+        if url.path.endswith("/build") and self.server.drop_builds:  # the engine goes away mid-build
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"40\r\n{\"stream\": \"Step 1/2")
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif url.path.endswith("/build") and query.get("version") == ["2"]:
             self.reply(400, {"message": "buildkit not supported by daemon"})
         elif url.path.endswith("/build"):
             self.reply(200, [{"stream": "Step 1/2 : FROM fake/base:1\n"}, {"stream": "Step 2/2 : COPY files/ x\n"},
@@ -107,3 +117,19 @@ def test_an_engine_without_buildkit_builds_with_the_classic_builder_and_the_log_
     assert ("Base.HelloServer", "Step 1/2 : FROM fake/base:1") in said
     # the classic build gets the labels in the Dockerfile (one LABEL), not as a query parameter
     assert "labels" not in builds[1]
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_an_engine_that_goes_away_mid_build_fails_that_build_with_a_message(tmp_path, engine, builder):
+    server, address = engine
+    server.drop_builds = True
+    root = copy_samples(tmp_path / "mono")
+    init_git(root)
+    settings = Settings.from_mapping({"root": str(root), "registry": f"127.0.0.1:{free_port()}", "builders": address,
+                                      "builder": builder, "environments": sample_envs(),
+                                      "base_images": {t: BASE for t in SERVER_TYPES}})
+    [result] = run_build(settings, Project.load(settings).select(["Base.HelloServer"]), push=False)
+    assert result.status.value == "failed", result.reason
+    assert result.reason.startswith(f"docker: connection to {address} ({builder.replace('buildkit', 'BuildKit')}) "
+                                    "lost: "), result.reason
+    assert "FAILED: docker: " in Path(result.log).read_text()
