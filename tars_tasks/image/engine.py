@@ -98,11 +98,11 @@ class Engine:
     """An engine and its one client, shared by every build that runs on it (the SDK's connection pool is
     safe to use from several threads)."""
 
-    def __init__(self, address: str, client: docker.DockerClient, builder: str):
+    def __init__(self, address: str, client: docker.DockerClient, builder: str, may_fall_back: bool = True):
         self.address = address
         self.client = client
         self.builder = builder
-        self.fallback_reason = ""
+        self.may_fall_back = may_fall_back  # False when tars.builder asks for BuildKit
 
     @classmethod
     def connect(cls, address: str, mode: str = "auto") -> Engine:
@@ -124,7 +124,7 @@ class Engine:
             linux = str(version.get("Os", "linux")).lower() == "linux"
             builder = BUILDKIT if linux and _api_at_least(str(version.get("ApiVersion", "")), BUILDKIT_MIN_API) \
                 else CLASSIC
-        return cls(display_name(address), client, builder)
+        return cls(display_name(address), client, builder, may_fall_back=mode != "buildkit")
 
     def describe(self) -> str:
         """`unix:///var/run/docker.sock (BuildKit)`: where a build ran, for its log."""
@@ -140,7 +140,10 @@ class Engine:
             try:
                 return self._buildkit(request, log, step)
             except _NoBuildKit as exc:
-                self.builder, self.fallback_reason = CLASSIC, str(exc)
+                if not self.may_fall_back:
+                    raise EngineError(f"{self.address} refuses BuildKit builds ({exc}) and tars.builder is "
+                                      "buildkit") from None
+                self.builder = CLASSIC
                 log(f"BuildKit refused by {self.address} ({exc}): using the classic builder")
         return self._classic(request, log, step)
 

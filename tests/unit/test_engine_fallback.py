@@ -133,3 +133,15 @@ def test_an_engine_that_goes_away_mid_build_fails_that_build_with_a_message(tmp_
     assert result.reason.startswith(f"docker: connection to {address} ({builder.replace('buildkit', 'BuildKit')}) "
                                     "lost: "), result.reason
     assert "FAILED: docker: " in Path(result.log).read_text()
+
+
+def test_with_builder_buildkit_an_engine_that_refuses_it_fails_the_build_instead(tmp_path, engine):
+    server, address = engine
+    root = copy_samples(tmp_path / "mono")
+    init_git(root)
+    settings = Settings.from_mapping({"root": str(root), "registry": f"127.0.0.1:{free_port()}", "builders": address,
+                                      "builder": "buildkit", "environments": sample_envs(),
+                                      "base_images": {t: BASE for t in SERVER_TYPES}})
+    [result] = run_build(settings, Project.load(settings).select(["Base.HelloServer"]), push=False)
+    assert (result.status.value, result.reason) == (
+        "failed", f"{address} refuses BuildKit builds (buildkit not supported by daemon) and tars.builder is buildkit")
