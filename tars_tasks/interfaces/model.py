@@ -99,6 +99,7 @@ class Include:
     written: str          # as in `#include "../X/Y.tars"`
     resolved: str | None  # repo-relative path; None when outside the repository or missing
     line: int
+    col: int = 1
 
 
 @dataclass(frozen=True)
