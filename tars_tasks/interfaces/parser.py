@@ -67,8 +67,10 @@ class _Parser:
             expected: set[str] = set(exc.allowed or ())
         elif isinstance(exc, UnexpectedToken):
             token: Token = exc.token
-            what = "unexpected end of file" if token.type == "$END" else f"unexpected {_shown(str(token))}"
+            what = f"unexpected {_shown(str(token))}"
             expected = set(exc.accepts or exc.expected)
+            if token.type == "$END":  # lark puts it at the last token; the end is where it is missing
+                what, line, col = "unexpected end of file", text.count("\n") + 1, len(text) - text.rfind("\n")
         else:
             what, expected = "unexpected end of file", set(getattr(exc, "expected", ()) or ())
         return Problem(path, line, col, "", what + self._expected(expected))
