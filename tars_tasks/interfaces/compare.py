@@ -175,7 +175,7 @@ def _field(old: Field, new: Field) -> Iterator[tuple[str, str]]:
     if old.required != new.required:
         yield BREAKING, (": optional changed to require: data written before may not have it" if new.required
                          else ": require changed to optional: a value equal to its default is no longer sent")
-    if _default(old) != _default(new):
+    if old.type == new.type and _default(old) != _default(new):
         was, now = old.default or "none", new.default or "none"
         if new.required and old.required:
             yield COMPATIBLE, f": default {was} changed to {now}"
