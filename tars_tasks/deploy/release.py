@@ -77,6 +77,14 @@ def _env_name(env: str) -> str:
     return f"environment {env}" if env else "the base settings (no --env)"
 
 
+def refuse_breaking(plan: Plan, opts: Options) -> None:
+    """A breaking interface change is deployed only with the clients it breaks, or with --allow-breaking."""
+    if plan.breaking and not opts.allow_breaking:
+        raise UsageError("refusing to release a breaking interface change:\n  " + "\n  ".join(plan.breaking)
+                         + "\nrelease the clients with it (rebuilt against the new interface), or pass "
+                         "--allow-breaking")
+
+
 def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:
     """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
     is a usage error, as for helm."""
@@ -121,6 +129,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True)
+        refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
     if on_plan is not None:

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.services import Service
+from tars_tasks.core.settings import Settings
 
 IDL_SUFFIX = ".tars"
 
@@ -26,6 +27,14 @@ def tracked_files(root: Path, under: str) -> list[str]:
     if out is None or out.returncode != 0:
         return FileLister(root).under(under or ".")
     return sorted(f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f)
+
+
+def services_folder(settings: Settings) -> str:
+    """The services folder relative to the root (tars.services_dir), "." when it is not inside it."""
+    try:
+        return settings.services_path.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        return "."
 
 
 def relative_folder(service: Service, root: Path) -> str:
