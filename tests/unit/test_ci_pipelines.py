@@ -35,6 +35,7 @@ def test_pipeline_commands_are_real_tasks_and_flags(path):
     assert any(line.startswith("invoke release --env staging --since") for line in lines)
     assert any(line.startswith("invoke release --env prod ") for line in lines)
     assert "invoke validate --all-envs" in lines
+    assert any(re.fullmatch(r'invoke interfaces --since "[^"]+" --check\s*', line) for line in lines)
     for line in lines:
         words = shlex.split(line.replace("${{", "").replace("}}", ""))
         task = ns.tasks[words[1]]
@@ -114,3 +115,12 @@ def test_main_goes_to_staging_and_tags_or_a_manual_run_to_prod_with_that_environ
         assert spec["env"]["TARS_AGE_KEY"] == "${{ secrets.TARS_AGE_KEY }}"
         assert spec["env"]["KUBECONFIG_B64"] == "${{ secrets.KUBECONFIG_B64 }}"
     assert github["jobs"]["prod"]["if"] == "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_the_merge_request_job_fails_on_a_breaking_interface_change(path):
+    """`invoke interfaces --since BASE --check` runs where the plan of a merge request runs, against its base."""
+    jobs = job_commands(yaml.safe_load(path.read_text()))
+    plan_job = next(commands for commands in jobs.values() if any(c.startswith("invoke plan ") for c in commands))
+    base = re.search(r'--since ("[^"]+")', next(c for c in plan_job if c.startswith("invoke plan "))).group(1)
+    assert f"invoke interfaces --since {base} --check" in plan_job
