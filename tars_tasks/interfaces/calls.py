@@ -52,17 +52,21 @@ def object_names(services: Iterable[Service]) -> dict[bytes, tuple[str, str]]:
     return names
 
 
-def read_source(path: Path) -> bytes | None:
+def read_source(path: str) -> bytes | None:
     """The bytes of a regular text file of at most MAX_SOURCE_BYTES; None for anything else."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None  # a symlink (O_NOFOLLOW), gone, unreadable
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_SOURCE_BYTES:
             return None
-        data = fh.read(MAX_SOURCE_BYTES + 1)
+        data = os.read(fd, MAX_SOURCE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if len(data) > MAX_SOURCE_BYTES or b"\0" in data[:BINARY_PROBE]:
         return None
     return data
@@ -89,10 +93,11 @@ def scan(root: Path, files: Mapping[str, list[str]], names: Mapping[bytes, tuple
     """Every object name of another service that each service's files use (first use each), by caller.
     ``files``: service id -> its repo-relative files."""
     calls: list[Call] = []
+    top = str(root)
     for caller in sorted(files):
         seen: set[bytes] = set()
         for path in sorted(files[caller]):
-            data = read_source(root / path)
+            data = read_source(os.path.join(top, path))
             if data is not None:
                 calls.extend(scan_file(data, names, caller, path, seen))
     return calls

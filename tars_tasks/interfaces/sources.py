@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.services import Service
@@ -57,11 +57,13 @@ class Homes:
         self.folder_of = {sid: folder for folder, sid in self.folders.items()}
 
     def of(self, path: str) -> str | None:
-        for parent in PurePosixPath(path).parents:
-            sid = self.folders.get(parent.as_posix())
+        end = path.rfind("/")
+        while end > 0:  # each parent folder, deepest first (string slices: this runs once per file)
+            sid = self.folders.get(path[:end])
             if sid is not None:
                 return sid
-        return None
+            end = path.rfind("/", 0, end)
+        return self.folders.get(".")  # a service at the root of the repository
 
     def inside(self, path: str, sid: str) -> bool:
         return self.of(path) == sid
