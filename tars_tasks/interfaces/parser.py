@@ -22,6 +22,7 @@ from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedT
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.core.files import FileLister
 from tars_tasks.interfaces.builder import IdlBuilder
+from tars_tasks.interfaces.lexer import TarsLexer
 from tars_tasks.interfaces.model import IdlFile, Include
 
 IDL_SUFFIX = ".tars"
@@ -38,7 +39,7 @@ class _Parser:
     def __init__(self) -> None:
         grammar = resources.files("tars_tasks.interfaces").joinpath("tars.lark").read_text(encoding="utf-8")
         self.builder = IdlBuilder()
-        self.lark = Lark(grammar, parser="lalr", lexer="contextual", transformer=self.builder)
+        self.lark = Lark(grammar, parser="lalr", lexer=TarsLexer, transformer=self.builder)
         self.lock = threading.Lock()
         self.words = {t.name: t.pattern.value for t in self.lark.terminals if t.pattern.type == "str"}
 
@@ -109,7 +110,8 @@ def parse_files(root: Path, paths: Iterable[str]) -> tuple[list[IdlFile], list[P
     """
     files: list[IdlFile] = []
     problems: list[Problem] = []
-    top = root.resolve()
+    resolver = _Includes(root)
+    by_text: dict[str, IdlFile] = {}  # clients keep byte-identical copies: parse each text once
     for path in paths:
         try:
             text = (root / path).read_bytes().decode("utf-8", "replace")
@@ -117,13 +119,14 @@ def parse_files(root: Path, paths: Iterable[str]) -> tuple[list[IdlFile], list[P
             problems.append(Problem(path, 1, 1, "", f"cannot read: {exc.strerror or exc}"))
             continue
         try:
-            parsed = parse_text(text, path)
+            parsed = _moved(by_text[text], path) if text in by_text else parse_text(text, path)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
+        by_text.setdefault(text, parsed)
         includes = []
         for include in parsed.includes:
-            resolved, warning = _resolve(top, path, include)
+            resolved, warning = resolver.resolve(path, include)
             if warning:
                 problems.append(Problem(path, include.line, include.col, "", warning, warning=True))
             includes.append(replace(include, resolved=resolved))
@@ -131,24 +134,42 @@ def parse_files(root: Path, paths: Iterable[str]) -> tuple[list[IdlFile], list[P
     return files, problems
 
 
-def _resolve(top: Path, path: str, include: Include) -> tuple[str | None, str | None]:
-    """(repo-relative path, None) or (None, warning)."""
-    quoted = f'#include "{include.written}"'
-    if posixpath.isabs(include.written) or os.path.isabs(include.written):
-        return None, f"{quoted} is outside the monorepo: its definitions are not checked"
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), include.written))
-    if joined == ".." or joined.startswith("../"):
-        return None, f"{quoted} is outside the monorepo: its definitions are not checked"
-    target = top / joined
-    try:
-        inside = target.resolve().is_relative_to(top)
-    except OSError:
-        inside = False
-    if not inside:
-        return None, f"{quoted} is outside the monorepo: its definitions are not checked"
-    if not target.is_file():
-        return None, f"{quoted}: no such file {joined}"
-    return joined, None
+def _moved(parsed: IdlFile, path: str) -> IdlFile:
+    """The model of the same text at another path."""
+    return IdlFile(path, parsed.includes,
+                   tuple(replace(d, file=path) for d in parsed.interfaces),
+                   tuple(replace(d, file=path) for d in parsed.structs),
+                   tuple(replace(d, file=path) for d in parsed.enums),
+                   tuple(replace(d, file=path) for d in parsed.consts))
+
+
+class _Includes:
+    """Resolves `#include`s inside the repository; remembers each folder's real path (symlinks followed)."""
+
+    def __init__(self, root: Path):
+        self.top = os.path.realpath(root)
+        self.real_dirs: dict[str, str] = {}
+
+    def resolve(self, path: str, include: Include) -> tuple[str | None, str | None]:
+        """(repo-relative path, None) or (None, warning)."""
+        quoted = f'#include "{include.written}"'
+        outside = f"{quoted} is outside the monorepo: its definitions are not checked"
+        if posixpath.isabs(include.written) or os.path.isabs(include.written):
+            return None, outside
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), include.written))
+        if joined == ".." or joined.startswith("../"):
+            return None, outside
+        folder, name = posixpath.split(joined)
+        if folder not in self.real_dirs:
+            self.real_dirs[folder] = os.path.realpath(os.path.join(self.top, folder))
+        real = os.path.join(self.real_dirs[folder], name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
+        if not real.startswith(self.top + os.sep):
+            return None, outside
+        if not os.path.isfile(real):
+            return None, f"{quoted}: no such file {joined}"
+        return joined, None
 
 
 def tracked_idl_files(root: Path, under: str = ".") -> list[str]:

@@ -231,6 +231,19 @@ def test_syntax_errors_are_located(text, expected):
     assert errors(text) == [expected]
 
 
+def test_keywords_are_reserved_as_in_tars2cpp():
+    assert errors("module A { struct S { 0 require int key; }; };") == [
+        "x.tars:1:37: unexpected 'key', expected a name"]
+    assert errors("module A { interface I { void out(); }; };") == [
+        "x.tars:1:31: unexpected 'out', expected a name"]
+
+
+def test_a_bad_character_after_a_long_run_of_blanks_and_comments_fails_at_once():
+    text = "module A {" + " \n" * 50_000 + "// c\n/* d */" * 1000 + "@"
+    assert errors(text) == [f"x.tars:{50_000 + 1000 + 1}:8: unexpected character '@', expected one of "
+                            "'const', 'enum', 'interface', 'key', 'struct', '}'"]
+
+
 def test_checks_after_parsing_report_every_problem_of_a_file():
     assert errors("""\
         module A
@@ -316,6 +329,22 @@ def test_parse_files_resolves_includes_and_warns_about_the_ones_it_cannot_check(
         "services/Test/Gone.tars:1:1: cannot read: No such file or directory",
     ]
     assert all(p.warning for p in problems[:4]) and not any(p.warning for p in problems[4:])
+
+
+def test_identical_copies_are_parsed_once_but_located_at_their_own_path(tmp_path):
+    text = "#include \"Types.tars\"\nmodule Test { interface BServant { void f(); }; };\n"
+    for rel in ("services/Test/BServer/BServant.tars", "services/Test/AServer/BServant.tars",
+                "services/Test/BServer/Types.tars"):
+        write(tmp_path, rel, text if rel.endswith("BServant.tars") else "module Test { enum E { A }; };")
+    files, problems = parse_files(tmp_path, ["services/Test/BServer/BServant.tars",
+                                             "services/Test/AServer/BServant.tars"])
+    assert [(f.path, f.interfaces[0].file, f.includes[0].resolved) for f in files] == [
+        ("services/Test/BServer/BServant.tars", "services/Test/BServer/BServant.tars",
+         "services/Test/BServer/Types.tars"),
+        ("services/Test/AServer/BServant.tars", "services/Test/AServer/BServant.tars", None)]
+    assert [str(p) for p in problems] == [
+        'services/Test/AServer/BServant.tars:1:1: warning: #include "Types.tars": no such file '
+        "services/Test/AServer/Types.tars"]
 
 
 def test_tracked_idl_files_lists_what_git_tracks(tmp_path):
