@@ -12,6 +12,18 @@ from typing import Union
 
 
 @dataclass(frozen=True)
+class _Named:
+    """A definition's place: TARS names it `Module::Name`, written here as "Module.Name"."""
+
+    module: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True)
 class Param:
     name: str
     type: str
@@ -38,57 +50,33 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Interface:
-    module: str
-    name: str
+class Interface(_Named):
     methods: tuple[Method, ...]
     file: str
     line: int
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.module}.{self.name}"
-
 
 @dataclass(frozen=True)
-class Struct:
-    module: str
-    name: str
+class Struct(_Named):
     fields: tuple[Field, ...]
     key: tuple[str, ...]
     file: str
     line: int
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.module}.{self.name}"
-
 
 @dataclass(frozen=True)
-class Enum:
-    module: str
-    name: str
+class Enum(_Named):
     members: tuple[tuple[str, int], ...]
     file: str
     line: int
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.module}.{self.name}"
-
 
 @dataclass(frozen=True)
-class Const:
-    module: str
-    name: str
+class Const(_Named):
     type: str
     value: str
     file: str
     line: int
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.module}.{self.name}"
 
 
 Definition = Union[Interface, Struct, Enum, Const]
