@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
+from tars_tasks.interfaces.cache import ParseCache, sha1_of
 from tars_tasks.interfaces.calls import Call, object_names, scan
 from tars_tasks.interfaces.compare import first_difference
 from tars_tasks.interfaces.model import Definition, IdlFile, Interface
@@ -82,18 +83,43 @@ class Catalog:
         return out
 
 
-def _parse_with_includes(root: Path, paths: Sequence[str]) -> tuple[dict[str, IdlFile], list[Problem]]:
+def _parse_cached(root: Path, paths: Sequence[str], cache: ParseCache) -> tuple[list[IdlFile], list[Problem]]:
+    """parse_files, but a file whose bytes the cache knows is taken from it."""
+    done: list[IdlFile] = []
+    problems: list[Problem] = []
+    missed: dict[str, str | None] = {}
+    for path in paths:
+        sha1 = sha1_of(root / path)
+        hit = cache.get(root, path, sha1) if sha1 is not None else None
+        if hit is None:
+            missed[path] = sha1
+            continue
+        if hit[0] is not None:
+            done.append(hit[0])
+        problems.extend(hit[1])
+    parsed, found = parse_files(root, list(missed))
+    by_path = {f.path: f for f in parsed}
+    for path, sha1 in missed.items():
+        if sha1 is not None:
+            cache.put(path, sha1, by_path.get(path), [p for p in found if p.file == path])
+    return done + parsed, problems + found
+
+
+def _parse_with_includes(root: Path, paths: Sequence[str], cache: ParseCache
+                         ) -> tuple[dict[str, IdlFile], list[Problem]]:
     """Parse ``paths`` and every file they include (transitively) that is in the repository."""
     files: dict[str, IdlFile] = {}
     problems: list[Problem] = []
     todo = list(paths)
     tried: set[str] = set(todo)
     while todo:
-        parsed, found = parse_files(root, todo)
+        parsed, found = _parse_cached(root, todo, cache)
         problems.extend(found)
         files.update((f.path, f) for f in parsed)
         todo = sorted({i.resolved for f in parsed for i in f.includes if i.resolved and i.resolved not in tried})
         tried.update(todo)
+    cache.keep_only(tried)
+    cache.save()
     return files, problems
 
 
@@ -171,12 +197,14 @@ def _includes(files: dict[str, IdlFile], homes: Homes) -> dict[str, dict[str, st
 
 
 def load(root: Path, services_dir: str, services: Sequence[Service], callers: Collection[str] | None = None,
-         listing: Iterable[str] | None = None) -> Catalog:
+         listing: Iterable[str] | None = None, cache_file: Path | None = None) -> Catalog:
     """The catalog of the monorepo at ``root`` (``services_dir`` repo-relative). ``callers``: the services
-    whose source is scanned for calls (None: all of them). ``listing``: the tracked files (default: git)."""
+    whose source is scanned for calls (None: all of them). ``listing``: the tracked files (default: git).
+    ``cache_file``: parsed files kept between runs (cache.py; None: parse every file)."""
     homes = Homes(root, services)
     tracked = list(listing) if listing is not None else tracked_files(root, services_dir)
-    files, problems = _parse_with_includes(root, [f for f in tracked if f.endswith(IDL_SUFFIX)])
+    files, problems = _parse_with_includes(root, [f for f in tracked if f.endswith(IDL_SUFFIX)],
+                                           ParseCache(cache_file))
     owners, why = _ownership(services, files, homes)
     owned_files, owned = _owned(owners, files, homes)
     sources = by_service(homes, tracked)

@@ -13,6 +13,7 @@ from pathlib import Path
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.interfaces.cache import cache_path
 from tars_tasks.interfaces.calls import Call, first_calls
 from tars_tasks.interfaces.catalog import Catalog, Copy, load
 from tars_tasks.interfaces.sources import services_folder
@@ -53,16 +54,17 @@ def undeclared_calls(catalog: Catalog, services: Sequence[Service]) -> list[Prob
 
 def validate_interfaces(settings: Settings, services: Sequence[Service], selected: Sequence[Service]) -> list[Problem]:
     """`invoke validate`'s interface problems of the ``selected`` services."""
-    return interface_problems(settings.root, services_folder(settings), services, selected)
+    return interface_problems(settings.root, services_folder(settings), services, selected, cache_path(settings))
 
 
 def interface_problems(root: Path, services_dir: str, services: Sequence[Service],
-                       selected: Sequence[Service]) -> list[Problem]:
+                       selected: Sequence[Service], cache_file: Path | None = None) -> list[Problem]:
     """The interface problems of the ``selected`` services (all of them: every problem, also those of .tars
     files outside every service folder)."""
     named = [s for s in services if s.app and s.server]
     everything = {s.id for s in selected} >= {s.id for s in named}
-    catalog = load(root, services_dir, services, callers=None if everything else {s.id for s in selected})
+    catalog = load(root, services_dir, services, callers=None if everything else {s.id for s in selected},
+                   cache_file=cache_file)
     problems = catalog.problems + stale_copies(catalog) + undeclared_calls(catalog, named)
     if not everything:
         wanted = {s.id for s in selected}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.interfaces.cache import cache_path
 from tars_tasks.interfaces.catalog import Catalog, load
 from tars_tasks.interfaces.compare import Change, changes
 from tars_tasks.interfaces.history import changed_idl_files, parsed_at
@@ -152,7 +153,7 @@ def plan_impact(settings: Settings, services: Sequence[Service], ref: str | None
     listing = tracked_files(settings.root, folder)
     if not any(f.endswith(IDL_SUFFIX) for f in listing):
         return PlanImpact(None, None, {})
-    catalog = load(settings.root, folder, services, listing=listing)
+    catalog = load(settings.root, folder, services, listing=listing, cache_file=cache_path(settings))
     if ref is None:
         return PlanImpact(catalog, None, {})
     result = since(catalog, settings.root, ref, services)

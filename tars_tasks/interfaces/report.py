@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
+from tars_tasks.interfaces.cache import cache_path
 from tars_tasks.interfaces.catalog import Catalog, load
 from tars_tasks.interfaces.impact import Since, since
 from tars_tasks.interfaces.model import Interface
@@ -63,6 +64,6 @@ def rows(catalog: Catalog) -> list[Row]:
 
 def interfaces_report(settings: Settings, services: Sequence[Service], ref: str | None = None) -> InterfacesReport:
     """Every interface, its owner and clients; with ``ref``, the changes since it (git)."""
-    catalog = load(settings.root, services_folder(settings), services)
+    catalog = load(settings.root, services_folder(settings), services, cache_file=cache_path(settings))
     result = since(catalog, settings.root, ref, services) if ref is not None else None
     return InterfacesReport(rows(catalog), catalog.problems, result)

@@ -2,6 +2,8 @@
 `invoke validate` reports them, located in the file to fix."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from support import Monorepo
@@ -137,3 +139,23 @@ def test_a_tars_file_that_does_not_parse_is_a_located_error(server):
     server.write("services/Test/BServer/Broken.tars", "module Test { interface X { int f( }; };\n")
     assert len(problems(server)) == 1
     assert problems(server)[0].startswith("services/Test/BServer/Broken.tars:1:")
+
+
+def test_parsed_files_are_cached_by_content_and_the_cache_never_hides_a_change(server, tmp_path, monkeypatch):
+    from tars_tasks.interfaces import catalog as idl_catalog
+
+    project = server.load()
+    cache_file = tmp_path / "cache" / "interfaces.json"
+    first = load(project.settings.root, "services", project.services, cache_file=cache_file)
+    assert list(json.loads(cache_file.read_text())["files"]) == ["services/Test/BServer/BServant.tars"]
+    parsed: list[str] = []
+    real = idl_catalog.parse_files
+    monkeypatch.setattr(idl_catalog, "parse_files", lambda root, paths: (parsed.extend(paths), real(root, paths))[1])
+    second = load(project.settings.root, "services", project.services, cache_file=cache_file)
+    assert parsed == [] and second.files == first.files  # nothing parsed: the same model
+    server.write("services/Test/BServer/BServant.tars", HELLO.replace("int queryResult", "long queryResult"))
+    third = load(project.settings.root, "services", project.services, cache_file=cache_file)
+    assert parsed == ["services/Test/BServer/BServant.tars"]
+    assert third.owners["Test.BServant"].interface.methods[0].ret == "long"
+    cache_file.write_text("{not json")  # a broken cache is ignored
+    assert load(project.settings.root, "services", project.services, cache_file=cache_file).files == third.files
