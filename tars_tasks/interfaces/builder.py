@@ -30,6 +30,11 @@ class Value:
     text: str
     token: Token
 
+    @property
+    def meaning(self) -> str:
+        """The text, but an enum value by its own name: the type says which enum (`Color::RED` is `RED`)."""
+        return self.text.rsplit(".", 1)[-1] if self.kind == "name" else self.text
+
 
 @dataclass
 class _StructDraft:
@@ -159,7 +164,7 @@ class IdlBuilder(Transformer):
         if default is not None:
             self._check_value(type_, default, f"field {name}")
         made = Field(tag=tag, required=str(kind) == "require", type=type_, name=str(name),
-                     default=default.text if default else None, line=children[0].line or 1)
+                     default=default.meaning if default else None, line=children[0].line or 1)
         return made, name, children[0]
 
     def struct_def(self, children: list[Any]) -> _StructDraft:
@@ -223,7 +228,7 @@ class IdlBuilder(Transformer):
         type_, name, value = children
         self._claim(name, "const")
         self._check_value(type_, value, f"const {name}")
-        return Const(self.state.module, str(name), type_, value.text, self.state.path, name.line or 1)
+        return Const(self.state.module, str(name), type_, value.meaning, self.state.path, name.line or 1)
 
     # ---- interfaces ------------------------------------------------------------------------------------
     def param(self, children: list[Any]) -> tuple[Param, Token]:

@@ -190,11 +190,16 @@ def _default(field: Field) -> object:
         return text or "false"
     if field.type == "string":
         return text or '""'
-    if field.type in _NUMBERS:
+    return _number(field.type, text or "0") if field.type in _NUMBERS else text
+
+
+def _number(type_: str, text: str) -> object:
+    """A number's value when ``type_`` is numeric (`1.0` is `1.00`), else the text."""
+    if type_ in _NUMBERS:
         try:
-            return float(text or 0)
+            return float(text)
         except ValueError:
-            return text
+            pass
     return text
 
 
@@ -216,5 +221,5 @@ def _enum(old: Enum, new: Enum) -> Iterator[Change]:
 def _const(old: Const, new: Const) -> Iterator[Change]:
     if old.type != new.type:
         yield Change(COMPATIBLE, old.full_name, f"const {old.name}: type {old.type} changed to {new.type}")
-    if old.value != new.value:
+    if _number(old.type, old.value) != _number(new.type, new.value):
         yield Change(COMPATIBLE, old.full_name, f"const {old.name}: value {old.value} changed to {new.value}")

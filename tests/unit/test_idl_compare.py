@@ -206,6 +206,14 @@ def test_default_written_as_the_zero_value_is_no_change():
     assert diff(FOO, "0 require int a;", "0 require int a = 0x0;") == []
 
 
+def test_a_value_written_another_way_is_no_change():
+    base = "module Test { enum E { A, B }; struct S { 0 optional E e = B; 1 optional double d = 1.5; }; const double X = 2; };"
+    (enum, struct, const) = parse_text(base, "x.tars").definitions()
+    (_, struct2, const2) = parse_text(base.replace("e = B", "e = Test::E::B").replace("d = 1.5", "d = 1.50")
+                                      .replace("X = 2", "X = 2.0"), "x.tars").definitions()
+    assert changes(struct, struct2) == [] and changes(const, const2) == []
+
+
 def test_changed_key_is_compatible():
     base = "module Test { struct K { 0 require int a; 1 require int b; }; key[K, a, b]; };"
     assert diff(base, "key[K, a, b]", "key[K, b]") == [C("Test.K", "key[a, b] changed to key[b]")]

@@ -178,7 +178,7 @@ def test_everything_the_grammar_knows_in_one_file():
     (foo,) = parsed.structs
     assert foo.fields == (Field(0, True, "int", "interval", "1", 14),
                           Field(1, False, "vector<map<string, vector<Other.Bar>>>", "outer", None, 15),
-                          Field(2, False, "Test.Color", "c", "Color.GREEN", 16),
+                          Field(2, False, "Test.Color", "c", "GREEN", 16),
                           Field(3, False, "long", "mapping", "127", 17))
     assert foo.key == ("interval", "mapping") and foo.line == 12
     (servant,) = parsed.interfaces
