@@ -12,6 +12,7 @@ from support import REPO_ROOT, init_git
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.interfaces.model import Const, Enum, Field, Include, Interface, Method, Param, Struct
 from tars_tasks.interfaces.parser import parse_files, parse_text, tracked_idl_files
+from tars_tasks.interfaces.references import undefined_types, user_types
 
 CORPUS = REPO_ROOT / "tests" / "data" / "idl"
 CORPUS_FILES = sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*") if p.suffix in (".tars", ".jce"))
@@ -375,3 +376,33 @@ def test_problem_is_the_shared_located_kind():
     with pytest.raises(InputError) as caught:
         parse_text("module", "a/b.tars")
     assert caught.value.problems == [Problem("a/b.tars", 1, 7, "", "unexpected end of file, expected a name")]
+
+
+# ---- types used but not defined ------------------------------------------------------------------------------
+
+def test_every_type_the_corpus_uses_is_defined_where_it_is_used():
+    files, _ = parse_files(CORPUS, CORPUS_FILES)
+    assert undefined_types({f.path: f for f in files}) == []
+
+
+def test_a_type_not_defined_in_the_file_or_its_includes_is_located(tmp_path):
+    write(tmp_path, "svc/Types.tars", "module A { struct Item { 0 require int id; }; enum E { X }; };")
+    write(tmp_path, "svc/Use.tars", textwrap.dedent("""\
+        #include "Types.tars"
+        module A { interface I { Item get(E e, out vector<Itme> all); }; };
+        module B { struct S { 0 require Item i; 1 optional A::Item ok; 2 optional map<string, A::Nope> m; }; };
+        module B { const E LIMIT = 1; };
+        """))
+    write(tmp_path, "svc/Blind.tars", '#include "/usr/include/Other.tars"\nmodule C { struct T { 0 require Z z; }; };')
+    files, problems = parse_files(tmp_path, ["svc/Blind.tars", "svc/Types.tars", "svc/Use.tars"])
+    assert [str(p) for p in undefined_types({f.path: f for f in files})] == [
+        "svc/Use.tars:2:1: method get: parameter all: type A.Itme is not defined in this file or a file it includes",
+        "svc/Use.tars:3:1: struct S: field i: type B.Item is not defined in this file or a file it includes",
+        "svc/Use.tars:3:1: struct S: field m: type A.Nope is not defined in this file or a file it includes",
+        "svc/Use.tars:4:1: const LIMIT: type B.E is not defined in this file or a file it includes",
+    ]
+
+
+def test_user_types_of_a_normalised_type():
+    assert user_types("map<string, vector<map<Test.Key, Other.Value>>>") == ["Test.Key", "Other.Value"]
+    assert user_types("unsigned int") == [] and user_types("void") == []
