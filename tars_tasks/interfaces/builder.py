@@ -8,7 +8,8 @@ does not fit its type) are collected with their position rather than raised, so 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Union
 
 from lark import Token, Transformer
@@ -55,9 +56,9 @@ class _Key:
 class _State:
     path: str
     module: str = ""
-    problems: list[Problem] = field(default_factory=list)
-    seen: dict[tuple[str, str], int] = field(default_factory=dict)      # (module, name) -> line
-    enum_values: dict[str, dict[str, int]] = field(default_factory=dict)  # "Module.Enum" -> members
+    problems: list[Problem] = dataclass_field(default_factory=list)
+    seen: dict[tuple[str, str], int] = dataclass_field(default_factory=dict)      # (module, name) -> line
+    enum_values: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)  # "Module.Enum" -> members
 
 
 Built = Union[Interface, _StructDraft, Enum, Const, _Key]
