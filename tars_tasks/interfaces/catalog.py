@@ -24,6 +24,7 @@ from tars_tasks.interfaces.compare import first_difference
 from tars_tasks.interfaces.model import Definition, IdlFile, Interface
 from tars_tasks.interfaces.owners import Owner, service_owners, single_owners
 from tars_tasks.interfaces.parser import parse_files
+from tars_tasks.interfaces.references import undefined_types
 from tars_tasks.interfaces.sources import IDL_SUFFIX, Homes, by_service, tracked_files
 
 
@@ -205,6 +206,7 @@ def load(root: Path, services_dir: str, services: Sequence[Service], callers: Co
     tracked = list(listing) if listing is not None else tracked_files(root, services_dir)
     files, problems = _parse_with_includes(root, [f for f in tracked if f.endswith(IDL_SUFFIX)],
                                            ParseCache(cache_file))
+    problems += undefined_types(files)
     owners, why = _ownership(services, files, homes)
     owned_files, owned = _owned(owners, files, homes)
     sources = by_service(homes, tracked)
