@@ -66,10 +66,12 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
 
 
 def interfaces_text(report: InterfacesReport) -> str:
-    rows = [("INTERFACE", "OWNER", "FILE", "CLIENTS")]
+    rows = [("INTERFACE", "OWNER", "DEFINED AT", "CLIENT", "HOW")]
     for r in report.rows:
-        clients = ", ".join(f"{sid} ({'; '.join(how)})" for sid, how in sorted(r.clients.items())) or "-"
-        rows.append((r.interface, r.owner or "(no owner)", f"{r.file}:{r.line}", clients))
+        uses = [(sid, how) for sid, hows in sorted(r.clients.items()) for how in hows] or [("-", "")]
+        for i, (sid, how) in enumerate(uses):  # one line per use; the interface named on its first
+            head = (r.interface, r.owner or "(no owner)", f"{r.file}:{r.line}") if i == 0 else ("", "", "")
+            rows.append((*head, sid, how))
     out = table(rows)
     since = report.since
     if since is not None:

@@ -12,7 +12,7 @@ nobody's interfaces.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +48,16 @@ class Catalog:
     owned: dict[str, tuple[str, Definition]]  # full name -> (owner, its definition)
     copies: list[Copy]
     includes: dict[str, dict[str, str]]  # service -> {a .tars file outside its folder it includes: the includer}
-    calls: list[Call]
+    scan_calls: Callable[[], list[Call]] = field(repr=False)  # the call scan, run when first asked
     problems: list[Problem] = field(default_factory=list)  # parse errors, two owners, unknown interfaces
+    _calls: list[Call] | None = field(default=None, repr=False)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every call found (calls.py); scanned on first use: a plan without breaking changes needs none."""
+        if self._calls is None:
+            self._calls = self.scan_calls()
+        return self._calls
 
     def clients(self, owner: str) -> dict[str, list[str]]:
         """service -> how it depends on what ``owner`` owns: "copy ...", "includes ...", "calls ..."."""
@@ -212,6 +220,6 @@ def load(root: Path, services_dir: str, services: Sequence[Service], callers: Co
     sources = by_service(homes, tracked)
     if callers is not None:
         sources = {sid: fs for sid, fs in sources.items() if sid in callers}
-    calls = scan(root, sources, object_names(services))
+    names = object_names(services)
     return Catalog(files, homes, owners, owned_files, owned, _copies(files, owned, homes), _includes(files, homes),
-                   calls, problems + why)
+                   lambda: scan(root, sources, names), problems + why)

@@ -32,6 +32,22 @@ def test_interfaces_lists_owner_and_clients_of_the_sample(repo):
         {"service": "Shop.PayServer", "how": [f"includes {HELLO} (services/Shop/PayServer/Pay.tars)",
                                               "calls base.helloserver.helloobj at services/Shop/PayServer/index.php:3:75"]}]
     assert report["problems"] == []
+    text = repo("interfaces").stdout.splitlines()
+    assert [line.split() for line in text[:3]] == [
+        ["INTERFACE", "OWNER", "DEFINED", "AT", "CLIENT", "HOW"],
+        ["Base.Hello", "Base.HelloServer.HelloObj", f"{HELLO}:11", "Shop.CartServer", "copy", "in",
+         "services/Shop/CartServer/Hello.tars:6"],
+        ["Shop.CartServer", "calls", "Base.HelloServer.HelloObj", "at", "services/Shop/CartServer/index.js:4:20"]]
+
+
+def test_graph_json_has_declared_and_called_side_by_side(repo):
+    result = repo("graph", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    cart = next(s for s in json.loads(result.stdout)["services"] if s["id"] == "Shop.CartServer")
+    assert cart == {"id": "Shop.CartServer", "file": "services/Shop/CartServer/values.yaml", "edges": [
+        {"service": "Base.AuthServer", "declared": True, "called": False},
+        {"service": "Base.HelloServer", "declared": True, "called": True, "object": "Base.HelloServer.HelloObj",
+         "file": "services/Shop/CartServer/index.js", "line": 4, "col": 20}]}
 
 
 def test_interfaces_check_exits_1_on_a_breaking_change_only(repo):
