@@ -57,6 +57,32 @@ def validate_interfaces(settings: Settings, services: Sequence[Service], selecte
     return interface_problems(settings.root, services_folder(settings), services, selected, cache_path(settings))
 
 
+def _covered(path: str, inputs: object) -> bool:
+    entries = [i.strip("/") for i in inputs if isinstance(i, str)] if isinstance(inputs, list) else []
+    return any(e in ("", ".") or path == e or path.startswith(e + "/") for e in entries)
+
+
+def uncovered_includes(catalog: Catalog, services: Sequence[Service]) -> list[Problem]:
+    """An #include of a .tars file outside the service's folder that `build.inputs` does not list: the image
+    build cannot see it, and a change to it would not change the image tag (shared files are build.inputs)."""
+    by_id = {s.id: s for s in services}
+    out = []
+    for path in sorted(catalog.files):
+        sid = catalog.homes.of(path)
+        service = by_id.get(sid or "")
+        if service is None:
+            continue
+        build = service.values.get("build")
+        inputs = build.get("inputs") if isinstance(build, dict) else None
+        for inc in catalog.files[path].includes:
+            if inc.resolved and catalog.homes.of(inc.resolved) != sid and not _covered(inc.resolved, inputs):
+                out.append(Problem(path, inc.line, inc.col, "",
+                                   f"includes {inc.resolved}, outside {sid}'s folder: list it in build.inputs "
+                                   f"({service.display}) so the image build sees it and a change to it rebuilds "
+                                   "the image", warning=True))
+    return out
+
+
 def interface_problems(root: Path, services_dir: str, services: Sequence[Service],
                        selected: Sequence[Service], cache_file: Path | None = None) -> list[Problem]:
     """The interface problems of the ``selected`` services (all of them: every problem, also those of .tars
@@ -65,7 +91,8 @@ def interface_problems(root: Path, services_dir: str, services: Sequence[Service
     everything = {s.id for s in selected} >= {s.id for s in named}
     catalog = load(root, services_dir, services, callers=None if everything else {s.id for s in selected},
                    cache_file=cache_file)
-    problems = catalog.problems + stale_copies(catalog) + undeclared_calls(catalog, named)
+    problems = (catalog.problems + stale_copies(catalog) + undeclared_calls(catalog, named)
+                + uncovered_includes(catalog, named))
     if not everything:
         wanted = {s.id for s in selected}
         problems = [p for p in problems if catalog.homes.of(p.file) in wanted]

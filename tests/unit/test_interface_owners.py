@@ -125,7 +125,8 @@ def test_a_copy_differing_only_in_comments_layout_and_parameter_names_is_current
 
 
 def test_an_include_of_the_owners_file_makes_a_client(server):
-    server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
+    server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n"
+                                      "build:\n  inputs: [services/Test/BServer/BServant.tars]\n")
     server.write("services/Test/AServer/A.tars", '#include "../BServer/BServant.tars"\n'
                                                  "module Test { interface A { int f(Req r); }; };\n")
     found = catalog(server)
@@ -166,3 +167,16 @@ def test_a_type_neither_defined_nor_included_is_located(server):
     server.write("services/Test/AServer/A.tars", "module Test { interface A { int f(Req r); }; };\n")
     assert problems(server) == ["services/Test/AServer/A.tars:1:1: method f: parameter r: type Test.Req is not "
                                 "defined in this file or a file it includes"]
+
+
+def test_an_include_outside_the_folder_must_be_a_build_input(server):
+    server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
+    server.write("services/Test/AServer/A.tars", '#include "../BServer/BServant.tars"\n'
+                                                 "module Test { interface A { int f(Req r); }; };\n")
+    assert problems(server) == [
+        "services/Test/AServer/A.tars:1:1: warning: includes services/Test/BServer/BServant.tars, outside Test.AServer's "
+        "folder: list it in build.inputs (services/Test/AServer/values.yaml) so the image build sees it and a change "
+        "to it rebuilds the image"]
+    server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n"
+                                      "build:\n  inputs: [services/Test/BServer]\n")
+    assert problems(server) == []
