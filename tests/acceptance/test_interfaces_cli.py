@@ -120,3 +120,14 @@ def test_graph_svg_without_graphviz_is_a_clear_error(repo, tmp_path):
     assert result.returncode == 2
     assert "graph --format svg needs Graphviz's `dot` on PATH" in result.stderr
     assert repo("graph", "--format", "png").returncode == 2
+
+
+def test_a_saved_plan_that_breaks_a_copy_is_refused_too(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", ""))  # CartServer's copy still has test()
+    saved = repo("plan", "--dry-run", "--service", "Base.HelloServer", "--out", "plan.json")
+    assert saved.returncode == 0, saved.stderr
+    result = repo("release", "--plan", "plan.json", "--dry-run")
+    assert result.returncode == 2
+    assert ("Base.HelloServer: Base.Hello in services/Base/HelloServer/Hello.tars breaks the copy Shop.CartServer "
+            "builds with (services/Shop/CartServer/Hello.tars: method test removed)") in result.stderr
