@@ -205,7 +205,8 @@ class IdlBuilder(Transformer):
             else:
                 members[str(member)] = number
             following = number + 1
-        return Enum(self.state.module, str(name), tuple(members.items()), self.state.path, name.line or 1)
+        return Enum(self.state.module, str(name), tuple(members.items()), self.state.path, name.line or 1,
+                    name.column or 1)
 
     def _enum_number(self, enum: str, members: dict[str, int], value: Value) -> int:
         """An enum value is a number or an earlier value (`B = A`, `B = Other::A`, `B = M::Other::A`)."""
@@ -229,7 +230,8 @@ class IdlBuilder(Transformer):
         type_, name, value = children
         self._claim(name, "const")
         self._check_value(type_, value, f"const {name}")
-        return Const(self.state.module, str(name), type_, value.meaning, self.state.path, name.line or 1)
+        return Const(self.state.module, str(name), type_, value.meaning, self.state.path, name.line or 1,
+                     name.column or 1)
 
     # ---- interfaces ------------------------------------------------------------------------------------
     def param(self, children: list[Any]) -> tuple[Param, Token]:
@@ -257,7 +259,7 @@ class IdlBuilder(Transformer):
                 self._problem(token, f"interface {name}: method {method.name} defined twice (TARS has no overloads)")
             names.add(method.name)
         return Interface(self.state.module, str(name), tuple(m for m, _ in children[1:]), self.state.path,
-                         name.line or 1)
+                         name.line or 1, name.column or 1)
 
     # ---- modules and the file --------------------------------------------------------------------------
     def module_head(self, children: list[Token]) -> Token:
@@ -291,7 +293,8 @@ class IdlBuilder(Transformer):
     def start(self, children: list[Any]) -> IdlFile:
         includes = tuple(c for c in children if isinstance(c, Include))
         built: list[Built] = [b for c in children if isinstance(c, list) for b in c]
-        structs = tuple(Struct(b.module, str(b.name), b.fields, b.key, self.state.path, b.name.line or 1)
+        structs = tuple(Struct(b.module, str(b.name), b.fields, b.key, self.state.path, b.name.line or 1,
+                               b.name.column or 1)
                         for b in built if isinstance(b, _StructDraft))
         return IdlFile(self.state.path, includes,
                        tuple(b for b in built if isinstance(b, Interface)), structs,

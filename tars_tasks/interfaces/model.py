@@ -54,6 +54,7 @@ class Interface(_Named):
     methods: tuple[Method, ...]
     file: str
     line: int
+    col: int = 1  # of the name
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Struct(_Named):
     key: tuple[str, ...]
     file: str
     line: int
+    col: int = 1  # of the name
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Enum(_Named):
     members: tuple[tuple[str, int], ...]
     file: str
     line: int
+    col: int = 1  # of the name
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Const(_Named):
     value: str
     file: str
     line: int
+    col: int = 1  # of the name
 
 
 Definition = Union[Interface, Struct, Enum, Const]
@@ -100,6 +104,6 @@ class IdlFile:
     consts: tuple[Const, ...]
 
     def definitions(self) -> Iterator[Definition]:
-        """Every definition, in file order (by line)."""
+        """Every definition, in file order."""
         every: list[Definition] = [*self.interfaces, *self.structs, *self.enums, *self.consts]
-        return iter(sorted(every, key=lambda d: d.line))
+        return iter(sorted(every, key=lambda d: (d.line, d.col)))

@@ -78,7 +78,7 @@ def test_registry_node_descriptor_structs_and_enum():
         Field(0, True, "float", "avg1", None, 32),
         Field(1, True, "float", "avg5", None, 34),
         Field(2, True, "float", "avg15", None, 36),
-        Field(3, False, "int", "avgCpu", None, 38)), (), path, 29)
+        Field(3, False, "int", "avgCpu", None, 38)), (), path, 29, 12)
     patch = parsed.structs[1]
     assert [(f.tag, f.required, f.type, f.name, f.default) for f in patch.fields] == [
         (0, True, "bool", "bPatching", "false"), (1, True, "int", "iPercent", None),
@@ -90,7 +90,7 @@ def test_registry_node_descriptor_structs_and_enum():
         ("map<string, string>", "exState")]
     assert parsed.enums == (Enum("tars", "ServerState", (("Inactive", 0), ("Activating", 1), ("Active", 2),
                                                          ("Deactivating", 3), ("Destroying", 4), ("Destroyed", 5)),
-                                 path, 19),)
+                                 path, 19, 10),)
 
 
 def test_query_interface_methods_with_out_params_and_included_types():
@@ -137,7 +137,7 @@ def test_negative_enum_values_and_string_const_in_a_jce_file():
     parsed = corpus("TarsGateway/a1_HttpWupClient/Login.jce")
     assert parsed.enums[0].members == (("E_LOGIN_SUCC", 0), ("E_XUA_ERROR", -1), ("E_XUA_SN_UNCONF", -2),
                                        ("E_BUSS_ERR", -3))
-    assert parsed.consts == (Const("Base", "EXT_KEY_QIMEI", "string", '"QIMEI"', parsed.path, 32),)
+    assert parsed.consts == (Const("Base", "EXT_KEY_QIMEI", "string", '"QIMEI"', parsed.path, 32, 15),)
 
 
 # ---- the grammar on its own ----------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_everything_the_grammar_knows_in_one_file():
         Method("queryResult", "int", (Param("sIn", "string", False, False), Param("sOut", "string", True, False)), 22),
         Method("ping", "void", (), 23),
         Method("get", "Test.Foo", (Param("id", "long", False, True), Param("all", "map<int, Test.Foo>", True, False)),
-               24)), "x.tars", 20)
+               24)), "x.tars", 20, 15)
     assert [d.name for d in parsed.definitions()] == ["Color", "MAX", "RATIO", "SMALL", "ON", "NAME", "Foo", "BServant"]
 
 

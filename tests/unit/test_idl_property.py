@@ -75,6 +75,7 @@ def test_a_definition_means_the_same_in_any_layout(data):
     assert [(f.tag, f.required, f.type, f.name) for f in struct.fields] == expected[0][2]
     assert [m for m, _ in one.enums[0].members] == expected[1][2]
     assert [(m.name, m.ret, [(p.out, p.type) for p in m.params]) for m in one.interfaces[0].methods] == expected[2][2]
+    assert [d.full_name for d in one.definitions()] == ["Mod.Known", *(f"Mod.{e[1]}" for e in expected)]
     for a, b in zip(one.definitions(), other.definitions()):
         assert first_difference(a, b) is None
 
