@@ -41,19 +41,23 @@ def parser_digest() -> str:
 
 
 def _encode(value: Any) -> Any:
+    """A model value as JSON: a dataclass as {"@": class name, "v": its fields in order}, a tuple as a list."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {"@": type(value).__name__, **{f.name: _encode(getattr(value, f.name)) for f in fields(value)}}
+        return {"@": type(value).__name__, "v": [_encode(getattr(value, f.name)) for f in fields(value)]}
     if isinstance(value, (tuple, list)):
         return [_encode(v) for v in value]
     return value
 
 
+_NESTED = (dict, list)
+
+
 def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        cls = _CLASSES[value["@"]]
-        return cls(**{k: _decode(v) for k, v in value.items() if k != "@"})
-    if isinstance(value, list):
-        return tuple(_decode(v) for v in value)
+    """The inverse of _encode, for the model's classes only (anything else is a KeyError or TypeError)."""
+    if type(value) is dict:
+        return _CLASSES[value["@"]](*[_decode(v) if type(v) in _NESTED else v for v in value["v"]])
+    if type(value) is list:
+        return tuple([_decode(v) if type(v) in _NESTED else v for v in value])
     return value
 
 
@@ -90,7 +94,7 @@ class ParseCache:
         if parsed is not None and not isinstance(parsed, model.IdlFile):
             return None
         for inc in parsed.includes if parsed is not None else ():
-            if inc.resolved is None or not os.path.isfile(root / inc.resolved):
+            if inc.resolved is None or not os.path.isfile(os.path.join(root, inc.resolved)):
                 return None
         return parsed, problems
 
@@ -119,8 +123,9 @@ def cache_path(settings: Settings) -> Path:
     return settings.dist_path / "cache" / "interfaces.json"
 
 
-def sha1_of(path: Path) -> str | None:
+def sha1_of(path: str) -> str | None:
     try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
+        with open(path, "rb") as fh:
+            return hashlib.sha1(fh.read()).hexdigest()
     except OSError:
         return None

@@ -12,6 +12,7 @@ nobody's interfaces.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +98,9 @@ def _parse_cached(root: Path, paths: Sequence[str], cache: ParseCache) -> tuple[
     done: list[IdlFile] = []
     problems: list[Problem] = []
     missed: dict[str, str | None] = {}
+    top = str(root)
     for path in paths:
-        sha1 = sha1_of(root / path)
+        sha1 = sha1_of(os.path.join(top, path))
         hit = cache.get(root, path, sha1) if sha1 is not None else None
         if hit is None:
             missed[path] = sha1
