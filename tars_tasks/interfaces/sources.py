@@ -25,7 +25,7 @@ def tracked_files(root: Path, under: str) -> list[str]:
     except (OSError, subprocess.TimeoutExpired):
         out = None
     if out is None or out.returncode != 0:
-        return FileLister(root).under(under or ".")
+        return FileLister(root).fresh_under(under or ".")  # walks only ``under``
     return sorted(f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f)
 
 
