@@ -116,12 +116,25 @@ def _parse_cached(root: Path, paths: Sequence[str], cache: ParseCache) -> tuple[
     return done + parsed, problems + found
 
 
+def _inside(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """The paths that resolve inside ``root``; a tracked symlink out of it is a problem, never read (its
+    text would reach a parse error's message)."""
+    top = os.path.realpath(root)
+    inside, problems = [], []
+    for path in paths:
+        real = os.path.realpath(os.path.join(top, path))
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            inside.append(path)
+        else:
+            problems.append(Problem(path, 1, 1, "", "resolves outside the repository (a symlink): not read"))
+    return inside, problems
+
+
 def _parse_with_includes(root: Path, paths: Sequence[str], cache: ParseCache
                          ) -> tuple[dict[str, IdlFile], list[Problem]]:
     """Parse ``paths`` and every file they include (transitively) that is in the repository."""
     files: dict[str, IdlFile] = {}
-    problems: list[Problem] = []
-    todo = list(paths)
+    todo, problems = _inside(root, paths)
     tried: set[str] = set(todo)
     while todo:
         parsed, found = _parse_cached(root, todo, cache)

@@ -180,3 +180,11 @@ def test_an_include_outside_the_folder_must_be_a_build_input(server):
     server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n"
                                       "build:\n  inputs: [services/Test/BServer]\n")
     assert problems(server) == []
+
+
+def test_a_tars_symlink_out_of_the_repository_is_never_read(server, tmp_path):
+    secret = tmp_path / "secret.tars"
+    secret.write_text("root:x:0:0:do-not-show\n")
+    (server.root / "services/Test/BServer/Leak.tars").symlink_to(secret)
+    assert problems(server) == [
+        "services/Test/BServer/Leak.tars:1:1: resolves outside the repository (a symlink): not read"]
