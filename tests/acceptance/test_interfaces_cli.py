@@ -131,3 +131,15 @@ def test_a_saved_plan_that_breaks_a_copy_is_refused_too(repo):
     assert result.returncode == 2
     assert ("Base.HelloServer: Base.Hello in services/Base/HelloServer/Hello.tars breaks the copy Shop.CartServer "
             "builds with (services/Shop/CartServer/Hello.tars: method test removed)") in result.stderr
+
+
+def test_deploy_refuses_a_server_that_breaks_a_copy_unless_allow_breaking(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", ""))
+    refused = repo("deploy", "--service", "Base.HelloServer", "--dry-run")
+    assert refused.returncode == 2
+    assert "refusing to release a breaking interface change" in refused.stderr
+    allowed = repo("deploy", "--service", "Base.HelloServer", "--dry-run", "--allow-breaking")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "refusing" not in allowed.stderr
+    assert "note: breaking interface change: Base.HelloServer: Base.Hello" in allowed.stderr  # the plan says so
