@@ -98,7 +98,7 @@ def test_a_stale_copy_is_an_error_at_the_copy_naming_both_files_and_the_first_di
     server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
     server.write("services/Test/AServer/BServant.tars", HELLO.replace(", out string sOut", ""))
     assert problems(server) == [
-        "services/Test/AServer/BServant.tars:4:1: Test.BServant is a stale copy of "
+        "services/Test/AServer/BServant.tars:4:15: Test.BServant is a stale copy of "
         "services/Test/BServer/BServant.tars:4 (owned by Test.BServer): method queryResult: parameter 2 "
         "(out string sOut) added in services/Test/BServer/BServant.tars"]
 
@@ -106,7 +106,7 @@ def test_a_stale_copy_is_an_error_at_the_copy_naming_both_files_and_the_first_di
 def test_a_stale_copy_of_a_struct_is_an_error_too(server):
     server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
     server.write("services/Test/AServer/BServant.tars", HELLO.replace("1 optional int lang = 0;", ""))
-    assert [p.split(": ", 1)[0] for p in problems(server)] == ["services/Test/AServer/BServant.tars:3:1"]
+    assert [p.split(": ", 1)[0] for p in problems(server)] == ["services/Test/AServer/BServant.tars:3:12"]
     assert "Test.Req is a stale copy of services/Test/BServer/BServant.tars:3" in problems(server)[0]
 
 
