@@ -10,6 +10,7 @@ command -v docker-registry >/dev/null || need_apt+=(docker-registry)
 command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 command -v git >/dev/null || need_apt+=(git)
+command -v dot >/dev/null || need_apt+=(graphviz)  # `invoke graph --format svg`
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -73,7 +73,15 @@ class Project:
         problems = self.problems_for(selected)
         if render and selected and not errors_only(problems):
             problems = problems + render_problems(self.settings, selected, crd_check)
-        return problems
+        return problems + interface_problems(self, selected)
+
+
+def interface_problems(project: Project, selected: Sequence[Service]) -> list[Problem]:
+    """`invoke validate` of interfaces (tars_tasks/interfaces/checks.py): .tars files parse, one owner per
+    interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line."""
+    from tars_tasks.interfaces.checks import validate_interfaces
+
+    return validate_interfaces(project.settings, project.services, selected)
 
 
 def check_all_environments(per_env: Sequence[Settings], ids: Sequence[str], render: bool = True,

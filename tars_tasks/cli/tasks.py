@@ -235,24 +235,28 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
+BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
+                                   "rebuilt against it in this release"}
+
+
 @tars_task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
                                   "dry_run": "deploy nothing: build locally (no push), render and check charts",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "plan": "run exactly the plan saved by `invoke plan --out FILE`",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
-                                  **LOCK_HELP, **RECORD_HELP})
+                                  **LOCK_HELP, **RECORD_HELP, **BREAKING_HELP})
 @reports_errors
 def release(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
             with_dependents: bool = False, namespace: str | None = None, jobs: str | None = None,
             dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-            user: str | None = None, reason: str | None = None) -> None:
+            user: str | None = None, reason: str | None = None, allow_breaking: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run, namespace=namespace)
+                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
                  user=user, reason=reason)
@@ -266,19 +270,21 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
                                   **LOCK_HELP, "force": "deploy even when dependencies are not deployed",
-                                  **RECORD_HELP})
+                                  **RECORD_HELP, **BREAKING_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
            dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-           force: bool = False, user: str | None = None, reason: str | None = None) -> None:
+           force: bool = False, user: str | None = None, reason: str | None = None,
+           allow_breaking: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
-    opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace)
+    opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace,
+                   allow_breaking=allow_breaking)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
                  user=user, reason=reason)

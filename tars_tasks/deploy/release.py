@@ -29,6 +29,7 @@ from tars_tasks.deploy.steps import Progress, Steps
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
 from tars_tasks.image.registry import Registries
+from tars_tasks.interfaces.impact import plan_impact
 from tars_tasks.plan import saved
 from tars_tasks.plan.make import cluster_releases, make_plan
 from tars_tasks.plan.model import Options, Plan
@@ -77,6 +78,14 @@ def _env_name(env: str) -> str:
     return f"environment {env}" if env else "the base settings (no --env)"
 
 
+def refuse_breaking(plan: Plan, opts: Options) -> None:
+    """A breaking interface change is deployed only with the clients it breaks, or with --allow-breaking."""
+    if plan.breaking and not opts.allow_breaking:
+        raise UsageError("refusing to release a breaking interface change:\n  " + "\n  ".join(plan.breaking)
+                         + "\nrelease the clients with it (rebuilt against the new interface), or pass "
+                         "--allow-breaking")
+
+
 def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:
     """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
     is a usage error, as for helm."""
@@ -118,9 +127,13 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     lister = FileLister(settings.root)
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
+        # the plan file has no base to compare interfaces with; the copies its servers break are still known
+        plan.breaking = plan_impact(settings, project.services, None).unreleased(
+            {s.id for s in plan.services if s.changed})
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True)
+    refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
     if on_plan is not None:

@@ -32,6 +32,7 @@ from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
+from tars_tasks.interfaces.impact import PlanImpact, plan_impact
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
@@ -90,10 +91,14 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
     if check_deps and deployed is not None and helm is not None:
         require_deployed_dependencies(draft, deployed)
     forced(draft)
+    impact = through_interfaces(draft, since)
     if opts.with_dependents:
         add_dependents(draft)
     look_up_registry(draft, registries or Registries(home=project.settings.registry))
-    return to_plan(draft), draft.artifacts
+    plan = to_plan(draft)
+    plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
+    plan.notes.extend(f"breaking interface change: {why}" for why in plan.breaking)
+    return plan, draft.artifacts
 
 
 def select(draft: Draft) -> None:
@@ -157,6 +162,18 @@ def changed_in_git(draft: Draft) -> None:
     for sid, files in touched.items():
         shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
         draft.changed[sid] = [f"changed since {ref}: {shown}"]
+
+
+def through_interfaces(draft: Draft, since: str | None) -> PlanImpact:
+    """--since: a change to an owned interface marks the selected services that keep a copy of it or include
+    it as changed, with the reason (interfaces/impact.py); and what the breaking-change gate of `release`
+    needs, in either mode."""
+    impact = plan_impact(draft.project.settings, draft.project.services, since)
+    chosen = {s.id for s in draft.selected}
+    for sid, why in sorted(impact.reasons.items()):
+        if sid in chosen:
+            draft.changed.setdefault(sid, []).extend(why)
+    return impact
 
 
 def deployed_releases_or_none(helm: Helm | None, draft: Draft) -> dict[str, dict]:

@@ -42,6 +42,7 @@ class Options:
     dry_run: bool = False
     push: bool = True
     namespace: str | None = None  # None: tars.namespace
+    allow_breaking: bool = False  # release a breaking interface change without its clients (interfaces/impact.py)
 
     def __post_init__(self) -> None:  # lists from callers become tuples: hashable, not shared
         object.__setattr__(self, "ids", tuple(self.ids))
@@ -81,6 +82,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     tag: str | None = None
     env: str = ""  # the environment it was made for ("" = the base settings)
+    # breaking interface changes it would deploy without rebuilding their clients (not saved: re-derived)
+    breaking: list[str] = field(default_factory=list, compare=False)
 
     def by_id(self) -> dict[str, ServicePlan]:
         return {s.id: s for s in self.services}

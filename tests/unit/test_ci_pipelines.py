@@ -35,6 +35,7 @@ def test_pipeline_commands_are_real_tasks_and_flags(path):
     assert any(line.startswith("invoke release --env staging --since") for line in lines)
     assert any(line.startswith("invoke release --env prod ") for line in lines)
     assert "invoke validate --all-envs" in lines
+    assert any(re.fullmatch(r'invoke interfaces --since "[^"]+" --check\s*', line) for line in lines)
     for line in lines:
         words = shlex.split(line.replace("${{", "").replace("}}", ""))
         task = ns.tasks[words[1]]
@@ -131,3 +132,12 @@ def test_main_builds_in_parallel_shards_then_one_release_that_builds_nothing():
     [command] = [s["run"] for s in build["steps"] if s.get("run", "").startswith("invoke ")]
     assert '--shard "${{ matrix.shard }}/${{ strategy.job-total }}"' in command
     assert build["env"]["TARS_REGISTRY_PASSWORD"] == "${{ secrets.TARS_REGISTRY_PASSWORD }}"
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_the_merge_request_job_fails_on_a_breaking_interface_change(path):
+    """`invoke interfaces --since BASE --check` runs where the plan of a merge request runs, against its base."""
+    jobs = job_commands(yaml.safe_load(path.read_text()))
+    plan_job = next(commands for commands in jobs.values() if any(c.startswith("invoke plan ") for c in commands))
+    base = re.search(r'--since ("[^"]+")', next(c for c in plan_job if c.startswith("invoke plan "))).group(1)
+    assert f"invoke interfaces --since {base} --check" in plan_job

@@ -1,0 +1,105 @@
+"""The invoke tasks of interfaces: `graph` (who depends on whom, declared and called) and `interfaces` (who
+owns and who uses each .tars interface; what changed since a ref, breaking or not)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from invoke import Context, Exit
+
+from tars_tasks.cli.common import reports_errors, settings_of, tars_task
+from tars_tasks.cli.output import table
+from tars_tasks.core.errors import UsageError
+from tars_tasks.interfaces.graph import Graph, Suggestion, build, service_calls, suggest, to_dot, to_svg
+from tars_tasks.interfaces.report import InterfacesReport, interfaces_report
+from tars_tasks.interfaces.sources import services_folder
+from tars_tasks.project import Project
+
+FORMATS = ("text", "json", "dot", "svg")
+
+
+def graph_text(graph: Graph) -> str:
+    rows = [("SERVICE", "DEPENDS ON", "DECLARED", "CALLED AT")]
+    for e in graph.edges:
+        at = f"{e.call.written} {e.call.where()}" if e.call else "-"
+        rows.append((e.caller, e.callee, "yes" if e.declared else "NO", at))
+    lonely = [sid for sid in graph.services if not graph.from_service(sid)]
+    return table(rows) + (f"no dependencies: {', '.join(lonely)}\n" if lonely else "")
+
+
+def suggestion_text(suggestions: list[Suggestion], cycles: list[list[str]]) -> str:
+    if not suggestions:
+        return "# every call is declared in dependsOn\n"
+    out = []
+    for s in suggestions:
+        called = {c.callee: c for c in s.added}
+        out.append(f"# {s.file}\ndependsOn:\n")
+        for dep in s.depends_on:
+            why = (f"  # new: calls {called[dep].written} at {called[dep].where()}" if dep in called
+                   else "  # declared, no call found" if dep in s.uncalled else "")
+            out.append(f"  - {dep}{why}\n")
+    for cycle in cycles:
+        out.append(f"# warning: these lists make a dependency cycle: {' -> '.join(cycle + [cycle[0]])}\n")
+    return "".join(out)
+
+
+@tars_task(help={"format": "text (default), json, dot (Graphviz) or svg (drawn by Graphviz's dot)",
+                 "suggest": "print the dependsOn lists that would match the calls found"})
+@reports_errors
+def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
+    """Show dependsOn as declared and the calls found in each service's source, side by side."""
+    if format not in FORMATS:
+        raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    project = Project.load(settings_of(c))
+    settings = project.settings
+    found = build(project.services, service_calls(settings.root, services_folder(settings), project.services))
+    if suggest_:
+        print(suggestion_text(*suggest(found)), end="")
+    elif format == "json":
+        print(json.dumps(found.to_json(), indent=2))
+    elif format == "dot":
+        print(to_dot(found), end="")
+    elif format == "svg":
+        print(to_svg(to_dot(found)), end="")
+    else:
+        print(graph_text(found), end="")
+
+
+def interfaces_text(report: InterfacesReport) -> str:
+    rows = [("INTERFACE", "OWNER", "DEFINED AT", "CLIENT", "HOW")]
+    for r in report.rows:
+        uses = [(sid, how) for sid, hows in sorted(r.clients.items()) for how in hows] or [("-", "")]
+        for i, (sid, how) in enumerate(uses):  # one line per use; the interface named on its first
+            head = (r.interface, r.owner or "(no owner)", f"{r.file}:{r.line}") if i == 0 else ("", "", "")
+            rows.append((*head, sid, how))
+    out = table(rows)
+    since = report.since
+    if since is not None:
+        out += f"\nchanges since {since.ref}:\n" if since.definitions else f"\nno interface changed since {since.ref}\n"
+        for d in since.definitions:
+            for change in d.changes:
+                out += f"  {change.kind:<10}  {change.subject}: {change.message}  ({d.file}, owner {d.owner or '-'})\n"
+        out += "".join(f"note: {n}\n" for n in since.notes)
+    return out
+
+
+@tars_task(help={"since": "git ref: also list the changes of owned definitions since REF, breaking or compatible",
+                 "json": "print JSON instead of a table",
+                 "check": "exit 1 when a change since REF is breaking (for merge requests; needs --since)"})
+@reports_errors
+def interfaces(c: Context, since: str | None = None, json_: bool = False, check: bool = False) -> None:
+    """List every .tars interface, its owner and its clients; with --since, what changed and whether it breaks."""
+    if check and since is None:
+        raise UsageError("--check compares with a base: give --since REF")
+    project = Project.load(settings_of(c))
+    report = interfaces_report(project.settings, project.services, since)
+    print(json.dumps(report.to_json(), indent=2) if json_ else interfaces_text(report), end="\n" if json_ else "")
+    for p in report.problems:
+        print(p, file=sys.stderr)
+    breaking = report.since.breaking if report.since is not None else []
+    if check and breaking:
+        count = sum(len(d.breaking) for d in breaking)
+        raise Exit(f"{count} breaking interface change(s) since {since}", code=1)
+
+
+TASKS = (graph, interfaces)

@@ -1,0 +1,78 @@
+"""The .tars files as they were at a git ref: which changed since, and what they said then.
+
+One `git diff` names the changed .tars files; one `git cat-file --batch` reads all their old versions (a
+process per file would cost more than parsing them).
+"""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from tars_tasks.core.errors import InputError, UsageError
+from tars_tasks.interfaces.model import IdlFile
+from tars_tasks.interfaces.parser import parse_text
+from tars_tasks.interfaces.sources import IDL_SUFFIX
+
+GIT_TIMEOUT = 120
+
+
+def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, timeout=GIT_TIMEOUT)
+    except FileNotFoundError:
+        raise UsageError("git is not installed; --since needs it") from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"git {args[0]} timed out") from None
+
+
+def changed_idl_files(root: Path, ref: str) -> list[str]:
+    """Repo-relative .tars files that differ between ``ref`` and the work tree (new untracked ones too)."""
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        raise UsageError(f"--since {ref}: no such commit in this clone (a shallow clone needs more history: "
+                         "fetch-depth: 0)")
+    diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", ref, "--", f"*{IDL_SUFFIX}")
+    if diff.returncode != 0:
+        raise UsageError(f"--since {ref}: git diff failed: {diff.stderr.decode(errors='replace').strip()}")
+    new = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", f"*{IDL_SUFFIX}")
+    names = (diff.stdout + b"\0" + new.stdout).decode("utf-8", "surrogateescape").split("\0")
+    return sorted({n for n in names if n})
+
+
+def texts_at(root: Path, ref: str, paths: Sequence[str]) -> dict[str, str | None]:
+    """path -> its text at ``ref`` (None: it did not exist then)."""
+    if not paths:
+        return {}
+    prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
+    request = "".join(f"{ref}:{prefix}{p}\n" for p in paths).encode()
+    out = _git(root, "cat-file", "--batch", stdin=request).stdout
+    texts: dict[str, str | None] = {}
+    pos = 0
+    for path in paths:
+        end = out.index(b"\n", pos)
+        line = out[pos:end]
+        pos = end + 1
+        if line.endswith((b" missing", b" ambiguous")):
+            texts[path] = None
+            continue
+        _, kind, size = line.rsplit(b" ", 2)
+        texts[path] = out[pos:pos + int(size)].decode("utf-8", "replace") if kind == b"blob" else None
+        pos += int(size) + 1
+    return texts
+
+
+def parsed_at(root: Path, ref: str, paths: Sequence[str]) -> tuple[dict[str, IdlFile | None], list[str]]:
+    """path -> the file parsed as it was at ``ref`` (None: it did not exist, or did not parse), and a note for
+    each that did not parse (its definitions then count as added)."""
+    parsed: dict[str, IdlFile | None] = {}
+    notes = []
+    for path, text in texts_at(root, ref, paths).items():
+        if text is None:
+            parsed[path] = None
+            continue
+        try:
+            parsed[path] = parse_text(text, path)
+        except InputError as exc:
+            parsed[path] = None
+            notes.append(f"{path} at {ref} does not parse ({exc.problems[0]}): its definitions count as added")
+    return parsed, notes

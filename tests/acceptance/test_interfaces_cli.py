@@ -1,0 +1,145 @@
+"""`invoke graph`, `invoke interfaces` and the breaking-change gate of `release`, end to end on the sample
+monorepo (Base.HelloServer serves Base.Hello; Shop.CartServer keeps a copy, Shop.PayServer includes it)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from support import init_git
+
+HELLO = "services/Base/HelloServer/Hello.tars"
+
+
+@pytest.fixture
+def repo(sample):
+    init_git(sample.root)
+    return sample
+
+
+def test_interfaces_lists_owner_and_clients_of_the_sample(repo):
+    result = repo("interfaces", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    hello = next(r for r in report["interfaces"] if r["interface"] == "Base.Hello")
+    assert (hello["owner"], hello["file"]) == ("Base.HelloServer.HelloObj", HELLO)
+    assert hello["clients"] == [
+        {"service": "Shop.CartServer", "how": ["copy in services/Shop/CartServer/Hello.tars:6",
+                                               "calls Base.HelloServer.HelloObj at services/Shop/CartServer/index.js:4:20"]},
+        {"service": "Shop.PayServer", "how": [f"includes {HELLO} (services/Shop/PayServer/Pay.tars)",
+                                              "calls base.helloserver.helloobj at services/Shop/PayServer/index.php:3:75"]}]
+    assert report["problems"] == []
+    text = repo("interfaces").stdout.splitlines()
+    assert [line.split() for line in text[:3]] == [
+        ["INTERFACE", "OWNER", "DEFINED", "AT", "CLIENT", "HOW"],
+        ["Base.Hello", "Base.HelloServer.HelloObj", f"{HELLO}:11", "Shop.CartServer", "copy", "in",
+         "services/Shop/CartServer/Hello.tars:6"],
+        ["Shop.CartServer", "calls", "Base.HelloServer.HelloObj", "at", "services/Shop/CartServer/index.js:4:20"]]
+
+
+def test_graph_json_has_declared_and_called_side_by_side(repo):
+    result = repo("graph", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    cart = next(s for s in json.loads(result.stdout)["services"] if s["id"] == "Shop.CartServer")
+    assert cart == {"id": "Shop.CartServer", "file": "services/Shop/CartServer/values.yaml", "edges": [
+        {"service": "Base.AuthServer", "declared": True, "called": False},
+        {"service": "Base.HelloServer", "declared": True, "called": True, "object": "Base.HelloServer.HelloObj",
+         "file": "services/Shop/CartServer/index.js", "line": 4, "col": 20}]}
+
+
+def test_interfaces_check_exits_1_on_a_breaking_change_only(repo):
+    path = repo.root / HELLO
+    original = path.read_text()
+    path.write_text(original.replace("int test();", "int test();\n        int ping(int n);"))
+    compatible = repo("interfaces", "--since", "HEAD", "--check")
+    assert compatible.returncode == 0, compatible.stderr
+    assert "  compatible  Base.Hello.ping: method ping added" in compatible.stdout
+    path.write_text(original.replace("int testHello(string sReq, out string sRsp);", "int testHello(string sReq);"))
+    breaking = repo("interfaces", "--since", "HEAD", "--check")
+    assert breaking.returncode == 1
+    assert "  breaking    Base.Hello.testHello: method testHello: parameter 2 (sRsp) removed" in breaking.stdout
+    assert "1 breaking interface change(s) since HEAD" in breaking.stderr
+    assert "Traceback" not in breaking.stderr
+
+
+def test_validate_names_the_stale_copy_and_the_undeclared_call(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", "int test(int n);"))
+    gateway = repo.root / "services/Shop/WebGateway/server.js"
+    gateway.write_text(gateway.read_text() + '// health of the carts: "Shop.CartServer.CartObj"\n')
+    result = repo("validate", "--no-render")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "services/Shop/CartServer/Hello.tars:6:15: Base.Hello is a stale copy of services/Base/HelloServer/Hello.tars:11 "
+        "(owned by Base.HelloServer): method test: parameter 1 (int n) added in services/Base/HelloServer/Hello.tars",
+        "services/Shop/WebGateway/server.js:6:26: warning: Shop.WebGateway calls Shop.CartServer.CartObj but "
+        "Shop.CartServer is not in its dependsOn (services/Shop/WebGateway/values.yaml): the deploy order cannot be "
+        "trusted; add it (see `invoke graph --suggest`)"]
+    suggest = repo("graph", "--suggest")
+    assert suggest.stdout == ("# services/Shop/WebGateway/values.yaml\ndependsOn:\n"
+                              "  - Shop.OrderServer  # declared, no call found\n"
+                              "  - Shop.PayServer  # declared, no call found\n"
+                              "  - Shop.CartServer  # new: calls Shop.CartServer.CartObj at "
+                              "services/Shop/WebGateway/server.js:6:26\n")
+
+
+def test_release_refuses_a_breaking_change_its_clients_are_not_released_with(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int testHello(string sReq, out string sRsp);",
+                                               "int testHello(string sReq);"))
+    result = repo("release", "--since", "HEAD", "--service", "Base.HelloServer", "--dry-run")
+    assert result.returncode == 2
+    assert ("Base.HelloServer: breaking change to Base.Hello since HEAD (method testHello: parameter 2 (sRsp) removed "
+            "in services/Base/HelloServer/Hello.tars) but its clients Shop.CartServer, Shop.PayServer are not in this "
+            "release") in result.stderr
+    assert "--allow-breaking" in result.stderr and "Traceback" not in result.stderr
+    plan = repo("plan", "--since", "HEAD", "--service", "Base.HelloServer", "--dry-run")
+    assert plan.returncode == 0
+    assert "note: breaking interface change: Base.HelloServer: breaking change to Base.Hello" in plan.stdout
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is installed by scripts/setup.sh")
+def test_graph_dot_parses_with_graphviz_and_svg_is_drawn(repo):
+    dot = repo("graph", "--format", "dot")
+    assert dot.returncode == 0, dot.stderr
+    assert '"Shop.CartServer" -> "Base.HelloServer";' in dot.stdout
+    drawn = subprocess.run(["dot", "-Tsvg"], input=dot.stdout, capture_output=True, text=True, timeout=60)
+    assert drawn.returncode == 0, drawn.stderr
+    svg = repo("graph", "--format", "svg")
+    assert svg.returncode == 0 and svg.stdout.lstrip().startswith("<?xml") and "Base.HelloServer" in svg.stdout
+
+
+def test_graph_svg_without_graphviz_is_a_clear_error(repo, tmp_path):
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    os.symlink(shutil.which("git"), bare / "git")
+    result = repo("graph", "--format", "svg", env={"PATH": str(bare)})
+    assert result.returncode == 2
+    assert "graph --format svg needs Graphviz's `dot` on PATH" in result.stderr
+    assert repo("graph", "--format", "png").returncode == 2
+
+
+def test_a_saved_plan_that_breaks_a_copy_is_refused_too(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", ""))  # CartServer's copy still has test()
+    saved = repo("plan", "--dry-run", "--service", "Base.HelloServer", "--out", "plan.json")
+    assert saved.returncode == 0, saved.stderr
+    result = repo("release", "--plan", "plan.json", "--dry-run")
+    assert result.returncode == 2
+    assert ("Base.HelloServer: Base.Hello in services/Base/HelloServer/Hello.tars breaks the copy Shop.CartServer "
+            "builds with (services/Shop/CartServer/Hello.tars: method test removed)") in result.stderr
+
+
+def test_deploy_refuses_a_server_that_breaks_a_copy_unless_allow_breaking(repo):
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", ""))
+    refused = repo("deploy", "--service", "Base.HelloServer", "--dry-run")
+    assert refused.returncode == 2
+    assert "refusing to release a breaking interface change" in refused.stderr
+    allowed = repo("deploy", "--service", "Base.HelloServer", "--dry-run", "--allow-breaking")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "refusing" not in allowed.stderr
+    assert "note: breaking interface change: Base.HelloServer: Base.Hello" in allowed.stderr  # the plan says so
