@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import reports_errors, settings_of, tars_task
 from tars_tasks.cli.output import table
 from tars_tasks.core.errors import UsageError
-from tars_tasks.interfaces.graph import Graph, Suggestion, build, service_calls, suggest, to_dot, to_svg
-from tars_tasks.interfaces.report import InterfacesReport, interfaces_report
-from tars_tasks.interfaces.sources import services_folder
-from tars_tasks.project import Project
+
+if TYPE_CHECKING:  # the parser (lark) and the project are imported by the tasks that run, not by `invoke --list`
+    from tars_tasks.interfaces.graph import Graph, Suggestion
+    from tars_tasks.interfaces.report import InterfacesReport
 
 FORMATS = ("text", "json", "dot", "svg")
 
@@ -50,6 +51,10 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
     """Show dependsOn as declared and the calls found in each service's source, side by side."""
     if format not in FORMATS:
         raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    from tars_tasks.interfaces.graph import build, service_calls, suggest, to_dot, to_svg
+    from tars_tasks.interfaces.sources import services_folder
+    from tars_tasks.project import Project
+
     project = Project.load(settings_of(c))
     settings = project.settings
     found = build(project.services, service_calls(settings.root, services_folder(settings), project.services))
@@ -91,6 +96,9 @@ def interfaces(c: Context, since: str | None = None, json_: bool = False, check:
     """List every .tars interface, its owner and its clients; with --since, what changed and whether it breaks."""
     if check and since is None:
         raise UsageError("--check compares with a base: give --since REF")
+    from tars_tasks.interfaces.report import interfaces_report
+    from tars_tasks.project import Project
+
     project = Project.load(settings_of(c))
     report = interfaces_report(project.settings, project.services, since)
     print(json.dumps(report.to_json(), indent=2) if json_ else interfaces_text(report), end="\n" if json_ else "")

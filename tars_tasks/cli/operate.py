@@ -5,15 +5,16 @@ notes to stderr)."""
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import SERVICE_HELP, reports_errors, settings_of, tars_task
-from tars_tasks.cli.output import diff_text, history_text, prune_text, reporter, status_text
 from tars_tasks.core.errors import UsageError
-from tars_tasks.core.services import Service
-from tars_tasks.project import Project
+
+if TYPE_CHECKING:  # imported by the tasks that run, so `invoke --list` stays light
+    from tars_tasks.core.services import Service
+    from tars_tasks.project import Project
 
 NS_HELP = "Kubernetes namespace (default: tars.namespace)"
 
@@ -29,7 +30,9 @@ def _one_service(project: Project, service: str | None) -> Service:
 def status(c: Context, service: list[str] | None = None, namespace: str | None = None, json_: bool = False) -> None:
     """What git would deploy against what runs, per service: in sync / out of date / failed / pending /
     drifted / missing, and releases whose service is gone (orphan)."""
+    from tars_tasks.cli.output import status_text
     from tars_tasks.operate.status import status as status_of
+    from tars_tasks.project import Project
 
     report = status_of(Project.load(settings_of(c)), service or [], namespace)
     print(status_text(report, json_), end="")
@@ -42,7 +45,9 @@ def diff(c: Context, service: list[str] | None = None, namespace: str | None = N
          exit_code: bool = False) -> None:
     """Unified diff of the live manifests against what a release would apply, for services that would change
     (secrets masked)."""
+    from tars_tasks.cli.output import diff_text
     from tars_tasks.operate.diff import diff as diff_of
+    from tars_tasks.project import Project
 
     diffs = diff_of(Project.load(settings_of(c)), service or [], namespace)
     print(diff_text(diffs, json_), end="")
@@ -56,9 +61,11 @@ def diff(c: Context, service: list[str] | None = None, namespace: str | None = N
 @reports_errors
 def history(c: Context, service: str | None = None, namespace: str | None = None, json_: bool = False) -> None:
     """helm revisions of one service: time, status, chart version, image tag."""
+    from tars_tasks.cli.output import history_text
     from tars_tasks.core.helm import Helm
     from tars_tasks.deploy.kube import Kube
     from tars_tasks.operate.history import revisions
+    from tars_tasks.project import Project
 
     settings = settings_of(c)
     project = Project.load(settings)
@@ -79,8 +86,9 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
     """Roll one service back to an earlier helm revision and track it to Ready, reported like a deploy."""
     if to is not None and not str(to).isdigit():
         raise UsageError(f"--to {to}: a revision number (see `invoke history`)")
-    from tars_tasks.cli.output import TableReporter
+    from tars_tasks.cli.output import TableReporter, reporter
     from tars_tasks.operate.history import rollback as rollback_of
+    from tars_tasks.project import Project
 
     project = Project.load(settings_of(c))
     svc = _one_service(project, service)
@@ -98,10 +106,12 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
 @reports_errors
 def prune(c: Context, namespace: str | None = None, yes: bool = False, json_: bool = False) -> None:
     """List the releases of this tool whose service no longer exists; uninstall them with --yes."""
+    from tars_tasks.cli.output import prune_text
     from tars_tasks.core.helm import Helm
     from tars_tasks.operate.prune import prune as prune_of
     from tars_tasks.operate.status import ORPHAN
     from tars_tasks.operate.status import status as status_of
+    from tars_tasks.project import Project
 
     settings = settings_of(c)
     project = Project.load(settings)
