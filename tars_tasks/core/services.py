@@ -175,10 +175,11 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
 def select(discovery: Discovery, ids: Iterable[str]) -> list[Service]:
     """The services named by ``ids`` (App.Server, case-sensitive), in the order given."""
     by_id = discovery.by_id()
-    chosen, unknown = [], []
-    for sid in ids:
+    chosen, unknown, seen = [], [], set()
+    for sid in ids:  # a set of ids seen, never list membership: 10k names stay linear
         if sid in by_id:
-            if by_id[sid] not in chosen:
+            if sid not in seen:
+                seen.add(sid)
                 chosen.append(by_id[sid])
         else:
             unknown.append(sid)

@@ -2,13 +2,18 @@
 
 It knows nothing of images, charts or deploys. A task starts as soon as every task it needs is done; a
 failed task skips everything that needs it (transitively), and the rest go on unless ``fail_fast``. Cost
-is O(tasks + edges): completions decrement counters, nothing is rescanned.
+is O(tasks + edges) (times log tasks for the ready heap): completions decrement counters, nothing is rescanned.
+
+When more tasks are ready than workers are free, the one heading the longest chain of tasks still to run
+after it goes first (critical path first): a long chain started late is what makes a run long. Ties keep
+the order in which tasks became ready (the order of ``needs`` at the start).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
-from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -78,12 +83,23 @@ class _Run(Generic[K]):
         for t, ds in scheduler.needs.items():
             for d in set(ds):
                 self.dependents[d].append(t)
-        self.ready: deque[K] = deque(t for t, n in self.waiting.items() if n == 0)
+        self.chain = _chain_lengths(scheduler.needs, self.dependents)
+        self._order = itertools.count()
+        self._heap: list[tuple[int, int, K]] = []
+        self._push(t for t, n in self.waiting.items() if n == 0)
         self.first_failure: K | None = None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._heap)
+
+    def _push(self, tasks: Iterable[K]) -> None:
+        for t in tasks:
+            heapq.heappush(self._heap, (-self.chain[t], next(self._order), t))
 
     def next_to_start(self) -> K | None:
         """The next ready task to start, or None when it was skipped instead (fail fast, cancelled)."""
-        task = self.ready.popleft()
+        task = heapq.heappop(self._heap)[2]
         if self.outcomes[task].state is not TaskState.PENDING:
             return None
         if (self.s.fail_fast and self.first_failure is not None) or self.s.cancel.is_set():
@@ -99,7 +115,7 @@ class _Run(Generic[K]):
             for nxt in self.dependents[task]:
                 self.waiting[nxt] -= 1
                 if self.waiting[nxt] == 0:
-                    self.ready.append(nxt)
+                    self._push((nxt,))
             return
         self.outcomes[task] = Outcome(TaskState.FAILED, error=error)
         if self.first_failure is None:
@@ -118,3 +134,19 @@ class _Run(Generic[K]):
             self.outcomes[t] = Outcome(TaskState.SKIPPED, cause=cause)
             self.s.on_end(t, self.outcomes[t])
             todo.extend(self.dependents[t])
+
+
+def _chain_lengths(needs: Mapping[K, Sequence[K]], dependents: Mapping[K, list[K]]) -> dict[K, int]:
+    """task -> how many tasks the longest chain starting at it holds (itself included): Kahn's order over
+    ``needs``, then one pass backwards. Tasks on a cycle never become ready; they count 1."""
+    waiting = {t: len(set(ds)) for t, ds in needs.items()}
+    order = [t for t, n in waiting.items() if n == 0]
+    for t in order:  # grows while it is walked: a topological order of every task not on a cycle
+        for nxt in dependents[t]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                order.append(nxt)
+    chain = dict.fromkeys(needs, 1)
+    for t in reversed(order):
+        chain[t] = 1 + max((chain[d] for d in dependents[t]), default=0)
+    return chain

@@ -68,3 +68,16 @@ def test_twenty_thousand_tasks_in_a_chain_complete():
     needs = {i: ([i - 1] if i else []) for i in range(20000)}
     outcomes = Scheduler(needs, lambda t: None, jobs=2).execute()
     assert all(o.state is TaskState.DONE for o in outcomes.values())
+
+
+def test_the_longest_remaining_chain_starts_first():
+    needs = {"short": [], "mid1": [], "mid2": ["mid1"], "long1": [], "long2": ["long1"], "long3": ["long2"]}
+    _, log = run(needs, jobs=1)
+    # long1 heads 3 tasks; then mid1 and long2 head 2 each (mid1 was ready first); short, mid2 and long3 head 1
+    assert [t for kind, t in log if kind == "start"] == ["long1", "mid1", "long2", "short", "mid2", "long3"]
+
+
+def test_a_diamond_runs_its_longer_branch_first_and_ties_keep_the_given_order():
+    needs = {"a": [], "b": [], "c": ["b"], "d": [], "e": ["a", "c"]}
+    _, log = run(needs, jobs=1)
+    assert [t for kind, t in log if kind == "start"] == ["b", "a", "c", "d", "e"]
