@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.gitindex import GitIndex
 from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import VALUES_FILE
 
@@ -34,13 +35,15 @@ class FileLister:
     """Lists a repository's files once (git when available, else a walk) and answers per folder.
 
     Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from the listing made
-    on first use; ``fresh_under`` lists again (after a build command wrote files, say).
+    on first use; ``fresh_under`` lists again (after a build command wrote files, say). ``index`` gives
+    the content id of a listed file, from git's index when git knows it (`tars_tasks.core.gitindex`).
     """
 
     def __init__(self, root: Path):
         self.root = root
         self._files: list[str] | None = None
         self._git: bool | None = None
+        self.index = GitIndex(root)
 
     def all_files(self) -> list[str]:
         if self._files is None:
@@ -54,14 +57,10 @@ class FileLister:
         files = self.all_files()
         if rel == ".":
             return list(files)
-        prefix = rel + "/"
-        out = []
-        for f in files[bisect.bisect_left(files, rel):]:
-            if f == rel or f.startswith(prefix):
-                out.append(f)
-            elif f > prefix and not f.startswith(rel):
-                break
-        return out
+        # sorted paths: rel itself, then everything in [rel + "/", rel + "0") ("0" follows "/"): two bisects
+        at = bisect.bisect_left(files, rel)
+        exact = [rel] if at < len(files) and files[at] == rel else []
+        return exact + files[bisect.bisect_left(files, rel + "/"):bisect.bisect_left(files, rel + "0")]
 
     def fresh_under(self, rel: str) -> list[str]:
         """Files at or below ``rel`` as they are now (not cached)."""
