@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.core.graph import edges_of
 from tars_tasks.core.services import Discovery, Service, discover, select
 from tars_tasks.core.settings import Settings
-from tars_tasks.validate.schema import errors_only, validate
 
 
 @dataclass
 class Project:
+    """``problems`` are found on first use: `invoke list` reads the files but never applies the schema."""
+
     settings: Settings
     discovery: Discovery
-    problems: list[Problem]
+    _problems: list[Problem] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, settings: Settings, discovery: Discovery | None = None) -> Project:
@@ -25,8 +26,16 @@ class Project:
 
         if discovery is None:
             discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
-        discovery = apply_environment(discovery, settings)
-        return cls(settings, discovery, validate(discovery, settings))
+        return cls(settings, apply_environment(discovery, settings))
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem of every discovered file (schema, rules, graph, collisions), sorted by place."""
+        if self._problems is None:
+            from tars_tasks.validate.schema import validate
+
+            self._problems = validate(self.discovery, self.settings)
+        return self._problems
 
     @property
     def services(self) -> list[Service]:
@@ -54,7 +63,7 @@ class Project:
     def require_valid(self, services: Iterable[Service] | None = None) -> None:
         """Raise InputError with every error when any of ``services`` (default: all) is invalid."""
         problems = self.problems if services is None else self.problems_for(services)
-        errors = errors_only(problems)
+        errors = [p for p in problems if not p.warning]
         if errors:
             raise InputError(errors)
 
@@ -71,7 +80,7 @@ class Project:
         from tars_tasks.validate.render import render_problems  # helm and jsonschema only when validating
 
         problems = self.problems_for(selected)
-        if render and selected and not errors_only(problems):
+        if render and selected and not any(not p.warning for p in problems):
             problems = problems + render_problems(self.settings, selected, crd_check)
         return problems
 

@@ -77,7 +77,8 @@ def template(c: Context, service: list[str] | None = None, tag: str | None = Non
     from tars_tasks.chart.render import render
 
     project = Project.load(settings_of(c))
-    for text in render(project.settings, _valid_selection(project, service), tag):
+    texts = list(render(project.settings, _valid_selection(project, service), tag))  # nothing printed on failure
+    for text in texts:
         sys.stdout.write(text)
 
 
