@@ -8,6 +8,7 @@ pipeline), or a full commit id this complete clone does not have (history rewrit
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterable
@@ -73,11 +74,12 @@ def tool_paths(root: Path, chart_dir: Path | None = None) -> list[str]:
 
 def for_environment(files: list[str], env: str) -> list[str]:
     """The changed files that matter to ``env``: another environment's overlays do not."""
-    def other(f: str) -> bool:
-        path = PurePosixPath(f)
-        if path.parent.as_posix() == ENV_DIR and path.suffix in (".yaml", ".yml"):
-            return path.stem != env
-        found = overlay_env(Path(path.name))
+    def other(f: str) -> bool:  # string operations: this runs once per changed file
+        parent, _, name = f.rpartition("/")
+        stem, dot, suffix = name.rpartition(".")
+        if parent == ENV_DIR and dot and suffix in ("yaml", "yml"):
+            return stem != env
+        found = overlay_env(PurePosixPath(name)) if name.startswith("values.") else None
         return found is not None and found != env
 
     return [f for f in files if not other(f)]
@@ -90,6 +92,16 @@ def _ancestors(path: str) -> list[str]:
         path = path.rsplit("/", 1)[0]
         out.append(path)
     return out
+
+
+def _folder_of(folder: Path, root: Path, real_root: Path) -> str:
+    """The repo-relative path of a service folder: lexically when it is below ``root`` and no symlink is on
+    the way (a walk of the services folder never follows one), else after resolving symlinks."""
+    try:
+        rel = folder.relative_to(root)
+    except ValueError:
+        return folder.resolve().relative_to(real_root).as_posix()
+    return rel.as_posix() if not os.path.islink(folder) else folder.resolve().relative_to(real_root).as_posix()
 
 
 def services_touched(root: Path, services: Iterable[Service], files: list[str],
@@ -109,7 +121,7 @@ def services_touched(root: Path, services: Iterable[Service], files: list[str],
     ids = []
     for s in services:
         ids.append(s.id)
-        keys = {s.dir.resolve().relative_to(real_root).as_posix()}
+        keys = {_folder_of(s.dir, root, real_root)}
         inputs = (s.values.get("build") or {}).get("inputs") or []
         keys.update(i.strip("/") for i in inputs if isinstance(i, str))
         if keys & {"", "."}:
