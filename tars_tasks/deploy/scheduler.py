@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import queue
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -56,19 +57,34 @@ class Scheduler(Generic[K]):
     def execute(self) -> dict[K, Outcome[K]]:
         """Run every task once its needs are done; returns how each ended."""
         run = _Run(self)
-        with ThreadPoolExecutor(max(1, self.jobs)) as pool:
-            running: dict[Future[None], K] = {}
+        jobs = max(1, self.jobs)
+        finished: queue.SimpleQueue[tuple[K, BaseException | None]] = queue.SimpleQueue()
+
+        def call(task: K) -> None:  # a worker reports its task on one queue: no wait() over every future
+            try:
+                self.run(task)
+            except BaseException as exc:  # noqa: BLE001 - the outcome of the task, as a Future would keep it
+                finished.put((task, exc))
+            else:
+                finished.put((task, None))
+
+        with ThreadPoolExecutor(jobs) as pool:
+            running = 0
             while run.ready or running:
-                while run.ready and len(running) < max(1, self.jobs):  # queue nothing: a task that has not
-                    task = run.next_to_start()  # started yet can still be skipped (fail fast, cancel)
+                while run.ready and running < jobs:  # queue nothing: a task that has not started yet
+                    task = run.next_to_start()  # can still be skipped (fail fast, cancel)
                     if task is not None:
                         self.on_start(task)
-                        running[pool.submit(self.run, task)] = task
+                        pool.submit(call, task)
+                        running += 1
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    run.finished(running.pop(fut), fut.exception())
+                ended = [finished.get()]
+                while not finished.empty():  # every task that ended meanwhile, before starting more
+                    ended.append(finished.get())
+                for task, error in ended:
+                    running -= 1
+                    run.finished(task, error)
         return run.outcomes
 
 

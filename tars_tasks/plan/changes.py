@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import UsageError
@@ -79,7 +79,7 @@ def for_environment(files: list[str], env: str) -> list[str]:
         stem, dot, suffix = name.rpartition(".")
         if parent == ENV_DIR and dot and suffix in ("yaml", "yml"):
             return stem != env
-        found = overlay_env(PurePosixPath(name)) if name.startswith("values.") else None
+        found = overlay_env(Path(name)) if name.startswith("values.") else None
         return found is not None and found != env
 
     return [f for f in files if not other(f)]
