@@ -28,6 +28,23 @@ class Project:
             discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
         return cls(settings, apply_environment(discovery, settings))
 
+    @classmethod
+    def load_selected(cls, settings: Settings, ids: Sequence[str]) -> Project:
+        """The project for a task on the named services only (all of them when ``ids`` is empty): only their
+        files and what their rules need are read and checked (core/index.py), and ``problems`` are theirs."""
+        from tars_tasks.core.environments import apply_environment
+        from tars_tasks.core.index import discover_selected
+        from tars_tasks.validate.schema import validate_selected
+
+        found = discover_selected(settings.services_path, settings.root, settings.max_values_bytes, ids,
+                                  settings.registry, settings.env) if ids else None
+        if found is None:
+            return cls.load(settings)
+        discovery = apply_environment(found[0], settings)
+        chosen = {s.id for s in found[1]}
+        selected = [s for s in discovery.services if s.id in chosen]
+        return cls(settings, discovery, validate_selected(discovery, selected, settings))
+
     @property
     def problems(self) -> list[Problem]:
         """Every problem of every discovered file (schema, rules, graph, collisions), sorted by place."""
