@@ -96,11 +96,12 @@ class _Batches:
 
 
 def render_each(settings: Settings, services: Sequence[Service], tag: str | None = None,
-                batch: int = BATCH) -> Iterator[Rendered]:
+                batch: int | None = None) -> Iterator[Rendered]:
     """Each service with its `helm template` output (or the HelmError of rendering it alone), in the order
     given. Batches render `workers(settings)` at a time; at most one more is waiting to be read, so memory
     holds a few batches whatever the number of services."""
-    groups = [services[i:i + batch] for i in range(0, len(services), batch)]
+    size = batch or BATCH
+    groups = [services[i:i + size] for i in range(0, len(services), size)]
     if not groups:
         return
     n = workers(settings)
