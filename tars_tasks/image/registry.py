@@ -213,7 +213,11 @@ class Registry:
             conn.request("GET", f"{url.path}?{query}", headers=headers)
             resp = conn.getresponse()
             data = json.loads(resp.read() or b"{}")
-        except (OSError, ValueError, http.client.HTTPException):
+        except OSError as exc:  # the token service is down: so is this registry, for the rest of the run
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise RegistryError(self._mark_down(f"registry {self.host}: its token service {url.netloc} "
+                                                f"is unreachable: {reason}")) from None
+        except (ValueError, http.client.HTTPException):
             return None
         finally:
             conn.close()

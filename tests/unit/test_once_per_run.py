@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,40 @@ def test_threads_checking_a_silent_registry_at_once_all_fail_with_one_message():
         assert len(server.accepted) <= 8  # at most one connection per worker thread, not one per image
     finally:
         server.close()
+
+
+def test_a_token_service_that_does_not_answer_marks_its_registry_down():
+    realm_port = closed_port()
+    requests: list[str] = []
+
+    class Challenging(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 - http.server's name
+            requests.append(self.path)
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{realm_port}/token",service="r"')
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Challenging)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        registry = Registry(f"127.0.0.1:{server.server_address[1]}", timeout=2)
+        messages = errors_of(registry, 10)
+        assert messages == [f"registry 127.0.0.1:{server.server_address[1]}: its token service "
+                            f"127.0.0.1:{realm_port} is unreachable: Connection refused"] * 10
+        assert requests == ["/v2/team/svc0/manifests/abc"]  # one challenge, then down for the run
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def test_helm_version_runs_once_per_binary_however_many_threads_ask(tmp_path: Path):
