@@ -13,7 +13,8 @@ files: seconds per plan). Two git calls per run say which files need no reading 
 Trusted: a stage-0 regular file (100644/100755) tagged `H` and not named by diff-files. Everything else (a
 modified, untracked, symlinked, conflicted or assume-unchanged file, or no git at all) is hashed here the way
 git hashes a blob (`blob <size>\\0<content>`, streamed in chunks), so the same content gets the same id
-whichever way it was found.
+whichever way it was found (unless git converts the file on the way in: autocrlf, clean filters such as LFS;
+then a change still changes the id, only the ids of the committed and the working copy differ).
 """
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ Inputs: the files of the service (`tars_tasks.core.files.service_files`: what gi
 its folder, minus `.dockerignore`, minus values.yaml), the same set its build context is made from; the
 files `build.files` names that git lists but .dockerignore excludes (they go into the image all the same);
 the service's own Dockerfile; each `build.inputs` path; the Dockerfile template; the base image; the
-normalised build spec (type, files, command, args, env and secrets names). Never a file that resolves outside
+normalised build spec (type, files, command, args, env and secrets names). Each file counts by its path, its
+executable bit and its content id: git's blob id, taken from the index when git knows the file unmodified
+(no byte of it read), else computed the same way from the bytes (`tars_tasks.core.gitindex`), so the same
+content gives the same tag committed, staged, modified or outside git. Never a file that resolves outside
 the service folder (files) or the repository (inputs): see `tars_tasks.core.files`. Not git-ignored files:
 those are build outputs, made by `build.command` from what is hashed. Not its dependencies: a service's
 image does not change because a service it depends on changed.

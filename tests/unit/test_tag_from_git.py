@@ -135,3 +135,20 @@ def test_a_hashed_file_gets_the_id_git_gives_it_read_in_chunks(tmp_path: Path):
     big.write_bytes(os.urandom(CHUNK * 2 + 12345))
     expected = subprocess.run(["git", "hash-object", str(big)], capture_output=True, text=True, check=True).stdout
     assert GitIndex(tmp_path).hash_file(big) == expected.strip()
+
+
+def test_a_project_in_a_subfolder_of_the_repository_uses_the_index_too(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    outer = tmp_path / "outer"
+    project = Monorepo(outer / "deploy")
+    project.service("Svc", "Api", "build:\n  type: go\n  files: [main.sh]\n")
+    project.write(f"{FOLDER}/main.sh", "echo one\n")
+    (outer / "elsewhere.txt").write_text("not the project's\n")
+    init_git(outer)
+    read: list[str] = []
+    real = GitIndex.hash_file
+    monkeypatch.setattr(GitIndex, "hash_file", lambda self, path: read.append(path.name) or real(self, path))
+    before = tag(project.root)
+    assert read == []
+    project.write(f"{FOLDER}/main.sh", "echo two\n")
+    assert tag(project.root) != before and read == ["main.sh"]
