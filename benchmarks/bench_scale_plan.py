@@ -72,16 +72,18 @@ class Repo:
     def git(self, *args: str) -> None:
         subprocess.run(["git", *args], cwd=self.root, check=True, capture_output=True)
 
-    def deployed(self) -> None:
+    def deployed(self) -> Project:
         """Fill the fake cluster with what a release of the current tree leaves: nothing changed after."""
         settings = Settings.from_mapping({"root": str(self.root), "namespace": "bench", "registry": self.registry})
-        planned = plan_only(Project.load(settings), Options(force_all=True, dry_run=True))
+        project = Project.load(settings)
+        planned = plan_only(project, Options(force_all=True, dry_run=True))
         releases = {}
         for p in planned.services:
             name = p.chart.rsplit("-", 2)[0]
             releases[name] = {"name": name, "namespace": "bench", "revision": "1", "status": "deployed",
                               "chart": p.chart, "app_version": p.image.rsplit(":", 1)[1]}
         (self.state / "releases.json").write_text(json.dumps(releases))
+        return project
 
     def changed_count(self, *args: str) -> int:
         plan = json.loads(self.invoke("plan", "--json", *args).stdout)
@@ -102,12 +104,17 @@ def since_rows(repo: Repo, repeat: int) -> list[Row]:
 
 
 def content_rows(repo: Repo, repeat: int) -> list[Row]:
-    repo.deployed()
+    project = repo.deployed()
     assert repo.changed_count() == 0
     validate = timed(lambda: repo.invoke("validate", "--no-render"), repeat)
     plan = timed(lambda: repo.invoke("plan"), repeat)
+    ids = [s.id for s in reversed(project.services)] * 2  # every service named twice (repeated --service)
+    select = timed(lambda: project.select(ids), repeat)
+    by_id = timed(project.by_id, repeat)
     return [(f"content-mode `plan` {repo.n} services, nothing changed", plan, "`validate --no-render`", validate,
-             "<= 1.5x")]
+             "<= 1.5x"),
+            (f"`Project.select` of {len(ids)} ids ({repo.n} services)", select, "one id -> service dict", by_id,
+             "linear")]
 
 
 def big_rows(tmp: Path, n: int, mb: int, repeat: int, registry: str) -> list[Row]:
