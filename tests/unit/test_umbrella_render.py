@@ -100,3 +100,35 @@ def test_at_most_one_helm_per_worker_and_one_batch_per_helm(repo, helm_bin, monk
     assert len(results) == 9 and all(isinstance(t, str) and t for _, t in results)
     assert sorted(charts) == [1, 2, 2, 2, 2]  # five helm processes for nine charts
     assert most[0] <= umbrella.workers(project.settings) <= 2
+
+
+def test_many_batches_are_checked_in_worker_processes_with_the_same_problems(repo, helm_bin, tmp_path, monkeypatch):
+    """More than one batch: the CRD checks run in spawned processes; problems come back in order, located."""
+    import json
+    import shutil
+
+    import tars_tasks.validate.render as validate_render
+    from support import CRDS_DIR
+
+    crds = tmp_path / "crds"
+    shutil.copytree(CRDS_DIR, crds)
+    schema = json.loads((crds / "tserver.v1beta3.schema.json").read_text())
+    schema["properties"]["spec"]["properties"]["k8s"]["properties"]["replicas"]["maximum"] = 1
+    (crds / "tserver.v1beta3.schema.json").write_text(json.dumps(schema))
+    for i in range(7):
+        repo.service("A", f"S{i}", "replicas: 5\n" if i in (1, 5) else "replicas: 1\n")
+    _breaks_on(monkeypatch, "S3")
+    monkeypatch.setattr(umbrella, "BATCH", 2)
+    monkeypatch.setattr(validate_render, "BATCH", 2)
+    spawned = []
+    real_pool = validate_render.ProcessPoolExecutor
+    monkeypatch.setattr(validate_render, "ProcessPoolExecutor", lambda *a, **k: spawned.append(a) or real_pool(*a, **k))
+    project = repo.load(crds_dir=str(crds))
+    problems = [str(p) for p in project.check(project.services)]
+    assert spawned
+    assert problems[0] == ("services/A/S1/values.yaml:1:1: rendered TServer/a-s1: spec.k8s.replicas: 5 is greater "
+                           "than the maximum of 1")
+    assert problems[1].startswith("services/A/S3/values.yaml:1:1: chart does not render: `") and "boom" in problems[1]
+    assert problems[2] == ("services/A/S5/values.yaml:1:1: rendered TServer/a-s5: spec.k8s.replicas: 5 is greater "
+                           "than the maximum of 1")
+    assert len(problems) == 3
