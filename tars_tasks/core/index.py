@@ -92,10 +92,7 @@ def discover_selected(services_path: Path, root: Path, max_bytes: int, ids: Sequ
             except YamlFileError as exc:
                 problems.append(exc.problem)
                 return None
-            app, server = values.get("app"), values.get("server")
-            parsed[entry.file] = Service(app=app if isinstance(app, str) else "",
-                                         server=server if isinstance(server, str) else "",
-                                         dir=entry.file.parent, display=display, values=values, text=text)
+            parsed[entry.file] = Service.of(entry.file, display, values, text)
         return parsed[entry.file]
 
     by_id: dict[str, list[Entry]] = {}
