@@ -100,7 +100,8 @@ class FileLister:
         if out.returncode != 0:
             return None
         files = sorted({f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f})
-        return [f for f in files if (self.root / f).is_file()]  # deleted-but-tracked files are gone
+        root = str(self.root)  # strings, not Paths: this runs once per file of the repository
+        return [f for f in files if os.path.isfile(os.path.join(root, f))]  # deleted-but-tracked files are gone
 
     def _walk_files(self, rel: str) -> list[str]:
         start = self.root / rel
@@ -183,7 +184,8 @@ def in_image(inner: str, ignore: DockerIgnore) -> bool:
     """Whether a file of the service folder (path inside it) is image content. values.yaml is deploy
     configuration: changing replicas or a config redeploys the chart, it does not rebuild the image
     (its `build` section is hashed separately, as the build spec)."""
-    if inner in (VALUES_FILE, ".dockerignore") or ("/" not in inner and overlay_env(Path(inner))):
+    if inner in (VALUES_FILE, ".dockerignore") or (
+            "/" not in inner and inner.startswith("values.") and overlay_env(Path(inner))):
         return False  # values.<env>.yaml overlays too: the image is the same in every environment
     return not ignore.ignored(inner)
 
@@ -204,7 +206,9 @@ def resolves_inside(path: Path, boundary: Path) -> bool:
 
 def escaping(root: Path, rels: list[str], boundary: Path) -> list[str]:
     """The repo-relative files of ``rels`` that resolve outside ``boundary`` (only symlinks can)."""
-    return [rel for rel in rels if os.path.islink(root / rel) and not resolves_inside(root / rel, boundary)]
+    base = str(root)
+    return [rel for rel in rels
+            if os.path.islink(os.path.join(base, rel)) and not resolves_inside(root / rel, boundary)]
 
 
 def _folder(root: Path, rel: str) -> Path:

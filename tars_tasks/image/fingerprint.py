@@ -39,7 +39,7 @@ def _template_bytes(kind: str) -> bytes:
 def _hash_file(digest: hashlib._Hash, lister: FileLister, rel: str) -> None:
     """Path, executable bit (of the working copy) and content id: git's blob id when its index knows the
     file unmodified, else the same id computed from the bytes, streamed (`tars_tasks.core.gitindex`)."""
-    st = (lister.root / rel).stat()
+    st = os.stat(os.path.join(lister.root, rel))
     digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(b"x" if st.st_mode & 0o111 else b"-")
     digest.update(lister.index.content_id(rel).encode() + b"\0")
