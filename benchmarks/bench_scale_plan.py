@@ -11,7 +11,9 @@
 - the scheduler running ``--tasks`` no-op tasks (a DAG: each needs the one before and the one at half its
   index) against a plain loop calling the same function (target: under 1 s).
 
-Every `invoke` is a new process with this checkout on PYTHONPATH. The registry named is a closed port: a
+Every `invoke` is a new process with this checkout on PYTHONPATH. Subject and peer runs alternate and the
+medians are shown, wall and CPU time (this process plus the children it waited for): on a machine shared
+with other jobs, the CPU ratio is the steadier one. The registry named is a closed port: a
 plan that looks tags up (every service changed) meets one refused connection, then the host is down for
 the run. Prints a markdown table.
 """
@@ -20,10 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,7 +38,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import synth_scale  # noqa: E402
-from bench_envs import median_time as timed  # noqa: E402
 
 from tars_tasks.core.settings import Settings  # noqa: E402
 from tars_tasks.deploy.release import plan_only  # noqa: E402
@@ -40,7 +46,45 @@ from tars_tasks.plan.model import Options  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
 
 FAKE_HELM = ROOT / "tests" / "fakes" / "helm"
-Row = tuple[str, float, str, float, str]  # what, seconds, peer, peer seconds, target
+
+
+@dataclass
+class Cost:
+    wall: float  # seconds, median
+    cpu: float  # seconds of CPU (this process and the children it waited for), median
+
+
+@dataclass
+class Row:
+    what: str
+    cost: Cost
+    peer: str
+    peer_cost: Cost
+    target: str = ""
+
+
+def measure(fn: Callable[[], object]) -> Cost:
+    """Wall and CPU time of one call: on a machine shared with other jobs the CPU time is the steadier."""
+    before, cpu0, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time(), time.perf_counter()
+    fn()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Cost(wall, children + time.process_time() - cpu0)
+
+
+def paired(subject: Callable[[], object], peer: Callable[[], object], repeat: int) -> tuple[Cost, Cost]:
+    """Medians of ``repeat`` runs of each, interleaved (peer, subject, peer, ...) so that load from other
+    jobs falls on both alike."""
+    runs: list[tuple[Cost, Cost]] = []
+    for _ in range(repeat):
+        p = measure(peer)
+        runs.append((measure(subject), p))
+
+    def median(costs: list[Cost]) -> Cost:
+        return Cost(statistics.median(c.wall for c in costs), statistics.median(c.cpu for c in costs))
+
+    return median([r[0] for r in runs]), median([r[1] for r in runs])
 
 
 def closed_port() -> int:
@@ -94,27 +138,25 @@ def since_rows(repo: Repo, repeat: int) -> list[Row]:
     base = synth_scale.head(repo.root)
     files = synth_scale.change_every_file(repo.root)
     assert repo.changed_count("--since", base, "--dry-run") == repo.n
-    validate = timed(lambda: repo.invoke("validate", "--no-render"), repeat)
-    plan = timed(lambda: repo.invoke("plan", "--since", base, "--dry-run"), repeat)
-    diff = timed(lambda: repo.git("diff", "--name-only", base), repeat)
+    validate = lambda: repo.invoke("validate", "--no-render")  # noqa: E731
+    plan, peer = paired(lambda: repo.invoke("plan", "--since", base, "--dry-run"), validate, repeat)
+    diff, peer2 = paired(lambda: repo.git("diff", "--name-only", base), validate, 1)
     synth_scale.commit(repo.root, "every file changed")
-    return [(f"`plan --since` {repo.n} services, all {files} files changed", plan,
-             "`validate --no-render`", validate, "<= 2x"),
-            (f"`git diff --name-only` of those {files} files (floor)", diff, "`validate --no-render`", validate, "")]
+    return [Row(f"`plan --since` {repo.n} services, all {files} files changed", plan, "`validate --no-render`", peer,
+                "<= 2x"),
+            Row(f"`git diff --name-only` of those {files} files (floor)", diff, "`validate --no-render`", peer2)]
 
 
 def content_rows(repo: Repo, repeat: int) -> list[Row]:
     project = repo.deployed()
     assert repo.changed_count() == 0
-    validate = timed(lambda: repo.invoke("validate", "--no-render"), repeat)
-    plan = timed(lambda: repo.invoke("plan"), repeat)
+    plan, validate = paired(lambda: repo.invoke("plan"), lambda: repo.invoke("validate", "--no-render"), repeat)
     ids = [s.id for s in reversed(project.services)] * 2  # every service named twice (repeated --service)
-    select = timed(lambda: project.select(ids), repeat)
-    by_id = timed(project.by_id, repeat)
-    return [(f"content-mode `plan` {repo.n} services, nothing changed", plan, "`validate --no-render`", validate,
-             "<= 1.5x"),
-            (f"`Project.select` of {len(ids)} ids ({repo.n} services)", select, "one id -> service dict", by_id,
-             "linear")]
+    select, by_id = paired(lambda: project.select(ids), project.by_id, repeat)
+    return [Row(f"content-mode `plan` {repo.n} services, nothing changed", plan, "`validate --no-render`", validate,
+                "<= 1.5x"),
+            Row(f"`Project.select` of {len(ids)} ids ({repo.n} services)", select, "one id -> service dict", by_id,
+                "linear")]
 
 
 def big_rows(tmp: Path, n: int, mb: int, repeat: int, registry: str) -> list[Row]:
@@ -125,14 +167,13 @@ def big_rows(tmp: Path, n: int, mb: int, repeat: int, registry: str) -> list[Row
     for repo in (small, big):
         repo.deployed()
         assert repo.changed_count() == 0
-    t_small = timed(lambda: small.invoke("plan"), repeat)
-    t_big = timed(lambda: big.invoke("plan"), repeat)
-    floor = timed(lambda: big.git("ls-files", "-s"), repeat)
+    t_big, t_small = paired(lambda: big.invoke("plan"), lambda: small.invoke("plan"), repeat)
+    floor, t_small2 = paired(lambda: big.git("ls-files", "-s"), lambda: small.invoke("plan"), 1)
     size = f"{added * mb / 1024:.1f} GB" if added * mb >= 1024 else f"{added * mb} MB"
-    return [(f"content-mode `plan` {n} services + a {mb} MB file each ({size})", t_big,
-             "same services without the big files", t_small, "<= 1.3x"),
-            ("`git ls-files -s` of the big repository (floor)", floor, "same services without the big files",
-             t_small, "")]
+    return [Row(f"content-mode `plan` {n} services + a {mb} MB file each ({size})", t_big,
+                "same services without the big files", t_small, "<= 1.3x"),
+            Row("`git ls-files -s` of the big repository (floor)", floor, "same services without the big files",
+                t_small2)]
 
 
 def scheduler_rows(tasks: int, repeat: int) -> list[Row]:
@@ -150,16 +191,18 @@ def scheduler_rows(tasks: int, repeat: int) -> list[Row]:
         outcomes = Scheduler(needs, work, jobs=4).execute()
         assert all(o.state is TaskState.DONE for o in outcomes.values())
 
-    t_sched = timed(scheduled, repeat)
-    t_loop = timed(loop, repeat)
-    return [(f"scheduler, {tasks} no-op tasks ({sum(map(len, needs.values()))} edges, 4 workers)", t_sched,
-             "plain loop calling the same function", t_loop, "< 1 s")]
+    sched, plain = paired(scheduled, loop, repeat)
+    return [Row(f"scheduler, {tasks} no-op tasks ({sum(map(len, needs.values()))} edges, 4 workers)", sched,
+                "plain loop calling the same function", plain, "< 1 s")]
 
 
 def table(rows: list[Row]) -> str:
-    out = ["| work | time | peer (same run) | peer time | ratio | target |", "|---|---|---|---|---|---|"]
-    for what, t, peer, t_peer, target in rows:
-        out.append(f"| {what} | {t:.3f} s | {peer} | {t_peer:.3f} s | {t / t_peer:.2f}x | {target} |")
+    out = ["| work | time (CPU) | peer, same run | peer time (CPU) | ratio wall | ratio CPU | target |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.what} | {r.cost.wall:.3f} s ({r.cost.cpu:.2f} s) | {r.peer} | {r.peer_cost.wall:.3f} s "
+                   f"({r.peer_cost.cpu:.2f} s) | {r.cost.wall / r.peer_cost.wall:.2f}x | "
+                   f"{r.cost.cpu / max(r.peer_cost.cpu, 1e-6):.2f}x | {r.target} |")
     return "\n".join(out)
 
 
