@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +41,7 @@ from tars_tasks.image.artifacts import resolve  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
 
 GiB = 1 << 30
+CPU: dict[str, list[float]] = {}  # the last two words of a command -> CPU seconds of each run
 
 
 def tree_rss(pid: int) -> int:
@@ -57,8 +60,15 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak resident bytes of the process tree) of one command, which must succeed."""
+    """(wall seconds, peak resident bytes of the process tree) of one command, which must succeed; its CPU
+    seconds (with every helm and worker it ran) are added to CPU[argv[-1]]."""
+    cpu = cpu_children()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = [0]
@@ -73,13 +83,27 @@ def run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
     _, err = proc.communicate()
     seconds = time.perf_counter() - start
     sampler.join()
+    CPU.setdefault(" ".join(argv[-2:]), []).append(cpu_children() - cpu)
     if proc.returncode != 0:
         raise SystemExit(f"`{' '.join(argv)}` failed in {cwd}: {err[-2000:]}")
     return seconds, peak[0]
 
 
-def median(fn, repeat: int) -> float:
+def median(fn: Callable[[], float], repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat))
+
+
+def interleaved(a: Callable[[], float], b: Callable[[], float], repeat: int) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` run in turn (the machine is shared: load changes during a run)."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        times[0].append(a())
+        times[1].append(b())
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def cpu(key: str) -> float:
+    return statistics.median(CPU[key])
 
 
 class Repo:
@@ -101,7 +125,6 @@ class Repo:
 
 def one_service(repo: Repo, sid: str, repeat: int, tmp: Path) -> tuple[float, float, float]:
     """(invoke template --service, the library call alone, helm template of the packaged chart), medians."""
-    cli = median(lambda: repo.invoke("template", "--service", sid)[0], repeat)
     settings = repo.settings()
 
     def library() -> float:
@@ -117,7 +140,8 @@ def one_service(repo: Repo, sid: str, repeat: int, tmp: Path) -> tuple[float, fl
     service = project.select([sid])[0]
     _, chart = package(service, settings, resolve(settings, [service])[sid].tag, tmp / "one")
     argv = [repo.helm, "template", service.name, str(chart), "--namespace", settings.namespace]
-    helm = median(lambda: run(argv, repo.root, os.environ.copy())[0], repeat)
+    cli, helm = interleaved(lambda: repo.invoke("template", "--service", sid)[0],
+                            lambda: run(argv, repo.root, os.environ.copy())[0], repeat)
     return cli, lib, helm
 
 
@@ -141,31 +165,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         repo = Repo(tmp / "repo", args.n)
-        template = median(lambda: repo.invoke("template")[0], args.repeat)
-        validate = median(lambda: repo.invoke("validate")[0], args.repeat)
-        rows.append((f"`template` of {args.n:,}", f"{template:.2f} s", f"`validate` of the same: {validate:.2f} s",
-                     f"{template / validate:.2f}x", "<= 1.3x"))
+        template, validate = interleaved(lambda: repo.invoke("template")[0], lambda: repo.invoke("validate")[0],
+                                         args.repeat)
+        tcpu, vcpu = cpu("invoke template"), cpu("invoke validate")
+        rows.append((f"`template` of {args.n:,}", f"{template:.2f} s ({tcpu:.1f} CPU-s)",
+                     f"`validate` of the same: {validate:.2f} s ({vcpu:.1f} CPU-s)",
+                     f"{template / validate:.2f}x (CPU {tcpu / vcpu:.2f}x)", "<= 1.3x"))
         sid = f"App{(args.n // 2) % 10}.Server{args.n // 2}"  # mid-repository: ~50 services in its dependsOn chain
         cli, lib, helm = one_service(repo, sid, max(args.repeat, 5), tmp)
         rows.append((f"`template --service X` in {args.n:,}", f"{cli:.2f} s (library call alone: {lib:.3f} s)",
                      f"`helm template` of X's chart: {helm:.3f} s", f"{cli / helm:.1f}x (library {lib / helm:.1f}x)",
                      "<= 4x"))
-        listing = median(lambda: repo.invoke("--list")[0], max(args.repeat, 5))
-        bare = median(lambda: run([sys.executable, "-c", "pass"], repo.root, os.environ.copy())[0],
-                      max(args.repeat, 5))
+        listing, bare = interleaved(lambda: repo.invoke("--list")[0],
+                                    lambda: run([sys.executable, "-c", "pass"], repo.root, os.environ.copy())[0],
+                                    max(args.repeat, 5))
         rows.append(("`invoke --list`", f"{listing:.3f} s", f"`python3 -c pass`: {bare:.3f} s",
                      f"{listing / bare:.1f}x", "<= 4x"))
         if args.big:
             big = Repo(tmp / "big", args.big)
             seconds, peak = big.invoke("validate")
-            peer, peer_text, ratio = "", "", ""
+            vcpu = CPU["invoke validate"][-1]
+            peer, ratio = "(not run)", ""
             if args.before:
                 old_seconds, old_peak = big.invoke("validate", code=before_code(args.before, tmp))
-                peer = f"before ({args.before}): {old_seconds:.1f} s, {old_peak / GiB:.2f} GiB peak"
+                ocpu = CPU["invoke validate"][-1]
+                peer = f"before ({args.before}): {old_seconds:.1f} s ({ocpu:.0f} CPU-s), {old_peak / GiB:.2f} GiB peak"
                 ratio = f"time {seconds / old_seconds:.2f}x, memory {peak / old_peak:.2f}x"
-            peer_text = peer or "(not run)"
-            rows.append((f"`validate` of {args.big:,} (rendering)", f"{seconds:.1f} s, {peak / GiB:.2f} GiB peak",
-                         peer_text, ratio, "< 1 GiB peak"))
+            rows.append((f"`validate` of {args.big:,} (rendering)",
+                         f"{seconds:.1f} s ({vcpu:.0f} CPU-s), {peak / GiB:.2f} GiB peak", peer, ratio, "< 1 GiB peak"))
     print("| work | tars-tasks | peer in the same run | ratio | target |")
     print("|---|---|---|---|---|")
     for row in rows:
