@@ -94,14 +94,14 @@ def _ancestors(path: str) -> list[str]:
     return out
 
 
-def _folder_of(folder: Path, root: Path, real_root: Path) -> str:
-    """The repo-relative path of a service folder: lexically when it is below ``root`` and no symlink is on
-    the way (a walk of the services folder never follows one), else after resolving symlinks."""
-    try:
-        rel = folder.relative_to(root)
-    except ValueError:
-        return folder.resolve().relative_to(real_root).as_posix()
-    return rel.as_posix() if not os.path.islink(folder) else folder.resolve().relative_to(real_root).as_posix()
+def _folder_of(folder: Path, root: str, real_root: Path) -> str:
+    """The repo-relative path of a service folder: by string when it is below ``root`` (with a trailing
+    separator) and not itself a symlink (a walk of the services folder follows none below it), else after
+    resolving symlinks."""
+    path = str(folder)
+    if path.startswith(root) and not os.path.islink(path):
+        return path[len(root):].replace(os.sep, "/") or "."
+    return folder.resolve().relative_to(real_root).as_posix()
 
 
 def services_touched(root: Path, services: Iterable[Service], files: list[str],
@@ -118,10 +118,11 @@ def services_touched(root: Path, services: Iterable[Service], files: list[str],
     owners: dict[str, list[str]] = {}  # repo-relative folder or input -> the services it belongs to
     catch_all: list[str] = []  # services whose folder or an input is the whole repository
     real_root = root.resolve()
+    root_prefix = os.path.join(str(root), "")  # "…/repo/": a service folder's path starts with it
     ids = []
     for s in services:
         ids.append(s.id)
-        keys = {_folder_of(s.dir, root, real_root)}
+        keys = {_folder_of(s.dir, root_prefix, real_root)}
         inputs = (s.values.get("build") or {}).get("inputs") or []
         keys.update(i.strip("/") for i in inputs if isinstance(i, str))
         if keys & {"", "."}:
