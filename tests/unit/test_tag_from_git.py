@@ -152,3 +152,19 @@ def test_a_project_in_a_subfolder_of_the_repository_uses_the_index_too(tmp_path:
     assert read == []
     project.write(f"{FOLDER}/main.sh", "echo two\n")
     assert tag(project.root) != before and read == ["main.sh"]
+
+
+def test_files_under_a_path_are_that_file_or_its_folder_never_a_name_that_only_starts_alike(tmp_path: Path):
+    for rel in ("a/b", "a/b-x", "a/b.txt", "a/b0", "a/bc/d", "a/a", "z"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    for rel in ("a/b-x", "a/b.txt", "a/b0", "a/bc/d", "a/a", "z"):
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / "a/b").mkdir(exist_ok=True)
+    (tmp_path / "a/b/c").write_text("c")
+    (tmp_path / "a/b/e/f").parent.mkdir()
+    (tmp_path / "a/b/e/f").write_text("f")
+    lister = FileLister(tmp_path)  # not a git repository: a walk
+    assert lister.under("a/b") == ["a/b/c", "a/b/e/f"]
+    assert lister.under("a/b.txt") == ["a/b.txt"]
+    assert lister.under("a/") == ["a/a", "a/b-x", "a/b.txt", "a/b/c", "a/b/e/f", "a/b0", "a/bc/d"]
+    assert lister.under("a/nothing") == [] and lister.under("zz") == []
