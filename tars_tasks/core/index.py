@@ -50,14 +50,18 @@ class Entry:
 def scan(path: Path, max_bytes: int) -> Entry:
     """The id and image a values.yaml's text states plainly (not followed through symlinks; FIFOs not opened)."""
     try:
-        info = os.lstat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return Entry(path, None, None)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a symlink fails here: parsed instead
     except OSError:
         return Entry(path, None, None)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return Entry(path, None, None)
+        data = os.read(fd, info.st_size + 1)
+    except OSError:
+        return Entry(path, None, None)
+    finally:
+        os.close(fd)
     apps, servers, images = _APP.findall(data), _SERVER.findall(data), _IMAGE.findall(data)
     if len(apps) != 1 or len(servers) != 1 or data.count(b"image:") != len(images) or len(images) > 1:
         return Entry(path, None, None)
