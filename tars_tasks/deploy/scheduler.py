@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import queue
 import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -56,36 +54,71 @@ class Scheduler(Generic[K]):
 
     def execute(self) -> dict[K, Outcome[K]]:
         """Run every task once its needs are done; returns how each ended."""
-        run = _Run(self)
-        jobs = max(1, self.jobs)
-        finished: queue.SimpleQueue[tuple[K, BaseException | None]] = queue.SimpleQueue()
+        return _Workers(self, _Run(self)).execute(max(1, self.jobs))
 
-        def call(task: K) -> None:  # a worker reports its task on one queue: no wait() over every future
-            try:
-                self.run(task)
-            except BaseException as exc:  # noqa: BLE001 - the outcome of the task, as a Future would keep it
-                finished.put((task, exc))
-            else:
-                finished.put((task, None))
 
-        with ThreadPoolExecutor(jobs) as pool:
-            running = 0
-            while run.ready or running:
-                while run.ready and running < jobs:  # queue nothing: a task that has not started yet
-                    task = run.next_to_start()  # can still be skipped (fail fast, cancel)
-                    if task is not None:
-                        self.on_start(task)
-                        pool.submit(call, task)
-                        running += 1
-                if not running:
-                    break
-                ended = [finished.get()]
-                while not finished.empty():  # every task that ended meanwhile, before starting more
-                    ended.append(finished.get())
-                for task, error in ended:
-                    running -= 1
-                    run.finished(task, error)
-        return run.outcomes
+class _Workers(Generic[K]):
+    """Each worker takes the next ready task itself, under one lock, as soon as it is free: a task that ends
+    and makes the next one ready hands it on without waking another thread (no dispatching thread, no
+    futures). The callbacks run under that lock, one at a time, as they would on one dispatching thread."""
+
+    def __init__(self, scheduler: Scheduler[K], run: _Run[K]):
+        self.s = scheduler
+        self.run = run
+        self.lock = threading.Condition()
+        self.running = 0
+        self.stop: list[BaseException] = []  # a callback raised, or the caller was interrupted: start nothing
+
+    def execute(self, jobs: int) -> dict[K, Outcome[K]]:
+        threads = [threading.Thread(target=self.work, name=f"scheduler-{i}", daemon=True) for i in range(jobs)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as exc:  # e.g. KeyboardInterrupt: what runs ends, nothing new starts
+            self.halt(exc)
+            for t in threads:
+                t.join()
+            raise
+        if self.stop:
+            raise self.stop[0]
+        return self.run.outcomes
+
+    def halt(self, exc: BaseException) -> None:
+        with self.lock:
+            self.stop.append(exc)
+            self.lock.notify_all()
+
+    def next_task(self) -> K | None:
+        """The next task to run, once one is ready; None when none ever will be (or after a halt)."""
+        with self.lock:
+            while True:
+                while not self.run.ready and self.running and not self.stop:
+                    self.lock.wait()
+                if self.stop or not self.run.ready:  # nothing ready and nothing running
+                    self.lock.notify_all()
+                    return None
+                task = self.run.next_to_start()  # can still be skipped (fail fast, cancel)
+                if task is not None:
+                    self.running += 1
+                    self.s.on_start(task)
+                    return task
+
+    def work(self) -> None:
+        try:
+            while (task := self.next_task()) is not None:
+                error: BaseException | None = None
+                try:
+                    self.s.run(task)
+                except BaseException as exc:  # noqa: BLE001 - the outcome of the task
+                    error = exc
+                with self.lock:
+                    self.running -= 1
+                    self.run.finished(task, error)
+                    self.lock.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - a callback's own failure: execute raises it
+            self.halt(exc)
 
 
 class _Run(Generic[K]):
