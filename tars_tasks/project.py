@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tars_tasks.core.errors import InputError, Problem
 from tars_tasks.core.graph import edges_of
 from tars_tasks.core.services import Discovery, Service, discover, select
 from tars_tasks.core.settings import Settings
-from tars_tasks.validate.schema import errors_only, validate
 
 
 @dataclass
 class Project:
+    """``problems`` are found on first use: `invoke list` reads the files but never applies the schema."""
+
     settings: Settings
     discovery: Discovery
-    problems: list[Problem]
+    _problems: list[Problem] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, settings: Settings, discovery: Discovery | None = None) -> Project:
@@ -25,8 +26,33 @@ class Project:
 
         if discovery is None:
             discovery = discover(settings.services_path, settings.root, settings.max_values_bytes)
-        discovery = apply_environment(discovery, settings)
-        return cls(settings, discovery, validate(discovery, settings))
+        return cls(settings, apply_environment(discovery, settings))
+
+    @classmethod
+    def load_selected(cls, settings: Settings, ids: Sequence[str]) -> Project:
+        """The project for a task on the named services only (all of them when ``ids`` is empty): only their
+        files and what their rules need are read and checked (core/index.py), and ``problems`` are theirs."""
+        from tars_tasks.core.environments import apply_environment
+        from tars_tasks.core.index import discover_selected
+        from tars_tasks.validate.schema import validate_selected
+
+        found = discover_selected(settings.services_path, settings.root, settings.max_values_bytes, ids,
+                                  settings.registry, settings.env) if ids else None
+        if found is None:
+            return cls.load(settings)
+        discovery = apply_environment(found[0], settings)
+        chosen = {s.id for s in found[1]}
+        selected = [s for s in discovery.services if s.id in chosen]
+        return cls(settings, discovery, validate_selected(discovery, selected, settings))
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem of every discovered file (schema, rules, graph, collisions), sorted by place."""
+        if self._problems is None:
+            from tars_tasks.validate.schema import validate
+
+            self._problems = validate(self.discovery, self.settings)
+        return self._problems
 
     @property
     def services(self) -> list[Service]:
@@ -54,7 +80,7 @@ class Project:
     def require_valid(self, services: Iterable[Service] | None = None) -> None:
         """Raise InputError with every error when any of ``services`` (default: all) is invalid."""
         problems = self.problems if services is None else self.problems_for(services)
-        errors = errors_only(problems)
+        errors = [p for p in problems if not p.warning]
         if errors:
             raise InputError(errors)
 
@@ -71,7 +97,7 @@ class Project:
         from tars_tasks.validate.render import render_problems  # helm and jsonschema only when validating
 
         problems = self.problems_for(selected)
-        if render and selected and not errors_only(problems):
+        if render and selected and not any(not p.warning for p in problems):
             problems = problems + render_problems(self.settings, selected, crd_check)
         return problems + interface_problems(self, selected)
 

@@ -1,13 +1,13 @@
-"""Charts for a set of services: package them (in parallel) and render them with helm."""
+"""Charts for a set of services: package them (in parallel), or render them with helm (in batches)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from tempfile import TemporaryDirectory
 
 from tars_tasks.chart.package import package
-from tars_tasks.core.helm import Helm
+from tars_tasks.chart.umbrella import render_each
+from tars_tasks.core.helm import HelmError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.image.artifacts import resolve
@@ -21,9 +21,10 @@ def package_all(settings: Settings, services: Sequence[Service], tag: str | None
     return results
 
 
-def render(settings: Settings, services: Sequence[Service], tag: str | None = None) -> list[str]:
-    """The `helm template` output of each service, in the order given."""
-    helm = Helm.from_settings(settings)
-    with TemporaryDirectory(prefix="tars-template-") as tmp:
-        paths = package_all(settings, services, tag, Path(tmp))
-        return [helm.template(s.name, str(p), settings.namespace) for s, p in zip(services, paths)]
+def render(settings: Settings, services: Sequence[Service], tag: str | None = None) -> Iterator[str]:
+    """The `helm template` output of each service, in the order given, as each batch of charts is rendered
+    (chart/umbrella.py); the first service that does not render stops it with its HelmError."""
+    for _, text in render_each(settings, services, tag):
+        if isinstance(text, HelmError):
+            raise text
+        yield text

@@ -24,11 +24,13 @@ from tars_tasks.project import Project
            help={"json": "print a JSON list instead of a table", "service": SERVICE_HELP})
 @reports_errors
 def list_services(c: Context, service: list[str] | None = None, json_: bool = False) -> None:
-    """List the services of the monorepo: id, path, template, dependsOn."""
+    """List the services of the monorepo: id, path, template, dependsOn (no validation: see `invoke validate`)."""
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
-    if project.problems:
-        print(f"note: {len(project.problems)} problem(s) found; run `invoke validate`", file=sys.stderr)
+    unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
+    if unread:
+        print(f"note: {len(unread)} problem(s) found reading the files; `invoke validate` checks everything",
+              file=sys.stderr)
 
 
 OVERWRITE_TAG_HELP = "replace an image tag that already holds other content (tags are immutable otherwise)"
@@ -52,7 +54,7 @@ def validate(c: Context, service: list[str] | None = None, json_: bool = False, 
         problems, count = check_all_environments(per_env, service or [], render=render, crd_check=crd_check)
         where = f" in each of {len(per_env)} environment(s)" if settings.environments else ""
     else:
-        project = Project.load(settings)
+        project = Project.load_selected(settings, service or [])
         selected = project.select(service or [])
         problems, count, where = project.check(selected, render=render, crd_check=crd_check), len(selected), ""
     errors = errors_only(problems)
@@ -76,8 +78,9 @@ def template(c: Context, service: list[str] | None = None, tag: str | None = Non
     """Print the rendered manifests (TServer, TConfig, TImage) of services, as multi-document YAML."""
     from tars_tasks.chart.render import render
 
-    project = Project.load(settings_of(c))
-    for text in render(project.settings, _valid_selection(project, service), tag):
+    project = Project.load_selected(settings_of(c), service or [])
+    texts = list(render(project.settings, _valid_selection(project, service), tag))  # nothing printed on failure
+    for text in texts:
         sys.stdout.write(text)
 
 
@@ -89,7 +92,7 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
     """Package each service's chart as <out>/<app>-<server>-<version>.tgz and print its path."""
     from tars_tasks.chart.render import package_all
 
-    project = Project.load(settings_of(c))
+    project = Project.load_selected(settings_of(c), service or [])
     for path in package_all(project.settings, _valid_selection(project, service), tag,
                             Path(out) if out else None):
         print(path)

@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.gitindex import GitIndex
 from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import VALUES_FILE
 
@@ -34,13 +35,15 @@ class FileLister:
     """Lists a repository's files once (git when available, else a walk) and answers per folder.
 
     Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from the listing made
-    on first use; ``fresh_under`` lists again (after a build command wrote files, say).
+    on first use; ``fresh_under`` lists again (after a build command wrote files, say). ``index`` gives
+    the content id of a listed file, from git's index when git knows it (`tars_tasks.core.gitindex`).
     """
 
     def __init__(self, root: Path):
         self.root = root
         self._files: list[str] | None = None
         self._git: bool | None = None
+        self.index = GitIndex(root)
 
     def all_files(self) -> list[str]:
         if self._files is None:
@@ -54,14 +57,10 @@ class FileLister:
         files = self.all_files()
         if rel == ".":
             return list(files)
-        prefix = rel + "/"
-        out = []
-        for f in files[bisect.bisect_left(files, rel):]:
-            if f == rel or f.startswith(prefix):
-                out.append(f)
-            elif f > prefix and not f.startswith(rel):
-                break
-        return out
+        # sorted paths: rel itself, then everything in [rel + "/", rel + "0") ("0" follows "/"): two bisects
+        at = bisect.bisect_left(files, rel)
+        exact = [rel] if at < len(files) and files[at] == rel else []
+        return exact + files[bisect.bisect_left(files, rel + "/"):bisect.bisect_left(files, rel + "0")]
 
     def fresh_under(self, rel: str) -> list[str]:
         """Files at or below ``rel`` as they are now (not cached)."""
@@ -101,7 +100,8 @@ class FileLister:
         if out.returncode != 0:
             return None
         files = sorted({f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f})
-        return [f for f in files if (self.root / f).is_file()]  # deleted-but-tracked files are gone
+        root = str(self.root)  # strings, not Paths: this runs once per file of the repository
+        return [f for f in files if os.path.isfile(os.path.join(root, f))]  # deleted-but-tracked files are gone
 
     def _walk_files(self, rel: str) -> list[str]:
         start = self.root / rel
@@ -184,7 +184,8 @@ def in_image(inner: str, ignore: DockerIgnore) -> bool:
     """Whether a file of the service folder (path inside it) is image content. values.yaml is deploy
     configuration: changing replicas or a config redeploys the chart, it does not rebuild the image
     (its `build` section is hashed separately, as the build spec)."""
-    if inner in (VALUES_FILE, ".dockerignore") or ("/" not in inner and overlay_env(Path(inner))):
+    if inner in (VALUES_FILE, ".dockerignore") or (
+            "/" not in inner and inner.startswith("values.") and overlay_env(Path(inner))):
         return False  # values.<env>.yaml overlays too: the image is the same in every environment
     return not ignore.ignored(inner)
 
@@ -205,7 +206,9 @@ def resolves_inside(path: Path, boundary: Path) -> bool:
 
 def escaping(root: Path, rels: list[str], boundary: Path) -> list[str]:
     """The repo-relative files of ``rels`` that resolve outside ``boundary`` (only symlinks can)."""
-    return [rel for rel in rels if os.path.islink(root / rel) and not resolves_inside(root / rel, boundary)]
+    base = str(root)
+    return [rel for rel in rels
+            if os.path.islink(os.path.join(base, rel)) and not resolves_inside(root / rel, boundary)]
 
 
 def _folder(root: Path, rel: str) -> Path:

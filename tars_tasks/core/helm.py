@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -121,17 +122,22 @@ class Helm:
 
 
 _MAJOR_CACHE: dict[str, int] = {}
+_MAJOR_LOCK = threading.Lock()
 
 
 def _major(binary: str) -> int:
-    if binary not in _MAJOR_CACHE:
-        try:
-            out = subprocess.run([binary, "version", "--short"], capture_output=True, text=True, timeout=30).stdout
-            m = re.search(r"v(\d+)\.", out)
-            _MAJOR_CACHE[binary] = int(m.group(1)) if m else 3
-        except (OSError, subprocess.TimeoutExpired):
-            _MAJOR_CACHE[binary] = 3
-    return _MAJOR_CACHE[binary]
+    """helm's major version, asked once per binary per process: the lock makes threads that ask at the
+    same time (parallel deploys) wait for the one `helm version` instead of each running their own."""
+    with _MAJOR_LOCK:
+        if binary not in _MAJOR_CACHE:
+            try:
+                out = subprocess.run([binary, "version", "--short"], capture_output=True, text=True,
+                                     timeout=30).stdout
+                m = re.search(r"v(\d+)\.", out)
+                _MAJOR_CACHE[binary] = int(m.group(1)) if m else 3
+            except (OSError, subprocess.TimeoutExpired):
+                _MAJOR_CACHE[binary] = 3
+        return _MAJOR_CACHE[binary]
 
 
 def _json_list(out: str, what: str) -> list[dict[str, Any]]:

@@ -40,6 +40,13 @@ class Service:
     secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     secret_digest: str = field(default="", repr=False, compare=False)
 
+    @classmethod
+    def of(cls, file: Path, display: str, values: dict, text: str) -> Service:
+        """The service of a values.yaml read as ``values`` (app and server "" when not strings)."""
+        app, server = values.get("app"), values.get("server")
+        return cls(app=app if isinstance(app, str) else "", server=server if isinstance(server, str) else "",
+                   dir=file.parent, display=display, values=values, text=text)
+
     @property
     def id(self) -> str:
         return f"{self.app}.{self.server}"
@@ -158,9 +165,7 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
         except YamlFileError as exc:
             problems.append(exc.problem)
             continue
-        app, server = values.get("app"), values.get("server")
-        service = Service(app=app if isinstance(app, str) else "", server=server if isinstance(server, str) else "",
-                          dir=file.parent, display=display, values=values, text=text)
+        service = Service.of(file, display, values, text)
         services.append(service)
         if service.app and service.server:
             other = seen.get(service.id)
@@ -175,10 +180,11 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
 def select(discovery: Discovery, ids: Iterable[str]) -> list[Service]:
     """The services named by ``ids`` (App.Server, case-sensitive), in the order given."""
     by_id = discovery.by_id()
-    chosen, unknown = [], []
-    for sid in ids:
+    chosen, unknown, seen = [], [], set()
+    for sid in ids:  # a set of ids seen, never list membership: 10k names stay linear
         if sid in by_id:
-            if by_id[sid] not in chosen:
+            if sid not in seen:
+                seen.add(sid)
                 chosen.append(by_id[sid])
         else:
             unknown.append(sid)

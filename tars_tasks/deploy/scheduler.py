@@ -2,14 +2,18 @@
 
 It knows nothing of images, charts or deploys. A task starts as soon as every task it needs is done; a
 failed task skips everything that needs it (transitively), and the rest go on unless ``fail_fast``. Cost
-is O(tasks + edges): completions decrement counters, nothing is rescanned.
+is O(tasks + edges) (times log tasks for the ready heap): completions decrement counters, nothing is rescanned.
+
+When more tasks are ready than workers are free, the one heading the longest chain of tasks still to run
+after it goes first (critical path first): a long chain started late is what makes a run long. Ties keep
+the order in which tasks became ready (the order of ``needs`` at the start).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
-from collections import deque
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -50,21 +54,71 @@ class Scheduler(Generic[K]):
 
     def execute(self) -> dict[K, Outcome[K]]:
         """Run every task once its needs are done; returns how each ended."""
-        run = _Run(self)
-        with ThreadPoolExecutor(max(1, self.jobs)) as pool:
-            running: dict[Future[None], K] = {}
-            while run.ready or running:
-                while run.ready and len(running) < max(1, self.jobs):  # queue nothing: a task that has not
-                    task = run.next_to_start()  # started yet can still be skipped (fail fast, cancel)
-                    if task is not None:
-                        self.on_start(task)
-                        running[pool.submit(self.run, task)] = task
-                if not running:
-                    break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    run.finished(running.pop(fut), fut.exception())
-        return run.outcomes
+        return _Workers(self, _Run(self)).execute(max(1, self.jobs))
+
+
+class _Workers(Generic[K]):
+    """Each worker takes the next ready task itself, under one lock, as soon as it is free: a task that ends
+    and makes the next one ready hands it on without waking another thread (no dispatching thread, no
+    futures). The callbacks run under that lock, one at a time, as they would on one dispatching thread."""
+
+    def __init__(self, scheduler: Scheduler[K], run: _Run[K]):
+        self.s = scheduler
+        self.run = run
+        self.lock = threading.Condition()
+        self.running = 0
+        self.stop: list[BaseException] = []  # a callback raised, or the caller was interrupted: start nothing
+
+    def execute(self, jobs: int) -> dict[K, Outcome[K]]:
+        threads = [threading.Thread(target=self.work, name=f"scheduler-{i}", daemon=True) for i in range(jobs)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                t.join()
+        except BaseException as exc:  # e.g. KeyboardInterrupt: what runs ends, nothing new starts
+            self.halt(exc)
+            for t in threads:
+                t.join()
+            raise
+        if self.stop:
+            raise self.stop[0]
+        return self.run.outcomes
+
+    def halt(self, exc: BaseException) -> None:
+        with self.lock:
+            self.stop.append(exc)
+            self.lock.notify_all()
+
+    def next_task(self) -> K | None:
+        """The next task to run, once one is ready; None when none ever will be (or after a halt)."""
+        with self.lock:
+            while True:
+                while not self.run.ready and self.running and not self.stop:
+                    self.lock.wait()
+                if self.stop or not self.run.ready:  # nothing ready and nothing running
+                    self.lock.notify_all()
+                    return None
+                task = self.run.next_to_start()  # can still be skipped (fail fast, cancel)
+                if task is not None:
+                    self.running += 1
+                    self.s.on_start(task)
+                    return task
+
+    def work(self) -> None:
+        try:
+            while (task := self.next_task()) is not None:
+                error: BaseException | None = None
+                try:
+                    self.s.run(task)
+                except BaseException as exc:  # noqa: BLE001 - the outcome of the task
+                    error = exc
+                with self.lock:
+                    self.running -= 1
+                    self.run.finished(task, error)
+                    self.lock.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - a callback's own failure: execute raises it
+            self.halt(exc)
 
 
 class _Run(Generic[K]):
@@ -78,12 +132,23 @@ class _Run(Generic[K]):
         for t, ds in scheduler.needs.items():
             for d in set(ds):
                 self.dependents[d].append(t)
-        self.ready: deque[K] = deque(t for t, n in self.waiting.items() if n == 0)
+        self.chain = _chain_lengths(scheduler.needs, self.dependents)
+        self._order = itertools.count()
+        self._heap: list[tuple[int, int, K]] = []
+        self._push(t for t, n in self.waiting.items() if n == 0)
         self.first_failure: K | None = None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._heap)
+
+    def _push(self, tasks: Iterable[K]) -> None:
+        for t in tasks:
+            heapq.heappush(self._heap, (-self.chain[t], next(self._order), t))
 
     def next_to_start(self) -> K | None:
         """The next ready task to start, or None when it was skipped instead (fail fast, cancelled)."""
-        task = self.ready.popleft()
+        task = heapq.heappop(self._heap)[2]
         if self.outcomes[task].state is not TaskState.PENDING:
             return None
         if (self.s.fail_fast and self.first_failure is not None) or self.s.cancel.is_set():
@@ -99,7 +164,7 @@ class _Run(Generic[K]):
             for nxt in self.dependents[task]:
                 self.waiting[nxt] -= 1
                 if self.waiting[nxt] == 0:
-                    self.ready.append(nxt)
+                    self._push((nxt,))
             return
         self.outcomes[task] = Outcome(TaskState.FAILED, error=error)
         if self.first_failure is None:
@@ -118,3 +183,19 @@ class _Run(Generic[K]):
             self.outcomes[t] = Outcome(TaskState.SKIPPED, cause=cause)
             self.s.on_end(t, self.outcomes[t])
             todo.extend(self.dependents[t])
+
+
+def _chain_lengths(needs: Mapping[K, Sequence[K]], dependents: Mapping[K, list[K]]) -> dict[K, int]:
+    """task -> how many tasks the longest chain starting at it holds (itself included): Kahn's order over
+    ``needs``, then one pass backwards. Tasks on a cycle never become ready; they count 1."""
+    waiting = {t: len(set(ds)) for t, ds in needs.items()}
+    order = [t for t, n in waiting.items() if n == 0]
+    for t in order:  # grows while it is walked: a topological order of every task not on a cycle
+        for nxt in dependents[t]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                order.append(nxt)
+    chain = dict.fromkeys(needs, 1)
+    for t in reversed(order):
+        chain[t] = 1 + max((chain[d] for d in dependents[t]), default=0)
+    return chain

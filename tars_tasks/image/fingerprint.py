@@ -4,7 +4,10 @@ Inputs: the files of the service (`tars_tasks.core.files.service_files`: what gi
 its folder, minus `.dockerignore`, minus values.yaml), the same set its build context is made from; the
 files `build.files` names that git lists but .dockerignore excludes (they go into the image all the same);
 the service's own Dockerfile; each `build.inputs` path; the Dockerfile template; the base image; the
-normalised build spec (type, files, command, args, env and secrets names). Never a file that resolves outside
+normalised build spec (type, files, command, args, env and secrets names). Each file counts by its path, its
+executable bit and its content id: git's blob id, taken from the index when git knows the file unmodified
+(no byte of it read), else computed the same way from the bytes (`tars_tasks.core.gitindex`), so the same
+content gives the same tag committed, staged, modified or outside git. Never a file that resolves outside
 the service folder (files) or the repository (inputs): see `tars_tasks.core.files`. Not git-ignored files:
 those are build outputs, made by `build.command` from what is hashed. Not its dependencies: a service's
 image does not change because a service it depends on changed.
@@ -20,7 +23,7 @@ from tars_tasks.core import assets
 from tars_tasks.core.files import DockerIgnore, FileLister, input_files, resolves_inside, service_files
 from tars_tasks.image.spec import BuildSpec, inside_folder
 
-FINGERPRINT_VERSION = "1"  # bump when the hashing scheme changes
+FINGERPRINT_VERSION = "2"  # bump when the hashing scheme changes
 
 
 @lru_cache(maxsize=64)
@@ -33,13 +36,13 @@ def _template_bytes(kind: str) -> bytes:
     return out
 
 
-def _hash_file(digest: hashlib._Hash, root: Path, rel: str) -> None:
-    path = root / rel
-    st = path.stat()
+def _hash_file(digest: hashlib._Hash, lister: FileLister, rel: str) -> None:
+    """Path, executable bit (of the working copy) and content id: git's blob id when its index knows the
+    file unmodified, else the same id computed from the bytes, streamed (`tars_tasks.core.gitindex`)."""
+    st = os.stat(os.path.join(lister.root, rel))
     digest.update(rel.encode("utf-8", "surrogateescape") + b"\0")
     digest.update(b"x" if st.st_mode & 0o111 else b"-")
-    with path.open("rb") as fh:
-        digest.update(hashlib.sha256(fh.read()).digest())
+    digest.update(lister.index.content_id(rel).encode() + b"\0")
 
 
 def fingerprint(root: Path, service_dir: Path, spec: BuildSpec, lister: FileLister) -> str:
@@ -53,14 +56,14 @@ def fingerprint(root: Path, service_dir: Path, spec: BuildSpec, lister: FileList
         digest.update(b"template\0" + _template_bytes(spec.type))
     files = service_files(lister, service_rel, ignore)
     for rel in files:
-        _hash_file(digest, root, rel)
+        _hash_file(digest, lister, rel)
     for rel in _named_beyond(root, service_rel, spec, lister, set(files)):
         digest.update(b"named\0")
-        _hash_file(digest, root, rel)
+        _hash_file(digest, lister, rel)
     for inp in spec.inputs:
         digest.update(b"input\0" + inp.encode() + b"\0")
         for rel in input_files(lister, inp):
-            _hash_file(digest, root, rel)
+            _hash_file(digest, lister, rel)
     return digest.hexdigest()
 
 

@@ -144,6 +144,16 @@ class Registry:
         self.scheme = "http" if (insecure if insecure is not None else is_loopback(host)) else "https"
         self._tokens: dict[str, str] = {}
         self._local = threading.local()
+        self._down: str | None = None  # set once a connection failed or timed out: the message every check gets
+        self._down_lock = threading.Lock()
+
+    def _mark_down(self, message: str) -> str:
+        """The host is down for the rest of the run: one timeout, not one per image (thread-safe; the first
+        message wins, so every check says the same)."""
+        with self._down_lock:
+            if self._down is None:
+                self._down = message
+            return self._down
 
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -157,6 +167,8 @@ class Registry:
         return conn
 
     def _request(self, method: str, path: str, headers: dict) -> tuple[int, dict, bytes]:
+        if self._down is not None:
+            raise RegistryError(self._down)
         for attempt in (1, 2):
             conn = self._conn()
             try:
@@ -173,7 +185,7 @@ class Registry:
                 conn.close()
                 self._local.conn = None
                 reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                raise RegistryError(f"registry {self.host} unreachable: {reason}") from None
+                raise RegistryError(self._mark_down(f"registry {self.host} unreachable: {reason}")) from None
         raise RegistryError(f"registry {self.host} unreachable")  # pragma: no cover
 
     def _auth_header(self, repository: str, challenge: str) -> str | None:
@@ -201,7 +213,11 @@ class Registry:
             conn.request("GET", f"{url.path}?{query}", headers=headers)
             resp = conn.getresponse()
             data = json.loads(resp.read() or b"{}")
-        except (OSError, ValueError, http.client.HTTPException):
+        except OSError as exc:  # the token service is down: so is this registry, for the rest of the run
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise RegistryError(self._mark_down(f"registry {self.host}: its token service {url.netloc} "
+                                                f"is unreachable: {reason}")) from None
+        except (ValueError, http.client.HTTPException):
             return None
         finally:
             conn.close()

@@ -8,10 +8,11 @@ pipeline), or a full commit id this complete clone does not have (history rewrit
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import UsageError
@@ -73,32 +74,69 @@ def tool_paths(root: Path, chart_dir: Path | None = None) -> list[str]:
 
 def for_environment(files: list[str], env: str) -> list[str]:
     """The changed files that matter to ``env``: another environment's overlays do not."""
-    def other(f: str) -> bool:
-        path = PurePosixPath(f)
-        if path.parent.as_posix() == ENV_DIR and path.suffix in (".yaml", ".yml"):
-            return path.stem != env
-        found = overlay_env(Path(path.name))
+    def other(f: str) -> bool:  # string operations: this runs once per changed file
+        parent, _, name = f.rpartition("/")
+        stem, dot, suffix = name.rpartition(".")
+        if parent == ENV_DIR and dot and suffix in ("yaml", "yml"):
+            return stem != env
+        found = overlay_env(Path(name)) if name.startswith("values.") else None
         return found is not None and found != env
 
     return [f for f in files if not other(f)]
 
 
+def _ancestors(path: str) -> list[str]:
+    """``a/b/c`` -> ``a/b/c``, ``a/b``, ``a``: every key a changed path can meet in a folder -> services dict."""
+    out = [path]
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        out.append(path)
+    return out
+
+
+def _folder_of(folder: Path, root: str, real_root: Path) -> str:
+    """The repo-relative path of a service folder: by string when it is below ``root`` (with a trailing
+    separator) and not itself a symlink (a walk of the services folder follows none below it), else after
+    resolving symlinks."""
+    path = str(folder)
+    if path.startswith(root) and not os.path.islink(path):
+        return path[len(root):].replace(os.sep, "/") or "."
+    return folder.resolve().relative_to(real_root).as_posix()
+
+
 def services_touched(root: Path, services: Iterable[Service], files: list[str],
                      chart_dir: Path | None = None, env: str = "") -> dict[str, list[str]]:
-    """service id -> the changed files that touch it (for ``env``: its overlays, not other environments')."""
-    def under(f: str, prefix: str) -> bool:
-        prefix = prefix.strip("/")
-        return prefix in ("", ".") or f == prefix or f.startswith(prefix + "/")
+    """service id -> the changed files that touch it (for ``env``: its overlays, not other environments').
 
+    Linear in files + services: each changed path walks up its own folders in a dict of service folders
+    and build.inputs (path -> service ids), instead of being tested against every service."""
     files = for_environment(files, env)
-    env_wide = [f"{ENV_DIR}/{env}.yaml", f"{ENV_DIR}/{env}.yml"] if env else []
-    global_hits = [f for f in files if any(under(f, p) for p in tool_paths(root, chart_dir)) or f in env_wide]
-    out: dict[str, list[str]] = {}
+    env_wide = {f"{ENV_DIR}/{env}.yaml", f"{ENV_DIR}/{env}.yml"} if env else set()
+    tools = {p.strip("/") for p in tool_paths(root, chart_dir)}
+    everything = "" in tools or "." in tools
+    global_hits = [f for f in files if everything or f in env_wide or any(a in tools for a in _ancestors(f))]
+    owners: dict[str, list[str]] = {}  # repo-relative folder or input -> the services it belongs to
+    catch_all: list[str] = []  # services whose folder or an input is the whole repository
+    real_root = root.resolve()
+    root_prefix = os.path.join(str(root), "")  # "…/repo/": a service folder's path starts with it
+    ids = []
     for s in services:
-        folder = s.dir.resolve().relative_to(root.resolve()).as_posix()
+        ids.append(s.id)
+        keys = {_folder_of(s.dir, root_prefix, real_root)}
         inputs = (s.values.get("build") or {}).get("inputs") or []
-        hits = [f for f in files if under(f, folder) or any(under(f, i) for i in inputs if isinstance(i, str))]
-        hits += global_hits
-        if hits:
-            out[s.id] = sorted(set(hits))
-    return out
+        keys.update(i.strip("/") for i in inputs if isinstance(i, str))
+        if keys & {"", "."}:
+            catch_all.append(s.id)
+        for key in keys - {"", "."}:
+            owners.setdefault(key, []).append(s.id)
+    hits: dict[str, set[str]] = {}
+    for f in files:
+        for folder in _ancestors(f):
+            for sid in owners.get(folder, ()):
+                hits.setdefault(sid, set()).add(f)
+    for sid in catch_all:
+        hits.setdefault(sid, set()).update(files)
+    if global_hits:
+        for sid in ids:
+            hits.setdefault(sid, set()).update(global_hits)
+    return {sid: sorted(hits[sid]) for sid in ids if hits.get(sid)}

@@ -19,6 +19,7 @@ namespace, unless --with-deps brings it or the caller passes ``check_deps=False`
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -246,10 +247,38 @@ def add_dependents(draft: Draft) -> None:
         project.require_valid(newly)
         draft.selected = project.select(sorted(chosen | set(missing)))
         draft.add_artifacts(newly)
-    edges = project.edges()
+    because = changed_below(extra, project.edges(), origins)
     for sid in sorted(extra):
-        because = sorted(closure([sid], edges) & origins)
-        draft.changed.setdefault(sid, []).append(f"depends on changed {', '.join(because)}")
+        draft.changed.setdefault(sid, []).append(f"depends on changed {', '.join(sorted(because[sid]))}")
+
+
+def changed_below(ids: Iterable[str], edges: Mapping[str, Sequence[str]], origins: set[str]
+                  ) -> dict[str, frozenset[str]]:
+    """id -> the ``origins`` it depends on, transitively. One depth-first walk whose answers are kept, so
+    each service is visited once (not one closure per dependent: quadratic at 10k services in chains)."""
+    found: dict[str, frozenset[str]] = {}
+    for start in ids:
+        if start in found:
+            continue
+        stack = [(start, iter(edges.get(start, ())))]
+        active = {start}  # on the walk's path: a cycle (an invalid graph) is not followed round
+        while stack:
+            node, deps = stack[-1]
+            for d in deps:
+                if d not in found and d not in active:
+                    active.add(d)
+                    stack.append((d, iter(edges.get(d, ()))))
+                    break
+            else:
+                stack.pop()
+                active.discard(node)
+                below: set[str] = set()
+                for d in edges.get(node, ()):
+                    below |= found.get(d, frozenset())
+                    if d in origins:
+                        below.add(d)
+                found[node] = frozenset(below)
+    return found
 
 
 def look_up_registry(draft: Draft, registries: Registries) -> None:

@@ -9,9 +9,7 @@ import json
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
@@ -25,6 +23,9 @@ from tars_tasks.image.spec import build_problems
 from . import rules
 from .collisions import collision_problems
 
+if TYPE_CHECKING:  # pragma: no cover
+    import jsonschema  # imported when a schema is applied: `invoke --list` and `list` never pay for it
+
 
 @lru_cache(maxsize=4)
 def schema(path: str = "") -> dict:
@@ -35,6 +36,8 @@ def schema(path: str = "") -> dict:
 
 @lru_cache(maxsize=4)
 def validator(path: str = "") -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(schema(path))
 
 
@@ -136,6 +139,19 @@ def validate(discovery: Discovery, settings: Settings | None = None) -> list[Pro
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:
             problems.extend(build_problems(service, settings, lister))
+    problems.extend(dependency_problems(discovery.services))
+    problems.extend(collision_problems(discovery.services, settings))
+    return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
+
+
+def validate_selected(discovery: Discovery, selected: Iterable[Service], settings: Settings) -> list[Problem]:
+    """The problems of the ``selected`` services' own files (schema, rules, build), and the dependency-graph
+    and collision problems among everything discovered (core/index.py: what their rules need), sorted."""
+    problems = list(discovery.problems)
+    lister = FileLister(settings.root)
+    for service in selected:
+        problems.extend(service_problems(service, settings.values_schema))
+        problems.extend(build_problems(service, settings, lister))
     problems.extend(dependency_problems(discovery.services))
     problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))

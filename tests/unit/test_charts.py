@@ -305,11 +305,14 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
 
 
 def test_split_by_subchart():
-    from tars_tasks.validate.render import split_by_subchart
+    from tars_tasks.chart.umbrella import split_by_subchart
 
-    text = ("---\n# Source: tars-tasks-validate/charts/a-b/templates/tserver.yaml\nkind: TServer\n"
-            "---\n# Source: tars-tasks-validate/charts/c-d/templates/timage.yaml\nkind: TImage\n"
-            "---\n# Source: tars-tasks-validate/charts/a-b/templates/timage.yaml\nkind: TImage\n")
+    text = ("---\n# Source: tars-tasks-render/charts/a-b/templates/tserver.yaml\nkind: TServer\n"
+            "---\n# Source: tars-tasks-render/charts/c-d/templates/timage.yaml\nkind: TImage\n"
+            "---\n# Source: tars-tasks-render/charts/a-b/templates/timage.yaml\nkind: TImage\n")
     parts = split_by_subchart(text)
     assert sorted(parts) == ["a-b", "c-d"]
     assert [d["kind"] for d in parse(parts["a-b"])] == ["TServer", "TImage"]
+    # each part reads as `helm template` of that chart alone prints it
+    assert parts["a-b"] == ("---\n# Source: a-b/templates/tserver.yaml\nkind: TServer\n"
+                            "---\n# Source: a-b/templates/timage.yaml\nkind: TImage\n")

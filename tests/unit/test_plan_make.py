@@ -78,3 +78,27 @@ def test_with_dependents_adds_and_explains(two):
 def test_unknown_service_is_a_usage_error(two):
     with pytest.raises(UsageError):
         make_plan(two.load(), Options(ids=["Base.Nope"]), registries=NoImages())
+
+
+def test_dependents_name_every_changed_service_below_them():
+    from tars_tasks.plan.make import changed_below
+
+    edges = {"top": ["left", "right"], "left": ["base"], "right": ["base", "other"], "base": [], "other": [],
+             "solo": []}
+    assert changed_below(["top", "left", "right", "solo"], edges, {"base", "other"}) == {
+        "top": {"base", "other"}, "left": {"base"}, "right": {"base", "other"}, "base": set(), "other": set(),
+        "solo": set()}
+
+
+def test_dependents_below_agree_with_one_closure_each_on_a_random_graph():
+    import random
+
+    from tars_tasks.core.graph import closure
+    from tars_tasks.plan.make import changed_below
+
+    rng = random.Random(7)
+    ids = [f"s{i}" for i in range(400)]
+    edges = {s: rng.sample(ids[:i], min(i, rng.randint(0, 3))) for i, s in enumerate(ids)}  # acyclic
+    origins = set(rng.sample(ids, 40))
+    found = changed_below(ids, edges, origins)
+    assert {s: set(found[s]) for s in ids} == {s: (closure([s], edges) - {s}) & origins for s in ids}

@@ -68,3 +68,48 @@ def test_twenty_thousand_tasks_in_a_chain_complete():
     needs = {i: ([i - 1] if i else []) for i in range(20000)}
     outcomes = Scheduler(needs, lambda t: None, jobs=2).execute()
     assert all(o.state is TaskState.DONE for o in outcomes.values())
+
+
+def test_the_longest_remaining_chain_starts_first():
+    needs = {"short": [], "mid1": [], "mid2": ["mid1"], "long1": [], "long2": ["long1"], "long3": ["long2"]}
+    _, log = run(needs, jobs=1)
+    # long1 heads 3 tasks; then mid1 and long2 head 2 each (mid1 was ready first); short, mid2 and long3 head 1
+    assert [t for kind, t in log if kind == "start"] == ["long1", "mid1", "long2", "short", "mid2", "long3"]
+
+
+def test_a_diamond_runs_its_longer_branch_first_and_ties_keep_the_given_order():
+    needs = {"a": [], "b": [], "c": ["b"], "d": [], "e": ["a", "c"]}
+    _, log = run(needs, jobs=1)
+    assert [t for kind, t in log if kind == "start"] == ["b", "a", "c", "d", "e"]
+
+
+def test_a_callback_that_raises_stops_the_run_and_is_raised():
+    import pytest
+
+    started: list[str] = []
+
+    def on_start(task: str) -> None:
+        if task == "b":
+            raise ValueError("progress view broke")
+        started.append(task)
+
+    needs = {"a": [], "b": ["a"], "c": ["b"], "d": ["a"]}
+    with pytest.raises(ValueError, match="progress view broke"):
+        Scheduler(needs, lambda t: None, jobs=1, on_start=on_start).execute()
+    assert started == ["a"]  # nothing started after the callback failed
+
+
+def test_callbacks_never_overlap_even_with_many_workers():
+    inside = threading.Lock()
+    overlaps: list[str] = []
+
+    def callback(task: int, *_: object) -> None:
+        if not inside.acquire(blocking=False):
+            overlaps.append(str(task))
+            return
+        time.sleep(0.0005)
+        inside.release()
+
+    needs = {i: [] for i in range(200)}
+    outcomes = Scheduler(needs, lambda t: time.sleep(0.001), jobs=8, on_start=callback, on_end=callback).execute()
+    assert overlaps == [] and all(o.state is TaskState.DONE for o in outcomes.values())
