@@ -18,6 +18,7 @@ class Project:
     settings: Settings
     discovery: Discovery
     _problems: list[Problem] | None = field(default=None, repr=False)
+    partial: bool = False  # load_selected read only some services' files (those the named ones' rules need)
 
     @classmethod
     def load(cls, settings: Settings, discovery: Discovery | None = None) -> Project:
@@ -43,7 +44,7 @@ class Project:
         discovery = apply_environment(found[0], settings)
         chosen = {s.id for s in found[1]}
         selected = [s for s in discovery.services if s.id in chosen]
-        return cls(settings, discovery, validate_selected(discovery, selected, settings))
+        return cls(settings, discovery, validate_selected(discovery, selected, settings), partial=True)
 
     @property
     def problems(self) -> list[Problem]:
@@ -107,7 +108,10 @@ def interface_problems(project: Project, selected: Sequence[Service]) -> list[Pr
     interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line."""
     from tars_tasks.interfaces.checks import validate_interfaces
 
-    return validate_interfaces(project.settings, project.services, selected)
+    # who owns an interface and whom a call reaches depend on every service's servants, not only on the
+    # services the values rules of ``selected`` needed (load_selected): read them all (no schema applied)
+    everyone = Project.load(project.settings).services if project.partial else project.services
+    return validate_interfaces(project.settings, everyone, selected)
 
 
 def check_all_environments(per_env: Sequence[Settings], ids: Sequence[str], render: bool = True,

@@ -143,3 +143,16 @@ def test_deploy_refuses_a_server_that_breaks_a_copy_unless_allow_breaking(repo):
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "refusing" not in allowed.stderr
     assert "note: breaking interface change: Base.HelloServer: Base.Hello" in allowed.stderr  # the plan says so
+
+
+def test_validate_of_one_service_sees_the_calls_and_owners_of_every_service(repo):
+    """`validate --service X` reads only the values files X's rules need (Base.LogServer depends on nothing), but
+    the interface checks need every service's servants: a call to one outside that set is still found."""
+    (repo.root / "services/Base/LogServer/alerts.py").write_text('CARTS = "Shop.CartServer.CartObj"\n')
+    subprocess.run(["git", "add", "services/Base/LogServer/alerts.py"], cwd=repo.root, check=True)
+    result = repo("validate", "--no-render", "--service", "Base.LogServer")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "services/Base/LogServer/alerts.py:1:10: warning: Base.LogServer calls Shop.CartServer.CartObj but "
+        "Shop.CartServer is not in its dependsOn (services/Base/LogServer/values.yaml): the deploy order cannot be "
+        "trusted; add it (see `invoke graph --suggest`)"]
