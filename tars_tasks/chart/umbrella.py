@@ -57,10 +57,12 @@ def split_by_subchart(text: str) -> dict[str, str]:
 class _Batches:
     """The shared state of one render: helm, the artifacts (tags) and a scratch folder."""
 
-    def __init__(self, settings: Settings, services: Sequence[Service], tag: str | None, tmp: Path):
+    def __init__(self, settings: Settings, services: Sequence[Service], tag: str | None, tmp: Path,
+                 artifacts: dict[str, Artifact] | None = None, namespace: str | None = None):
         self.settings, self.tmp = settings, tmp
+        self.namespace = namespace or settings.namespace
         self.helm = Helm.from_settings(settings)
-        self.artifacts: dict[str, Artifact] = resolve(settings, services, tag)
+        self.artifacts: dict[str, Artifact] = artifacts if artifacts is not None else resolve(settings, services, tag)
 
     def render(self, index: int, group: Sequence[Service]) -> list[Rendered]:
         umbrella = self.tmp / f"batch-{index}" / UMBRELLA
@@ -70,7 +72,7 @@ class _Batches:
             for s in group:
                 package(s, self.settings, self.artifacts[s.id].tag, umbrella / "charts")
             try:
-                text = self.helm.template(UMBRELLA, str(umbrella), self.settings.namespace)
+                text = self.helm.template(UMBRELLA, str(umbrella), self.namespace)
             except HelmError:
                 return self.one_by_one(index, group)
             rendered = split_by_subchart(text)
@@ -84,7 +86,7 @@ class _Batches:
         def alone(s: Service) -> Rendered:
             _, path = package(s, self.settings, self.artifacts[s.id].tag, folder / s.name)
             try:
-                return s, self.helm.template(s.name, str(path), self.settings.namespace)
+                return s, self.helm.template(s.name, str(path), self.namespace)
             except HelmError as exc:
                 return s, exc
 
@@ -96,9 +98,11 @@ class _Batches:
 
 
 def render_each(settings: Settings, services: Sequence[Service], tag: str | None = None,
-                batch: int | None = None) -> Iterator[Rendered]:
+                batch: int | None = None, artifacts: dict[str, Artifact] | None = None,
+                namespace: str | None = None) -> Iterator[Rendered]:
     """Each service with its `helm template` output (or the HelmError of rendering it alone), in the order
-    given. Batches render `workers(settings)` at a time; at most one more is waiting to be read, so memory
+    given; ``artifacts`` (a plan's tags) saves resolving them again, ``namespace`` defaults to tars.namespace.
+    Batches render `workers(settings)` at a time; at most one more is waiting to be read, so memory
     holds a few batches whatever the number of services."""
     size = batch or BATCH
     groups = [services[i:i + size] for i in range(0, len(services), size)]
@@ -106,7 +110,7 @@ def render_each(settings: Settings, services: Sequence[Service], tag: str | None
         return
     n = workers(settings)
     with TemporaryDirectory(prefix="tars-render-") as tmp, ThreadPoolExecutor(n) as pool:
-        batches = _Batches(settings, services, tag, Path(tmp))
+        batches = _Batches(settings, services, tag, Path(tmp), artifacts, namespace)
         pending: deque[Future[list[Rendered]]] = deque()
         todo = iter(enumerate(groups))
         for index, group in todo:

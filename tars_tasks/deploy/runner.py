@@ -115,6 +115,7 @@ class Runner:
                 self.reports[p.id].status = ServiceStatus.UNCHANGED
                 self.reports[p.id].reason = "; ".join(p.reasons)
         self._needs = task_graph(self.plan)
+        self.steps.check_charts([sid for sid, step in self._needs if step == "chart"])  # a dry run's, in batches
         by_name = self.steps.by_name()
         scheduler: Scheduler[Task] = Scheduler(self._needs, lambda task: by_name[task[1]](task[0]), self.jobs,
                                                self.fail_fast, self._start, self._end, self.cancel)

@@ -4,16 +4,18 @@ The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py w
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TextIO, cast
 
 from tars_tasks.chart.package import chart_values, package
+from tars_tasks.chart.umbrella import BATCH, render_each, workers
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.fsio import Log, open_log
-from tars_tasks.core.helm import Helm
+from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import values_file as secret_values_file
 from tars_tasks.core.settings import Settings
 from tars_tasks.deploy.kube import Kube
@@ -46,6 +48,7 @@ class Steps:
     chart_paths: dict[str, Path] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)  # service id -> the image its chart deploys
     records: Records | None = None  # who/when/why of each release (None: from values.yaml, CI and git)
+    checked: dict[str, str] = field(default_factory=dict)  # dry run: id -> what check_charts found ("": fine)
     _kube: Kube | None = None
 
     def image(self, sid: str) -> None:
@@ -56,20 +59,49 @@ class Steps:
         if not result.ok:
             raise TarsError(f"image: {result.reason}")
 
-    def chart(self, sid: str) -> None:
-        """Package the chart; in a dry run also render, lint and check it against the CRD schemas."""
-        service = self.artifacts[sid].service
-        chart, path = package(service, self.settings, self.artifacts[sid].tag, self.chart_dir)
+    def _package(self, sid: str) -> Path:
+        chart, path = package(self.artifacts[sid].service, self.settings, self.artifacts[sid].tag, self.chart_dir)
         self.chart_paths[sid] = path
         self.images[sid] = chart.image
+        return path
+
+    def _crd_message(self, rendered: str) -> str:
+        problems = crd_problems(parse(rendered), self.settings.path(self.settings.crds_dir)) if self.crd_check else []
+        return "rendered manifests break the CRD: " + "; ".join(problems[:3]) if problems else ""
+
+    def check_charts(self, sids: Sequence[str]) -> None:
+        """A dry run packages, renders, CRD-checks and lints the charts of ``sids`` before the task graph runs,
+        in bounded batches (chart/umbrella.py): a few hundred charts per helm process, one process per core,
+        instead of two helm processes per service. Each chart step then reports what its chart got."""
+        if not self.dry_run or not sids:
+            return
+        paths = [str(self._package(sid)) for sid in sids]
+        services = [self.artifacts[sid].service for sid in sids]
+        for service, out in render_each(self.settings, services, artifacts=self.artifacts,
+                                        namespace=self.plan.namespace):
+            self.checked[service.id] = str(out) if isinstance(out, HelmError) else self._crd_message(out)
+        by_path = dict(zip(paths, sids))
+        with ThreadPoolExecutor(workers(self.settings)) as pool:
+            for found in pool.map(self.helm.lint_many, [paths[i:i + BATCH] for i in range(0, len(paths), BATCH)]):
+                for path, errors in found.items():
+                    sid = by_path[path]
+                    if errors and not self.checked[sid]:
+                        self.checked[sid] = f"helm lint: {errors}"
+
+    def chart(self, sid: str) -> None:
+        """Package the chart; in a dry run also render, lint and check it against the CRD schemas (done for
+        every chart at once by check_charts when the runner called it)."""
+        path = self.chart_paths.get(sid) or self._package(sid)
         self.reports[sid].chart = str(path)
-        if self.dry_run:
-            manifests = parse(self.helm.template(service.name, str(path), self.plan.namespace))
+        if not self.dry_run:
+            return
+        found = self.checked.get(sid)
+        if found is None:  # not checked in a batch: this chart alone
+            service = self.artifacts[sid].service
+            found = self._crd_message(self.helm.template(service.name, str(path), self.plan.namespace))
             self.helm.lint(str(path))
-            if self.crd_check:
-                problems = crd_problems(manifests, self.settings.path(self.settings.crds_dir))
-                if problems:
-                    raise TarsError("rendered manifests break the CRD: " + "; ".join(problems[:3]))
+        if found:
+            raise TarsError(found)
 
     def kube(self) -> Kube:
         if self._kube is None:

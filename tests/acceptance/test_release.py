@@ -214,6 +214,10 @@ def test_dry_run_builds_locally_renders_and_applies_nothing(mono, cluster, regis
     assert tool_images(docker_client, home + "/") == sorted(v["image"] for v in rep.values())
     assert cluster.upgrades() == {}
     assert {c["argv"][0] for c in cluster.calls()} <= {"list", "template", "lint"}
+    # the charts are checked in one batch: one render of all of them, one lint of all of them
+    assert sorted(c["argv"][0] for c in cluster.calls() if c["argv"][0] != "list") == ["lint", "template"]
+    [lint] = [c["argv"] for c in cluster.calls() if c["argv"][0] == "lint"]
+    assert sorted(a for a in lint if a.endswith(".tgz")) == sorted(v["chart"] for v in rep.values())
     assert all(Path(v["chart"]).is_file() for v in rep.values())
 
 

@@ -26,3 +26,33 @@ def test_plan_namespace_flag_is_used(sample):
     assert result.returncode == 0, result.stderr
     assert '"namespace": "staging"' in result.stdout
     assert "not deployed in namespace staging" in result.stdout
+
+
+@pytest.mark.docker
+def test_a_dry_run_checks_every_chart_in_one_batch_and_names_the_one_that_breaks_the_crd(sample):
+    """The dry run renders, CRD-checks and lints the charts in batches (one helm template and one helm lint for
+    the 7 samples); a chart that breaks the CRD fails its own service, its dependents are skipped."""
+    import json
+    import shutil
+
+    from tars_tasks.core import assets
+
+    shutil.copytree(assets.chart_dir(), sample.root / "chart")
+    template = sample.root / "chart" / "templates" / "tserver.yaml"
+    text = template.read_text()
+    assert "    replicas: {{ $replicas }}\n" in text
+    template.write_text(text.replace(  # Shop.CartServer is the only sample with 3 replicas
+        "    replicas: {{ $replicas }}\n",
+        "    replicas: {{ if eq (int $replicas) 3 }}{{ $replicas | quote }}{{ else }}{{ $replicas }}{{ end }}\n"))
+    with (sample.root / "invoke.yaml").open("a") as fh:
+        fh.write("  chart_dir: chart\n")
+    result = sample("release", "--all", "--dry-run", "--json")
+    assert result.returncode == 1, result.stderr
+    status = {s["id"]: (s["status"], s["reason"]) for s in json.loads(result.stdout)["services"]}
+    assert status["Shop.CartServer"] == (
+        "failed", "chart: rendered manifests break the CRD: TServer/shop-cartserver: "
+                  "spec.k8s.replicas: '3' is not of type 'integer'")
+    assert {sid for sid, (st, _) in status.items() if st == "skipped"} == {"Shop.OrderServer", "Shop.WebGateway"}
+    assert {sid for sid, (st, _) in status.items() if st == "dry-run"} == {
+        "Base.AuthServer", "Base.HelloServer", "Base.LogServer", "Shop.PayServer"}
+    assert "Traceback" not in result.stderr

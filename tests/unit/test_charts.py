@@ -316,3 +316,14 @@ def test_split_by_subchart():
     # each part reads as `helm template` of that chart alone prints it
     assert parts["a-b"] == ("---\n# Source: a-b/templates/tserver.yaml\nkind: TServer\n"
                             "---\n# Source: a-b/templates/timage.yaml\nkind: TImage\n")
+
+
+def test_one_helm_lint_of_many_charts_names_the_failing_one(helm_bin, tmp_path):
+    """A dry run lints a batch of charts with one helm process; the findings go to the chart that has them."""
+    for name in ("good", "bad"):
+        subprocess.run([helm_bin, "create", str(tmp_path / name)], check=True, capture_output=True)
+    with (tmp_path / "bad" / "values.yaml").open("a") as fh:
+        fh.write("broken: [\n")
+    found = Helm(helm_bin).lint_many([str(tmp_path / "good"), str(tmp_path / "bad")])
+    assert found[str(tmp_path / "good")] == ""
+    assert found[str(tmp_path / "bad")].startswith("[ERROR] values.yaml: unable to parse YAML: ")
