@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import reports_errors, settings_of, tars_task
-from tars_tasks.cli.output import table
 from tars_tasks.core.errors import UsageError
 
 if TYPE_CHECKING:  # the parser (lark) and the project are imported by the tasks that run, not by `invoke --list`
@@ -20,6 +19,8 @@ FORMATS = ("text", "json", "dot", "svg")
 
 
 def graph_text(graph: Graph) -> str:
+    from tars_tasks.cli.output import table
+
     rows = [("SERVICE", "DEPENDS ON", "DECLARED", "CALLED AT")]
     for e in graph.edges:
         at = f"{e.call.written} {e.call.where()}" if e.call else "-"
@@ -71,6 +72,8 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
 
 
 def interfaces_text(report: InterfacesReport) -> str:
+    from tars_tasks.cli.output import table
+
     rows = [("INTERFACE", "OWNER", "DEFINED AT", "CLIENT", "HOW")]
     for r in report.rows:
         uses = [(sid, how) for sid, hows in sorted(r.clients.items()) for how in hows] or [("-", "")]

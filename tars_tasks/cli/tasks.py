@@ -9,15 +9,16 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import SERVICE_HELP, reports_errors, settings_of, tars_task
-from tars_tasks.cli.output import reporter
 from tars_tasks.core.errors import TarsError, UsageError
 from tars_tasks.core.settings import parse_jobs
-from tars_tasks.project import Project
+
+if TYPE_CHECKING:  # the project and the reporters are imported by the task that runs: `invoke --list` stays light
+    from tars_tasks.project import Project
 
 
 @tars_task(name="list", iterable=["service"],
@@ -25,6 +26,9 @@ from tars_tasks.project import Project
 @reports_errors
 def list_services(c: Context, service: list[str] | None = None, json_: bool = False) -> None:
     """List the services of the monorepo: id, path, template, dependsOn (no validation: see `invoke validate`)."""
+    from tars_tasks.cli.output import reporter
+    from tars_tasks.project import Project
+
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
     unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
@@ -45,7 +49,8 @@ CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default:
 def validate(c: Context, service: list[str] | None = None, json_: bool = False, render: bool = True,
              crd_check: bool = True, all_envs: bool = False) -> None:
     """Check every values.yaml and its overlays (schema, cross-field rules, dependency graph, rendered CRDs)."""
-    from tars_tasks.project import check_all_environments
+    from tars_tasks.cli.output import reporter
+    from tars_tasks.project import Project, check_all_environments
     from tars_tasks.validate.schema import errors_only
 
     settings = settings_of(c)
@@ -77,6 +82,7 @@ def _valid_selection(project: Project, service: list[str] | None) -> list[Any]:
 def template(c: Context, service: list[str] | None = None, tag: str | None = None) -> None:
     """Print the rendered manifests (TServer, TConfig, TImage) of services, as multi-document YAML."""
     from tars_tasks.chart.render import render
+    from tars_tasks.project import Project
 
     project = Project.load_selected(settings_of(c), service or [])
     texts = list(render(project.settings, _valid_selection(project, service), tag))  # nothing printed on failure
@@ -91,6 +97,7 @@ def template(c: Context, service: list[str] | None = None, tag: str | None = Non
 def chart(c: Context, service: list[str] | None = None, tag: str | None = None, out: str | None = None) -> None:
     """Package each service's chart as <out>/<app>-<server>-<version>.tgz and print its path."""
     from tars_tasks.chart.render import package_all
+    from tars_tasks.project import Project
 
     project = Project.load_selected(settings_of(c), service or [])
     for path in package_all(project.settings, _valid_selection(project, service), tag,
@@ -112,8 +119,10 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
+    from tars_tasks.cli.output import reporter
     from tars_tasks.image.run import run_build
     from tars_tasks.image.shard import parse_shard
+    from tars_tasks.project import Project
 
     part = parse_shard(shard) if shard is not None else None
 
@@ -155,8 +164,10 @@ def plan(c: Context, since: str | None = None, all_: bool = False, service: list
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
          tag: str | None = None, dry_run: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
+    from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
     from tars_tasks.plan.model import Options
+    from tars_tasks.project import Project
 
     result = plan_only(Project.load(settings_of(c)),
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
@@ -196,11 +207,12 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
-    from tars_tasks.cli.output import ProgressView, TableReporter
+    from tars_tasks.cli.output import ProgressView, TableReporter, reporter
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
     from tars_tasks.plan.model import Plan
+    from tars_tasks.project import Project
 
     project = Project.load(settings_of(c))
     views: list[ProgressView] = []
