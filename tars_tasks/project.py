@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tars_tasks.core.errors import InputError, Problem
+from tars_tasks.core.errors import InputError, Problem, UsageError
 from tars_tasks.core.graph import edges_of
 from tars_tasks.core.services import Discovery, Service, discover, select
 from tars_tasks.core.settings import Settings
@@ -66,10 +66,30 @@ class Project:
         return edges_of(self.services)
 
     def select(self, ids: Sequence[str] | None) -> list[Service]:
-        """The named services, or all of them (sorted by id) when ``ids`` is empty."""
+        """The named services, or all of them (sorted by id) when ``ids`` is empty. A named service whose
+        values.yaml could not be read is its located read error (InputError), not "unknown service"."""
         if ids:
-            return select(self.discovery, ids)
+            try:
+                return select(self.discovery, ids)
+            except UsageError:
+                unreadable = self._unreadable(ids)
+                if unreadable:
+                    raise InputError(unreadable) from None
+                raise
         return sorted((s for s in self.services if s.app and s.server), key=lambda s: s.id)
+
+    def _unreadable(self, ids: Sequence[str]) -> list[Problem]:
+        """The read problems of files that could not be loaded although their text plainly names one of ``ids``
+        (`app:` and `server:` lines; core/index.py)."""
+        from tars_tasks.core.index import scan
+
+        wanted = set(ids)
+        out = []
+        for problem in self.discovery.problems:
+            entry = scan(self.settings.root / problem.file, self.settings.max_values_bytes)
+            if entry.plain and f"{entry.app}.{entry.server}" in wanted:
+                out.append(problem)
+        return out
 
     def problems_for(self, services: Iterable[Service]) -> list[Problem]:
         """Problems in the given services' files, plus files that could not be identified at all."""

@@ -28,8 +28,10 @@ def _one_service(project: Project, service: str | None) -> Service:
 @tars_task(iterable=["service"], help={"service": SERVICE_HELP, "namespace": NS_HELP, "json": "print JSON"})
 @reports_errors
 def status(c: Context, service: list[str] | None = None, namespace: str | None = None, json_: bool = False) -> None:
-    """What git would deploy against what runs, per service: in sync / out of date / failed / pending /
-    drifted / missing, and releases whose service is gone (orphan)."""
+    """Per service, what git would deploy against what runs, and a verdict.
+
+    Verdicts: in sync / out of date / failed / pending / drifted / missing, and orphan for a release whose
+    service is gone."""
     from tars_tasks.cli.output import status_text
     from tars_tasks.operate.status import status as status_of
     from tars_tasks.project import Project
@@ -43,8 +45,9 @@ def status(c: Context, service: list[str] | None = None, namespace: str | None =
 @reports_errors
 def diff(c: Context, service: list[str] | None = None, namespace: str | None = None, json_: bool = False,
          exit_code: bool = False) -> None:
-    """Unified diff of the live manifests against what a release would apply, for services that would change
-    (secrets masked)."""
+    """Unified diff of the live manifests against what a release would apply (secrets masked).
+
+    Only services that would change are shown."""
     from tars_tasks.cli.output import diff_text
     from tars_tasks.operate.diff import diff as diff_of
     from tars_tasks.project import Project

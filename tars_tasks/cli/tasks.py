@@ -32,9 +32,10 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
     unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
+    for problem in unread:  # a file that could not be read is not listed: say which, and why
+        print(f"note: not listed: {problem}", file=sys.stderr)
     if unread:
-        print(f"note: {len(unread)} problem(s) found reading the files; `invoke validate` checks everything",
-              file=sys.stderr)
+        print("note: `invoke validate` checks everything", file=sys.stderr)
 
 
 OVERWRITE_TAG_HELP = "replace an image tag that already holds other content (tags are immutable otherwise)"

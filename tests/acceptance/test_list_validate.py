@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_list_json_on_sample(sample):
     result = sample("list", "--json")
@@ -166,3 +168,15 @@ def test_template_differs_between_environments_exactly_where_the_overlays_say(sa
     assert changed == ["-  namespace: tars-staging", "+  namespace: tars-prod"] * 2 + [
         '-    tars-tasks.io/declared-replicas: "2"', '+    tars-tasks.io/declared-replicas: "3"',
         "-    replicas: 2", "+    replicas: 3", "+    imagePullPolicy: Always"]
+
+
+@pytest.mark.parametrize("task", ["validate", "template", "chart"])
+def test_a_named_service_whose_file_does_not_parse_gets_its_located_error(sample, task):
+    """Not "unknown service": the file's text plainly says it is Shop.CartServer."""
+    values = sample.root / "services/Shop/CartServer/values.yaml"
+    values.write_text(values.read_text().replace("\nreplicas: 3\n", "\nreplicas: [3\n"))
+    result = sample(task, "--service", "Shop.CartServer")
+    assert result.returncode == 1
+    assert result.stderr == ("services/Shop/CartServer/values.yaml:9:11: YAML syntax error: unclosed '[' "
+                             "(started here; the parser gave up at line 10)\n1 problem(s) found\n")
+    assert result.stdout == ""

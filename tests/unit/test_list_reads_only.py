@@ -34,4 +34,5 @@ def test_list_still_notes_files_it_could_not_read(repo):
     repo.write("services/Shop/Broken/values.yaml", "app: [unclosed\n")
     proc = _list(repo)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "note: 1 problem(s) found reading the files; `invoke validate` checks everything\n"
+    assert proc.stderr == ("note: not listed: services/Shop/Broken/values.yaml:1:6: YAML syntax error: unclosed '[' "
+                           "(started here; the parser gave up at line 2)\nnote: `invoke validate` checks everything\n")
