@@ -99,6 +99,16 @@ BUILDER_MODES = ("auto", "buildkit", "classic")
 ENGINE_SCHEMES = ("unix://", "tcp://", "ssh://")
 
 
+def _userinfo_password(address: str) -> tuple[str, bool]:
+    """``address`` with any password of its `user:password@` part masked, and whether it had one."""
+    scheme, sep, rest = address.partition("://")
+    authority = rest.split("/", 1)[0]
+    if not sep or "@" not in authority or ":" not in authority.rsplit("@", 1)[0]:
+        return address, False
+    user = authority.rsplit("@", 1)[0].split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest[len(authority.rsplit('@', 1)[0]) + 1:]}", True
+
+
 def parse_builders(value: Any) -> tuple[str, ...]:
     """`tars.builders`: docker engine addresses as the docker SDK takes them, from a YAML list or a
     comma-separated string (INVOKE_TARS_BUILDERS); each one is checked and a bad one named by position."""
@@ -117,6 +127,10 @@ def parse_builders(value: Any) -> tuple[str, ...]:
             raise UsageError(f"{where}: expected an engine address (unix:///PATH, tcp://HOST:PORT, "
                              f"ssh://[USER@]HOST), got {item!r}")
         address = item.strip()
+        shown, has_password = _userinfo_password(address)
+        if has_password:  # it would end up in logs and errors: engines authenticate by ssh key or TLS certificate
+            raise UsageError(f"{where}: {shown!r}: an engine address must not hold a password (ssh://USER@HOST with "
+                             "an ssh key, or tcp:// with TLS certificates)")
         scheme = next((s for s in ENGINE_SCHEMES if address.startswith(s)), None)
         rest = address[len(scheme):] if scheme else ""
         if scheme is None or not rest or any(c.isspace() for c in rest) or (scheme == "unix://" and

@@ -71,6 +71,15 @@ def test_bad_builders_are_usage_errors_naming_the_entry(data, message):
         Settings.from_mapping(data)
 
 
+@pytest.mark.parametrize("address", ["ssh://deploy:s3cr3t@127.0.0.1:1", "tcp://user:s3cr3t@b1:2376"])
+def test_an_engine_address_with_a_password_is_refused_without_showing_it(address):
+    with pytest.raises(UsageError) as caught:
+        Settings.from_mapping({"builders": ["unix:///a.sock", address]})
+    masked = address.replace("s3cr3t", "***")
+    assert str(caught.value) == (f"tars.builders[1]: {masked!r}: an engine address must not hold a password "
+                                 "(ssh://USER@HOST with an ssh key, or tcp:// with TLS certificates)")
+
+
 def test_builder_defaults_and_per_engine_jobs():
     s = Settings.from_mapping({})
     assert (s.builders, s.builder, s.builder_jobs) == ((), "auto", 0)
