@@ -139,6 +139,9 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     results = run_build(project.settings, selected, tag=tag, push=push,
                         jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
                         overwrite_tag=overwrite_tag, shard=part)
+    if part is not None and not results:
+        print(f"note: none of the {len(selected)} selected service(s) is in shard {shard}: nothing to build",
+              file=sys.stderr)
     for r in results:
         print(r.summary(), file=sys.stderr)
     print(reporter(json_).images(results), end="")

@@ -60,6 +60,13 @@ def test_a_bad_shard_is_a_usage_error(mono):
     assert "Traceback" not in result.stderr
 
 
+def test_a_shard_that_holds_none_of_the_named_services_says_so(mono):
+    result = mono("build", "--shard", "1/3", "--service", "Base.AuthServer", "--json")  # Base.AuthServer: shard 3
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["images"] == []
+    assert "note: none of the 1 selected service(s) is in shard 1/3: nothing to build" in result.stderr
+
+
 def test_a_bad_builder_address_is_a_usage_error_naming_the_entry(mono):
     text = (mono.root / "invoke.yaml").read_text()
     (mono.root / "invoke.yaml").write_text(text.replace(
