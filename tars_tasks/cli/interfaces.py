@@ -108,9 +108,12 @@ def interfaces(c: Context, since: str | None = None, json_: bool = False, check:
     for p in report.problems:
         print(p, file=sys.stderr)
     breaking = report.since.breaking if report.since is not None else []
-    if check and breaking:
-        count = sum(len(d.breaking) for d in breaking)
-        raise Exit(f"{count} breaking interface change(s) since {since}", code=1)
+    errors = [p for p in report.problems if not p.warning]  # a file that does not parse: the list is incomplete
+    if errors or (check and breaking):
+        said = [f"{len(errors)} problem(s) in .tars files"] if errors else []
+        if check and breaking:
+            said.append(f"{sum(len(d.breaking) for d in breaking)} breaking interface change(s) since {since}")
+        raise Exit("; ".join(said), code=1)
 
 
 TASKS = (graph, interfaces)

@@ -128,8 +128,9 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
         # the plan file has no base to compare interfaces with; the copies its servers break are still known
-        plan.breaking = plan_impact(settings, project.services, None).unreleased(
-            {s.id for s in plan.services if s.changed})
+        impact = plan_impact(settings, project.services, None)
+        impact.require_parsed({s.id for s in plan.services})
+        plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True)

@@ -51,6 +51,7 @@ class Catalog:
     includes: dict[str, dict[str, str]]  # service -> {a .tars file outside its folder it includes: the includer}
     scan_calls: Callable[[], list[Call]] = field(repr=False)  # the call scan, run when first asked
     problems: list[Problem] = field(default_factory=list)  # parse errors, two owners, unknown interfaces
+    unparsed: dict[str, Problem] = field(default_factory=dict)  # path -> its first error: a file not parsed
     _calls: list[Call] | None = field(default=None, repr=False)
 
     @property
@@ -59,6 +60,14 @@ class Catalog:
         if self._calls is None:
             self._calls = self.scan_calls()
         return self._calls
+
+    def parse_errors(self, services: Collection[str]) -> list[Problem]:
+        """The errors of the .tars files that did not parse in the folders of ``services`` or included by one
+        of their files: what they define is unknown, so nothing may be compared or released with them."""
+        wanted = set(services)
+        included = {path for sid in wanted for path in self.includes.get(sid, {})}
+        bad = {path for path in self.unparsed if path in included or self.homes.of(path) in wanted}
+        return sorted(p for p in self.problems if p.file in bad and not p.warning)
 
     def clients(self, owner: str) -> dict[str, list[str]]:
         """service -> how it depends on what ``owner`` owns: "copy ...", "includes ...", "calls ..."."""
@@ -229,6 +238,7 @@ def load(root: Path, services_dir: str, services: Sequence[Service], callers: Co
     tracked = list(listing) if listing is not None else tracked_files(root, services_dir)
     files, problems = _parse_with_includes(root, [f for f in tracked if f.endswith(IDL_SUFFIX)],
                                            ParseCache(cache_file))
+    unparsed = {p.file: p for p in reversed(problems) if not p.warning and p.file not in files}
     problems += undefined_types(files)
     owners, why = _ownership(services, files, homes)
     owned_files, owned = _owned(owners, files, homes)
@@ -237,4 +247,4 @@ def load(root: Path, services_dir: str, services: Sequence[Service], callers: Co
         sources = {sid: fs for sid, fs in sources.items() if sid in callers}
     names = object_names(services)
     return Catalog(files, homes, owners, owned_files, owned, _copies(files, owned, homes), _includes(files, homes),
-                   lambda: scan(root, sources, names), problems + why)
+                   lambda: scan(root, sources, names), problems + why, unparsed)

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from tars_tasks.core.errors import InputError, UsageError
+from tars_tasks.core.errors import InputError, Problem, UsageError
 from tars_tasks.interfaces.model import IdlFile
 from tars_tasks.interfaces.parser import parse_text
 from tars_tasks.interfaces.sources import IDL_SUFFIX
@@ -61,11 +61,11 @@ def texts_at(root: Path, ref: str, paths: Sequence[str]) -> dict[str, str | None
     return texts
 
 
-def parsed_at(root: Path, ref: str, paths: Sequence[str]) -> tuple[dict[str, IdlFile | None], list[str]]:
-    """path -> the file parsed as it was at ``ref`` (None: it did not exist, or did not parse), and a note for
-    each that did not parse (its definitions then count as added)."""
+def parsed_at(root: Path, ref: str, paths: Sequence[str]) -> tuple[dict[str, IdlFile | None], dict[str, Problem]]:
+    """path -> the file parsed as it was at ``ref`` (None: it did not exist), and path -> the first error of
+    each that did not parse then (left out of the first: what it defined then is unknown)."""
     parsed: dict[str, IdlFile | None] = {}
-    notes = []
+    failed: dict[str, Problem] = {}
     for path, text in texts_at(root, ref, paths).items():
         if text is None:
             parsed[path] = None
@@ -73,6 +73,5 @@ def parsed_at(root: Path, ref: str, paths: Sequence[str]) -> tuple[dict[str, Idl
         try:
             parsed[path] = parse_text(text, path)
         except InputError as exc:
-            parsed[path] = None
-            notes.append(f"{path} at {ref} does not parse ({exc.problems[0]}): its definitions count as added")
-    return parsed, notes
+            failed[path] = exc.problems[0]
+    return parsed, failed

@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.errors import InputError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.interfaces.cache import cache_path
@@ -83,10 +84,16 @@ def since(catalog: Catalog, root: Path, ref: str, services: Sequence[Service],
     """The changes of owned definitions between ``ref`` and the work tree. ``changed``: the changed files when
     the caller knows them already (only the .tars ones are looked at)."""
     files = sorted(f for f in changed if f.endswith(".tars")) if changed is not None else changed_idl_files(root, ref)
-    old, notes = parsed_at(root, ref, files)
+    old, failed = parsed_at(root, ref, files)
+    notes = [f"{path} does not parse ({catalog.unparsed[path]}): not compared with {ref}"
+             for path in files if path in catalog.unparsed]
+    notes += [f"{path} at {ref} does not parse ({problem}): not compared" for path, problem in failed.items()
+              if path not in catalog.unparsed]
     by_id = {s.id: s for s in services}
     out: list[DefinitionChange] = []
     for path in files:
+        if path in failed or path in catalog.unparsed:
+            continue  # what it defines (now or then) is unknown: nothing is claimed removed or added
         before, after = old.get(path), catalog.files.get(path)
         home = catalog.homes.of(path)
         if path in catalog.owned_files or (before is not None and _owned_at_ref(before, by_id.get(home or ""))):
@@ -144,6 +151,13 @@ class PlanImpact:
 
     def unreleased(self, released: Collection[str]) -> list[str]:
         return unreleased_breaking(self.catalog, self.result, released) if self.catalog is not None else []
+
+    def require_parsed(self, services: Collection[str]) -> None:
+        """Refuse (InputError, located) when a .tars file of ``services`` or one they include does not parse:
+        its changes cannot be judged, and no flag (not --allow-breaking) lets it through."""
+        errors = self.catalog.parse_errors(services) if self.catalog is not None else []
+        if errors:
+            raise InputError(errors)
 
 
 def plan_impact(settings: Settings, services: Sequence[Service], ref: str | None) -> PlanImpact:

@@ -168,9 +168,11 @@ def changed_in_git(draft: Draft) -> None:
 def through_interfaces(draft: Draft, since: str | None) -> PlanImpact:
     """--since: a change to an owned interface marks the selected services that keep a copy of it or include
     it as changed, with the reason (interfaces/impact.py); and what the breaking-change gate of `release`
-    needs, in either mode."""
+    needs, in either mode. A .tars file of a selected service (or one it includes) that does not parse is
+    refused here, like any other bad input of theirs, before any work."""
     impact = plan_impact(draft.project.settings, draft.project.services, since)
     chosen = {s.id for s in draft.selected}
+    impact.require_parsed(chosen)
     for sid, why in sorted(impact.reasons.items()):
         if sid in chosen:
             draft.changed.setdefault(sid, []).extend(why)

@@ -156,3 +156,42 @@ def test_validate_of_one_service_sees_the_calls_and_owners_of_every_service(repo
         "services/Base/LogServer/alerts.py:1:10: warning: Base.LogServer calls Shop.CartServer.CartObj but "
         "Shop.CartServer is not in its dependsOn (services/Base/LogServer/values.yaml): the deploy order cannot be "
         "trusted; add it (see `invoke graph --suggest`)"]
+
+
+def test_a_tars_file_that_does_not_parse_is_never_compared_and_refuses_plan_and_release(repo):
+    """Nothing was removed: the file does not parse. `interfaces` says where and exits 1; plan and release
+    refuse before any work, and --allow-breaking does not let a syntax error through."""
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text().replace("int test();", "int test(;"))
+    located = "services/Base/HelloServer/Hello.tars:13:18: unexpected ';'"
+    check = repo("interfaces", "--since", "HEAD", "--check")
+    assert check.returncode == 1
+    assert "removed" not in check.stdout and "added" not in check.stdout
+    assert f"note: {HELLO} does not parse ({located}" in check.stdout
+    assert located in check.stderr and "Traceback" not in check.stderr
+    listing = repo("interfaces")
+    assert listing.returncode == 1
+    assert located in listing.stderr and "1 problem(s) in .tars files" in listing.stderr
+    plan = repo("plan", "--since", "HEAD", "--dry-run")
+    assert plan.returncode == 1
+    assert located in plan.stderr and "Traceback" not in plan.stderr
+    release = repo("release", "--since", "HEAD", "--dry-run", "--allow-breaking")
+    assert release.returncode == 1
+    assert located in release.stderr
+    deploy = repo("deploy", "--service", "Shop.PayServer", "--dry-run")  # it includes the broken file
+    assert deploy.returncode == 1 and located in deploy.stderr
+    other = repo("plan", "--service", "Base.AuthServer", "--dry-run")  # neither has nor includes it
+    assert other.returncode == 0, other.stderr
+
+
+def test_a_tars_file_that_did_not_parse_at_the_base_is_not_compared(repo):
+    hello = repo.root / HELLO
+    good = hello.read_text()
+    hello.write_text(good.replace("int test();", "int test(;"))
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "broken"], cwd=repo.root, check=True)
+    hello.write_text(good)
+    result = repo("interfaces", "--since", "HEAD", "--check")
+    assert result.returncode == 0, result.stderr
+    assert "added" not in result.stdout
+    assert f"note: {HELLO} at HEAD does not parse (services/Base/HelloServer/Hello.tars:13:18: unexpected ';'" \
+        in result.stdout
