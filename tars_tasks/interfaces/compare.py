@@ -17,7 +17,7 @@ what ``original`` has that ``copy`` lacks ("method queryResult: parameter 2 adde
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tars_tasks.interfaces.model import Const, Definition, Enum, Field, Interface, Method, Param, Struct
@@ -96,18 +96,48 @@ def _method(old: Method, new: Method) -> Iterator[tuple[str, str]]:
     if old.ret != new.ret:
         yield BREAKING, f"return type {old.ret} changed to {new.ret}"
     old_names, new_names = [p.name for p in old.params], [p.name for p in new.params]
+    removed: list[tuple[int, Param]] = []
+    added: list[tuple[int, Param]] = []
     if old_names != new_names and sorted(old_names) == sorted(new_names):
         yield BREAKING, f"parameters reordered: ({', '.join(old_names)}) changed to ({', '.join(new_names)})"
         by_name = {p.name: p for p in new.params}
         pairs = [(new_names.index(p.name) + 1, p, by_name[p.name]) for p in old.params]
     else:
-        pairs = [(i, p, q) for i, (p, q) in enumerate(zip(old.params, new.params), start=1)]
+        pairs, removed, added = _align(old.params, new.params)
     for position, before, after in pairs:
         yield from _param(position, before, after)
-    for position, param in enumerate(old.params[len(new.params):], start=len(new.params) + 1):
-        yield BREAKING, f"parameter {position} ({param.name}) removed"
-    for position, param in enumerate(new.params[len(old.params):], start=len(old.params) + 1):
+    for position, param in removed:
+        yield BREAKING, f"parameter {position} ({_param_text(param)}) removed"
+    for position, param in added:
         yield BREAKING, f"parameter {position} ({_param_text(param)}) added"
+
+
+def _align(old: tuple[Param, ...], new: tuple[Param, ...]
+           ) -> tuple[list[tuple[int, Param, Param]], list[tuple[int, Param]], list[tuple[int, Param]]]:
+    """(position, old, new) pairs, the removed (old position) and the added (new position). When one list is
+    the other with one parameter taken out (by type and direction, as the wire sees them), that parameter is
+    the one removed or added; among several that fit, the one leaving the most names in place, then the last.
+    Otherwise parameters pair by position and the longer list's tail is removed or added."""
+    longer, shorter = (old, new) if len(old) > len(new) else (new, old)
+    if len(longer) == len(shorter) + 1:
+        def wire(params: Sequence[Param]) -> list[tuple[str, bool]]:
+            return [(p.type, p.out) for p in params]
+        fits = [i for i in range(len(longer)) if wire(longer[:i] + longer[i + 1:]) == wire(shorter)]
+        if fits:
+            def names_kept(i: int) -> tuple[int, int]:
+                rest = longer[:i] + longer[i + 1:]
+                return sum(a.name == b.name for a, b in zip(rest, shorter)), i
+            gone = max(fits, key=names_kept)
+            rest = longer[:gone] + longer[gone + 1:]
+            positions = [p if p < gone else p + 1 for p in range(len(shorter))]  # index in ``longer``
+            if longer is old:
+                pairs = [(i + 1, rest[i], shorter[i]) for i in range(len(shorter))]
+                return pairs, [(gone + 1, longer[gone])], []
+            pairs = [(positions[i] + 1, shorter[i], rest[i]) for i in range(len(shorter))]
+            return pairs, [], [(gone + 1, longer[gone])]
+    pairs = [(i, p, q) for i, (p, q) in enumerate(zip(old, new), start=1)]
+    return (pairs, [(i, p) for i, p in enumerate(old[len(new):], start=len(new) + 1)],
+            [(i, p) for i, p in enumerate(new[len(old):], start=len(old) + 1)])
 
 
 def _param(position: int, old: Param, new: Param) -> Iterator[tuple[str, str]]:

@@ -60,9 +60,15 @@ def test_interfaces_check_exits_1_on_a_breaking_change_only(repo):
     path.write_text(original.replace("int testHello(string sReq, out string sRsp);", "int testHello(string sReq);"))
     breaking = repo("interfaces", "--since", "HEAD", "--check")
     assert breaking.returncode == 1
-    assert "  breaking    Base.Hello.testHello: method testHello: parameter 2 (sRsp) removed" in breaking.stdout
+    assert "  breaking    Base.Hello.testHello: method testHello: parameter 2 (out string sRsp) removed" in breaking.stdout
     assert "1 breaking interface change(s) since HEAD" in breaking.stderr
     assert "Traceback" not in breaking.stderr
+    path.write_text(original.replace("int testHello(string sReq, out string sRsp);", "int testHello(out string sRsp);"))
+    first = repo("interfaces", "--since", "HEAD", "--check")
+    assert first.returncode == 1
+    assert [line for line in first.stdout.splitlines() if line.startswith("  breaking")] == [
+        f"  breaking    Base.Hello.testHello: method testHello: parameter 1 (string sReq) removed  "
+        f"({HELLO}, owner Base.HelloServer)"]
 
 
 def test_validate_names_the_stale_copy_and_the_undeclared_call(repo):
@@ -92,7 +98,7 @@ def test_release_refuses_a_breaking_change_its_clients_are_not_released_with(rep
                                                "int testHello(string sReq);"))
     result = repo("release", "--since", "HEAD", "--service", "Base.HelloServer", "--dry-run")
     assert result.returncode == 2
-    assert ("Base.HelloServer: breaking change to Base.Hello since HEAD (method testHello: parameter 2 (sRsp) removed "
+    assert ("Base.HelloServer: breaking change to Base.Hello since HEAD (method testHello: parameter 2 (out string sRsp) removed "
             "in services/Base/HelloServer/Hello.tars) but its clients Shop.CartServer, Shop.PayServer are not in this "
             "release") in result.stderr
     assert "--allow-breaking" in result.stderr and "Traceback" not in result.stderr

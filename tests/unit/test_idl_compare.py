@@ -118,7 +118,31 @@ def test_added_parameter_is_breaking():
 
 def test_removed_parameter_is_breaking():
     assert diff(SERVANT, "string sIn, out string sOut", "string sIn") == [
-        B("Test.BServant.queryResult", "method queryResult: parameter 2 (sOut) removed")]
+        B("Test.BServant.queryResult", "method queryResult: parameter 2 (out string sOut) removed")]
+
+
+def test_removed_first_parameter_is_the_one_change():
+    assert diff(SERVANT, "string sIn, out string sOut", "out string sOut") == [
+        B("Test.BServant.queryResult", "method queryResult: parameter 1 (string sIn) removed")]
+    base = "module Test { interface I { int f(int a, string b, int c); }; };"
+    assert diff(base, "int a, string b, int c", "int a, int c") == [
+        B("Test.I.f", "method f: parameter 2 (string b) removed")]
+
+
+def test_inserted_parameter_is_the_one_change():
+    assert diff(SERVANT, "string sIn, out string sOut", "int n, string sIn, out string sOut") == [
+        B("Test.BServant.queryResult", "method queryResult: parameter 1 (int n) added")]
+    base = "module Test { interface I { int f(int a, int c); }; };"
+    assert diff(base, "int a, int c", "int a, int b, int c") == [  # names say which of the ints is new
+        B("Test.I.f", "method f: parameter 2 (int b) added")]
+    assert diff(base, "int a, int c", "int a, int c, int d") == [
+        B("Test.I.f", "method f: parameter 3 (int d) added")]
+
+
+def test_parameters_that_do_not_align_pair_by_position():
+    assert diff(SERVANT, "string sIn, out string sOut", "int n") == [
+        B("Test.BServant.queryResult", "method queryResult: parameter 1 (n): type string changed to int"),
+        B("Test.BServant.queryResult", "method queryResult: parameter 2 (out string sOut) removed")]
 
 
 def test_reordered_parameters_are_breaking():
@@ -261,7 +285,7 @@ def test_first_difference_is_none_for_the_same_meaning_in_other_words():
 def test_first_difference_names_what_the_original_has():
     original = one(SERVANT.replace("out string sOut", "out string sOut, int limit"))
     assert first_difference(one(SERVANT), original) == "method queryResult: parameter 3 (int limit) added"
-    assert first_difference(original, one(SERVANT)) == "method queryResult: parameter 3 (limit) removed"
+    assert first_difference(original, one(SERVANT)) == "method queryResult: parameter 3 (int limit) removed"
 
 
 def test_first_difference_reports_compatible_differences_too():

@@ -67,7 +67,7 @@ def test_interfaces_since_classifies_each_change(mono):
     assert [(d.name, d.owner, d.file) for d in report.since.definitions] == [
         ("Test.BServant", "Test.BServer", "services/Test/BServer/BServant.tars")]
     assert [(c.kind, c.subject, c.message) for c in report.since.definitions[0].changes] == [
-        ("breaking", "Test.BServant.queryResult", "method queryResult: parameter 2 (sOut) removed"),
+        ("breaking", "Test.BServant.queryResult", "method queryResult: parameter 2 (out string sOut) removed"),
         ("compatible", "Test.BServant.ping", "method ping added")]
     assert report.to_json()["since"]["breaking"] == 1
 
@@ -107,7 +107,7 @@ def test_release_refuses_a_breaking_change_whose_clients_it_does_not_rebuild(mon
     mono.write("services/Test/AServer/BServant.tars", BREAKING)  # the copy follows: no stale copy
     only_server = plan(mono, ids=["Test.BServer"])
     assert only_server.breaking == [
-        "Test.BServer: breaking change to Test.BServant since HEAD (method queryResult: parameter 2 (sOut) removed "
+        "Test.BServer: breaking change to Test.BServant since HEAD (method queryResult: parameter 2 (out string sOut) removed "
         "(+1 more) in services/Test/BServer/BServant.tars) but its clients Test.AServer, Test.CServer are not in "
         "this release"]
     assert "breaking interface change: " + only_server.breaking[0] in only_server.notes
@@ -127,7 +127,7 @@ def test_a_copy_the_released_owner_breaks_is_refused_in_content_mode_too(mono):
                          registries=NoImages())[0]
     assert released.breaking == [
         "Test.BServer: Test.BServant in services/Test/BServer/BServant.tars breaks the copy Test.AServer builds with "
-        "(services/Test/AServer/BServant.tars: method queryResult: parameter 2 (sOut) removed)"]
+        "(services/Test/AServer/BServant.tars: method queryResult: parameter 2 (out string sOut) removed)"]
     assert [s.id for s in released.services if s.changed] == ["Test.BServer"]
 
 
