@@ -19,6 +19,11 @@ from tars_tasks.interfaces.model import Const, Enum, Field, IdlFile, Include, In
 
 MAX_TAG = 255  # tars2cpp: "struct memeber tag can't beyond 256"
 _INTEGER_TYPES = ("byte", "short", "int", "long", "unsigned byte", "unsigned short", "unsigned int")
+# what each integer type holds (TARS writes unsigned byte/short/int as the next wider signed type, but a value
+# beyond the unsigned range is no value of the declared type)
+_RANGES = {"byte": (-2**7, 2**7 - 1), "short": (-2**15, 2**15 - 1), "int": (-2**31, 2**31 - 1),
+           "long": (-2**63, 2**63 - 1), "unsigned byte": (0, 2**8 - 1), "unsigned short": (0, 2**16 - 1),
+           "unsigned int": (0, 2**32 - 1)}
 _VALUE_KINDS = {"int": "an integer", "float": "a number", "string": 'a "string"', "bool": "true or false",
                 "name": "an enum value"}
 
@@ -59,6 +64,7 @@ class _State:
     problems: list[Problem] = dataclass_field(default_factory=list)
     seen: dict[tuple[str, str], int] = dataclass_field(default_factory=dict)      # (module, name) -> line
     enum_values: dict[str, dict[str, int]] = dataclass_field(default_factory=dict)  # "Module.Enum" -> members
+    type_uses: list[tuple[int, int]] = dataclass_field(default_factory=list)  # where each user type is named
 
 
 Built = Union[Interface, _StructDraft, Enum, Const, _Key]
@@ -105,6 +111,7 @@ class IdlBuilder(Transformer):
 
     def user(self, children: list[list[Token]]) -> str:
         parts = children[0]
+        self.state.type_uses.append((parts[0].line or 1, parts[0].column or 1))
         if len(parts) == 1:
             return f"{self.state.module}.{parts[0]}"
         return ".".join(parts)
@@ -148,11 +155,17 @@ class IdlBuilder(Transformer):
             allowed = kinds[type_]
         elif type_.startswith(("vector<", "map<")):
             allowed = ()
-        else:
+        elif type_ in self.state.enum_values or tuple(type_.rsplit(".", 1)) in self.state.seen:
             allowed = ("int", "name")  # an enum: a number or one of its values (a struct cannot be checked here)
+        else:
+            return  # defined in an included file, or nowhere: references.py says so, at the type
         if value.kind not in allowed:
             need = " or ".join(_VALUE_KINDS[k] for k in allowed) if allowed else "no value"
             self._problem(value.token, f"{what}: type {type_} takes {need}, not {value.text}")
+        elif value.kind == "int" and type_ in _RANGES and value.text.lstrip("-").isdigit():
+            low, high = _RANGES[type_]
+            if not low <= int(value.text) <= high:
+                self._problem(value.token, f"{what}: {value.text} is out of range for {type_} ({low} to {high})")
 
     # ---- structs ---------------------------------------------------------------------------------------
     def field(self, children: list[Any]) -> tuple[Field, Token, Token]:
@@ -299,4 +312,4 @@ class IdlBuilder(Transformer):
         return IdlFile(self.state.path, includes,
                        tuple(b for b in built if isinstance(b, Interface)), structs,
                        tuple(b for b in built if isinstance(b, Enum)),
-                       tuple(b for b in built if isinstance(b, Const)))
+                       tuple(b for b in built if isinstance(b, Const)), tuple(self.state.type_uses))

@@ -102,6 +102,7 @@ class IdlFile:
     structs: tuple[Struct, ...]
     enums: tuple[Enum, ...]
     consts: tuple[Const, ...]
+    type_uses: tuple[tuple[int, int], ...] = ()  # (line, col) of each struct or enum type named, in file order
 
     def definitions(self) -> Iterator[Definition]:
         """Every definition, in file order."""

@@ -140,7 +140,7 @@ def _moved(parsed: IdlFile, path: str) -> IdlFile:
                    tuple(replace(d, file=path) for d in parsed.interfaces),
                    tuple(replace(d, file=path) for d in parsed.structs),
                    tuple(replace(d, file=path) for d in parsed.enums),
-                   tuple(replace(d, file=path) for d in parsed.consts))
+                   tuple(replace(d, file=path) for d in parsed.consts), parsed.type_uses)
 
 
 class _Includes:

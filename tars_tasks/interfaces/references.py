@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from tars_tasks.core.errors import Problem
-from tars_tasks.interfaces.model import IdlFile
+from tars_tasks.interfaces.model import Const, IdlFile, Interface, Struct
 
 _TYPE_PARTS = re.compile(r"[<>,\s]+")
 
@@ -20,17 +20,20 @@ def user_types(type_: str) -> list[str]:
 
 
 def undefined_types(files: Mapping[str, IdlFile]) -> list[Problem]:
-    """Located problems for each use of a type that ``files`` (path -> parsed) do not define where it is used."""
+    """Located problems (at the type's name) for each use of a type that ``files`` (path -> parsed) do not
+    define where it is used."""
     problems = []
     for path, parsed in sorted(files.items()):
         visible = _visible(files, path)
         if visible is None:
             continue
+        places = iter(parsed.type_uses)  # the builder's positions of the same names, in the same order
         for line, where, type_ in _uses(parsed):
             for name in user_types(type_):
+                at_line, col = next(places, (line, 1))
                 if name not in visible:
-                    problems.append(Problem(path, line, 1, "", f"{where}: type {name} is not defined in this file "
-                                                               f"or a file it includes"))
+                    problems.append(Problem(path, at_line, col, "", f"{where}: type {name} is not defined in "
+                                                                    "this file or a file it includes"))
     return sorted(problems)
 
 
@@ -53,14 +56,15 @@ def _visible(files: Mapping[str, IdlFile], path: str) -> set[str] | None:
 
 
 def _uses(parsed: IdlFile) -> Iterator[tuple[int, str, str]]:
-    """(line, what uses it, type) for every type written in the file."""
-    for struct in parsed.structs:
-        for field in struct.fields:
-            yield field.line, f"struct {struct.name}: field {field.name}", field.type
-    for interface in parsed.interfaces:
-        for method in interface.methods:
-            yield method.line, f"method {method.name}", method.ret
-            for param in method.params:
-                yield method.line, f"method {method.name}: parameter {param.name}", param.type
-    for const in parsed.consts:
-        yield const.line, f"const {const.name}", const.type
+    """(line, what uses it, type) for every type written in the file, in file order."""
+    for d in parsed.definitions():
+        if isinstance(d, Struct):
+            for field in d.fields:
+                yield field.line, f"struct {d.name}: field {field.name}", field.type
+        elif isinstance(d, Interface):
+            for method in d.methods:
+                yield method.line, f"method {method.name}", method.ret
+                for param in method.params:
+                    yield method.line, f"method {method.name}: parameter {param.name}", param.type
+        elif isinstance(d, Const):
+            yield d.line, f"const {d.name}", d.type

@@ -285,6 +285,67 @@ def test_checks_after_parsing_report_every_problem_of_a_file():
     ]
 
 
+def test_an_integer_default_or_const_out_of_its_type_range_is_located():
+    assert errors("""\
+        module A
+        {
+            struct S
+            {
+                0 optional byte ok = -128;
+                1 optional byte big = 1000;
+                2 optional short s = 32768;
+                3 optional int i = 0x80000000;
+                4 optional long l = 9223372036854775808;
+                5 optional unsigned byte ub = -1;
+                6 optional unsigned short us = 65536;
+                7 optional unsigned int ui = 4294967295;
+                8 optional unsigned int uj = 4294967296;
+            };
+            const byte B = 128;
+        };
+        """, "svc/A.tars") == [
+        "svc/A.tars:6:31: field big: 1000 is out of range for byte (-128 to 127)",
+        "svc/A.tars:7:30: field s: 32768 is out of range for short (-32768 to 32767)",
+        "svc/A.tars:8:28: field i: 2147483648 is out of range for int (-2147483648 to 2147483647)",
+        "svc/A.tars:9:29: field l: 9223372036854775808 is out of range for long "
+        "(-9223372036854775808 to 9223372036854775807)",
+        "svc/A.tars:10:39: field ub: -1 is out of range for unsigned byte (0 to 255)",
+        "svc/A.tars:11:40: field us: 65536 is out of range for unsigned short (0 to 65535)",
+        "svc/A.tars:13:38: field uj: 4294967296 is out of range for unsigned int (0 to 4294967295)",
+        "svc/A.tars:15:20: const B: 128 is out of range for byte (-128 to 127)",
+    ]
+
+
+def test_an_undefined_type_with_a_default_is_not_defined_located_at_the_type(tmp_path):
+    write(tmp_path, "svc/G.tars", textwrap.dedent("""\
+        module Base
+        {
+            enum Lang { EN };
+            struct Greeting
+            {
+                0 require string text;
+                1 optional strin lang = "en";
+                2 optional Lang l = "en";
+            };
+            interface Hello
+            {
+                int f(string a,
+                      Nope b);
+            };
+        };
+        """))
+    files, problems = parse_files(tmp_path, ["svc/G.tars"])
+    assert [str(p) for p in problems] == [
+        'svc/G.tars:8:29: field l: type Base.Lang takes an integer or an enum value, not "en"']
+    write(tmp_path, "svc/G.tars", (tmp_path / "svc/G.tars").read_text().replace('l = "en"', "l = EN"))
+    files, problems = parse_files(tmp_path, ["svc/G.tars"])
+    assert problems == []
+    assert [str(p) for p in undefined_types({f.path: f for f in files})] == [
+        "svc/G.tars:7:20: struct Greeting: field lang: type Base.strin is not defined in this file or a file it "
+        "includes",
+        "svc/G.tars:13:15: method f: parameter b: type Base.Nope is not defined in this file or a file it includes"]
+
+
 def test_same_name_in_two_blocks_of_one_module_is_a_duplicate():
     assert errors("module A { struct S { 0 require int a; }; };\nmodule B { struct S { 0 require int a; }; };\n"
                   "module A { enum S { X }; };") == [
@@ -396,10 +457,10 @@ def test_a_type_not_defined_in_the_file_or_its_includes_is_located(tmp_path):
     write(tmp_path, "svc/Blind.tars", '#include "/usr/include/Other.tars"\nmodule C { struct T { 0 require Z z; }; };')
     files, problems = parse_files(tmp_path, ["svc/Blind.tars", "svc/Types.tars", "svc/Use.tars"])
     assert [str(p) for p in undefined_types({f.path: f for f in files})] == [
-        "svc/Use.tars:2:1: method get: parameter all: type A.Itme is not defined in this file or a file it includes",
-        "svc/Use.tars:3:1: struct S: field i: type B.Item is not defined in this file or a file it includes",
-        "svc/Use.tars:3:1: struct S: field m: type A.Nope is not defined in this file or a file it includes",
-        "svc/Use.tars:4:1: const LIMIT: type B.E is not defined in this file or a file it includes",
+        "svc/Use.tars:2:51: method get: parameter all: type A.Itme is not defined in this file or a file it includes",
+        "svc/Use.tars:3:33: struct S: field i: type B.Item is not defined in this file or a file it includes",
+        "svc/Use.tars:3:87: struct S: field m: type A.Nope is not defined in this file or a file it includes",
+        "svc/Use.tars:4:18: const LIMIT: type B.E is not defined in this file or a file it includes",
     ]
 
 

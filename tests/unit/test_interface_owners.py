@@ -165,7 +165,7 @@ def test_parsed_files_are_cached_by_content_and_the_cache_never_hides_a_change(s
 def test_a_type_neither_defined_nor_included_is_located(server):
     server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
     server.write("services/Test/AServer/A.tars", "module Test { interface A { int f(Req r); }; };\n")
-    assert problems(server) == ["services/Test/AServer/A.tars:1:1: method f: parameter r: type Test.Req is not "
+    assert problems(server) == ["services/Test/AServer/A.tars:1:35: method f: parameter r: type Test.Req is not "
                                 "defined in this file or a file it includes"]
 
 
