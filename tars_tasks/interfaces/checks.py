@@ -22,8 +22,8 @@ from tars_tasks.interfaces.sources import services_folder
 def stale_copy_problem(c: Copy, difference: str) -> Problem:
     original = c.original
     return Problem(c.copy.file, c.copy.line, c.copy.col, "",
-                   f"{c.copy.full_name} is a stale copy of {original.file}:{original.line} (owned by {c.owner}): "
-                   f"{difference} in {original.file}")
+                   f"{c.copy.full_name} is a stale copy of {original.file}:{original.line} (owned by {c.owner}), "
+                   f"which differs: {difference}")
 
 
 def stale_copies(catalog: Catalog) -> list[Problem]:

@@ -80,7 +80,7 @@ def test_validate_names_the_stale_copy_and_the_undeclared_call(repo):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "services/Shop/CartServer/Hello.tars:6:15: Base.Hello is a stale copy of services/Base/HelloServer/Hello.tars:11 "
-        "(owned by Base.HelloServer): method test: parameter 1 (int n) added in services/Base/HelloServer/Hello.tars",
+        "(owned by Base.HelloServer), which differs: method test: parameter 1 (int n) added",
         "services/Shop/WebGateway/server.js:6:26: warning: Shop.WebGateway calls Shop.CartServer.CartObj but "
         "Shop.CartServer is not in its dependsOn (services/Shop/WebGateway/values.yaml): the deploy order cannot be "
         "trusted; add it (see `invoke graph --suggest`)"]

@@ -99,8 +99,8 @@ def test_a_stale_copy_is_an_error_at_the_copy_naming_both_files_and_the_first_di
     server.write("services/Test/AServer/BServant.tars", HELLO.replace(", out string sOut", ""))
     assert problems(server) == [
         "services/Test/AServer/BServant.tars:4:15: Test.BServant is a stale copy of "
-        "services/Test/BServer/BServant.tars:4 (owned by Test.BServer): method queryResult: parameter 2 "
-        "(out string sOut) added in services/Test/BServer/BServant.tars"]
+        "services/Test/BServer/BServant.tars:4 (owned by Test.BServer), which differs: method queryResult: "
+        "parameter 2 (out string sOut) added"]
 
 
 def test_a_stale_copy_of_a_struct_is_an_error_too(server):
@@ -108,6 +108,15 @@ def test_a_stale_copy_of_a_struct_is_an_error_too(server):
     server.write("services/Test/AServer/BServant.tars", HELLO.replace("1 optional int lang = 0;", ""))
     assert [p.split(": ", 1)[0] for p in problems(server)] == ["services/Test/AServer/BServant.tars:3:12"]
     assert "Test.Req is a stale copy of services/Test/BServer/BServant.tars:3" in problems(server)[0]
+
+
+def test_a_stale_default_reads_with_the_owners_file_before_the_explanation(server):
+    server.service("Test", "AServer", "servants:\n  - name: AObj\n    port: 10000\n")
+    server.write("services/Test/AServer/BServant.tars", HELLO.replace("lang = 0;", "lang = 1;"))
+    assert problems(server) == [
+        "services/Test/AServer/BServant.tars:3:12: Test.Req is a stale copy of services/Test/BServer/BServant.tars:3 "
+        "(owned by Test.BServer), which differs: field lang (tag 1): default 1 changed to 0: an optional field "
+        "equal to its default is not sent"]
 
 
 def test_a_copy_differing_only_in_comments_layout_and_parameter_names_is_current(server):
