@@ -17,8 +17,10 @@ Every `invoke` is a new process with the code under test first on PYTHONPATH. Pr
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +43,16 @@ from tars_tasks.image.artifacts import resolve  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
 
 GiB = 1 << 30
+# Python as an installed package runs: pip writes the bytecode at install. This machine sets
+# PYTHONDONTWRITEBYTECODE, which would make every `invoke` here compile ~100 modules from source (~0.1 s);
+# the runs below keep their bytecode in a folder of their own instead.
+PYCACHE = tempfile.mkdtemp(prefix="tars-bench-pycache-")
+atexit.register(shutil.rmtree, PYCACHE, True)
+
+
+def python_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": PYCACHE, **(extra or {})}
 CPU: dict[str, list[float]] = {}  # the last two words of a command -> CPU seconds of each run
 
 
@@ -114,7 +126,7 @@ class Repo:
         self.env = self.env_for(code)
 
     def env_for(self, code: Path) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(code), "INVOKE_TARS_HELM": self.helm}
+        return python_env({"PYTHONPATH": str(code), "INVOKE_TARS_HELM": self.helm})
 
     def invoke(self, *args: str, code: Path = ROOT) -> tuple[float, int]:
         return run([sys.executable, "-m", "invoke", *args], self.root, self.env_for(code))
@@ -141,7 +153,7 @@ def one_service(repo: Repo, sid: str, repeat: int, tmp: Path) -> tuple[float, fl
     _, chart = package(service, settings, resolve(settings, [service])[sid].tag, tmp / "one")
     argv = [repo.helm, "template", service.name, str(chart), "--namespace", settings.namespace]
     cli, helm = interleaved(lambda: repo.invoke("template", "--service", sid)[0],
-                            lambda: run(argv, repo.root, os.environ.copy())[0], repeat)
+                            lambda: run(argv, repo.root, python_env())[0], repeat)
     return cli, lib, helm
 
 
@@ -177,12 +189,12 @@ def main() -> None:
                      f"`helm template` of X's chart: {helm:.3f} s", f"{cli / helm:.1f}x (library {lib / helm:.1f}x)",
                      "<= 4x"))
         listing, bare = interleaved(lambda: repo.invoke("--list")[0],
-                                    lambda: run([sys.executable, "-c", "pass"], repo.root, os.environ.copy())[0],
+                                    lambda: run([sys.executable, "-c", "pass"], repo.root, python_env())[0],
                                     max(args.repeat, 5))
         empty = tmp / "empty"  # invoke's own start: a tasks.py with one empty task
         empty.mkdir()
         (empty / "tasks.py").write_text("from invoke import task\n\n\n@task\ndef nothing(c):\n    pass\n")
-        invoke_only = median(lambda: run([sys.executable, "-m", "invoke", "--list"], empty, os.environ.copy())[0],
+        invoke_only = median(lambda: run([sys.executable, "-m", "invoke", "--list"], empty, python_env())[0],
                              max(args.repeat, 5))
         rows.append(("`invoke --list`", f"{listing:.3f} s (invoke alone, empty tasks.py: {invoke_only:.3f} s, "
                      f"{invoke_only / bare:.1f}x)", f"`python3 -c pass`: {bare:.3f} s", f"{listing / bare:.1f}x",
