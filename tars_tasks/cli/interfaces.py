@@ -46,12 +46,15 @@ def suggestion_text(suggestions: list[Suggestion], cycles: list[list[str]]) -> s
 
 
 @tars_task(help={"format": "text (default), json, dot (Graphviz) or svg (drawn by Graphviz's dot)",
-                 "suggest": "print the dependsOn lists that would match the calls found"})
+                 "suggest": "print the dependsOn lists that would match the calls found (text or json)"})
 @reports_errors
 def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
     """Show dependsOn as declared and the calls found in each service's source, side by side."""
     if format not in FORMATS:
         raise UsageError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    if suggest_ and format in ("dot", "svg"):
+        raise UsageError(f"--suggest prints dependsOn lists, not a drawing: use it with --format text or json, "
+                         f"not --format {format}")
     from tars_tasks.interfaces.graph import build, service_calls, suggest, to_dot, to_svg
     from tars_tasks.interfaces.sources import services_folder
     from tars_tasks.project import Project
@@ -59,7 +62,10 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
     project = Project.load(settings_of(c))
     settings = project.settings
     found = build(project.services, service_calls(settings.root, services_folder(settings), project.services))
-    if suggest_:
+    if suggest_ and format == "json":
+        suggestions, cycles = suggest(found)
+        print(json.dumps({"suggestions": [s.to_json() for s in suggestions], "cycles": cycles}, indent=2))
+    elif suggest_:
         print(suggestion_text(*suggest(found)), end="")
     elif format == "json":
         print(json.dumps(found.to_json(), indent=2))

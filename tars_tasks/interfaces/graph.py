@@ -122,6 +122,12 @@ class Suggestion:
     added: list[Call]  # calls not declared yet (first call of each)
     uncalled: list[str]  # declared, no call found (kept: the scan cannot see every dependency)
 
+    def to_json(self) -> dict:
+        return {"service": self.service, "file": self.file, "dependsOn": self.depends_on,
+                "added": [{"service": c.callee, "object": c.written, "file": c.file, "line": c.line, "col": c.col}
+                          for c in self.added],
+                "uncalled": self.uncalled}
+
 
 def suggest(graph: Graph) -> tuple[list[Suggestion], list[list[str]]]:
     """The dependsOn lists that would match the calls, for every service with a call it does not declare;

@@ -90,6 +90,19 @@ def test_validate_names_the_stale_copy_and_the_undeclared_call(repo):
                               "  - Shop.PayServer  # declared, no call found\n"
                               "  - Shop.CartServer  # new: calls Shop.CartServer.CartObj at "
                               "services/Shop/WebGateway/server.js:6:26\n")
+    as_json = repo("graph", "--suggest", "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == {"cycles": [], "suggestions": [{
+        "service": "Shop.WebGateway", "file": "services/Shop/WebGateway/values.yaml",
+        "dependsOn": ["Shop.OrderServer", "Shop.PayServer", "Shop.CartServer"],
+        "added": [{"service": "Shop.CartServer", "object": "Shop.CartServer.CartObj",
+                   "file": "services/Shop/WebGateway/server.js", "line": 6, "col": 26}],
+        "uncalled": ["Shop.OrderServer", "Shop.PayServer"]}]}
+    for drawing in ("dot", "svg"):
+        refused = repo("graph", "--suggest", "--format", drawing)
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert (f"--suggest prints dependsOn lists, not a drawing: use it with --format text or json, "
+                f"not --format {drawing}") in refused.stderr
 
 
 def test_release_refuses_a_breaking_change_its_clients_are_not_released_with(repo):
