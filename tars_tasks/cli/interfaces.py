@@ -106,10 +106,12 @@ def interfaces(c: Context, since: str | None = None, json_: bool = False, check:
     if check and since is None:
         raise UsageError("--check compares with a base: give --since REF")
     from tars_tasks.interfaces.report import interfaces_report
+    from tars_tasks.plan.changes import changed_files
     from tars_tasks.project import Project
 
     project = Project.load(settings_of(c))
-    report = interfaces_report(project.settings, project.services, since)
+    changed = changed_files(project.settings.root, since) if since is not None else []  # says why a ref is bad
+    report = interfaces_report(project.settings, project.services, since, changed)
     print(json.dumps(report.to_json(), indent=2) if json_ else interfaces_text(report), end="\n" if json_ else "")
     for p in report.problems:
         print(p, file=sys.stderr)

@@ -1,7 +1,7 @@
-"""The .tars files as they were at a git ref: which changed since, and what they said then.
+"""The .tars files as they were at a git ref: what they said then.
 
-One `git diff` names the changed .tars files; one `git cat-file --batch` reads all their old versions (a
-process per file would cost more than parsing them).
+The caller names the changed files (plan/changes.py changed_files, which also says why a ref is no base);
+one `git cat-file --batch` reads all their old versions (a process per file would cost more than parsing them).
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from tars_tasks.core.errors import InputError, Problem, UsageError
 from tars_tasks.interfaces.model import IdlFile
 from tars_tasks.interfaces.parser import parse_text
-from tars_tasks.interfaces.sources import IDL_SUFFIX
 
 GIT_TIMEOUT = 120
 
@@ -24,19 +23,6 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         raise UsageError("git is not installed; --since needs it") from None
     except subprocess.TimeoutExpired:
         raise UsageError(f"git {args[0]} timed out") from None
-
-
-def changed_idl_files(root: Path, ref: str) -> list[str]:
-    """Repo-relative .tars files that differ between ``ref`` and the work tree (new untracked ones too)."""
-    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
-        raise UsageError(f"--since {ref}: no such commit in this clone (a shallow clone needs more history: "
-                         "fetch-depth: 0)")
-    diff = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", ref, "--", f"*{IDL_SUFFIX}")
-    if diff.returncode != 0:
-        raise UsageError(f"--since {ref}: git diff failed: {diff.stderr.decode(errors='replace').strip()}")
-    new = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", f"*{IDL_SUFFIX}")
-    names = (diff.stdout + b"\0" + new.stdout).decode("utf-8", "surrogateescape").split("\0")
-    return sorted({n for n in names if n})
 
 
 def texts_at(root: Path, ref: str, paths: Sequence[str]) -> dict[str, str | None]:

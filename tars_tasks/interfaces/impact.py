@@ -9,7 +9,7 @@ left out (the stale-copy check covers it).
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from tars_tasks.core.settings import Settings
 from tars_tasks.interfaces.cache import cache_path
 from tars_tasks.interfaces.catalog import Catalog, load
 from tars_tasks.interfaces.compare import Change, changes
-from tars_tasks.interfaces.history import changed_idl_files, parsed_at
+from tars_tasks.interfaces.history import parsed_at
 from tars_tasks.interfaces.model import Definition, IdlFile
 from tars_tasks.interfaces.owners import service_owners
 from tars_tasks.interfaces.sources import IDL_SUFFIX, services_folder, tracked_files
@@ -79,11 +79,10 @@ def _compare_file(catalog: Catalog, path: str, old: IdlFile | None, new: IdlFile
     return out
 
 
-def since(catalog: Catalog, root: Path, ref: str, services: Sequence[Service],
-          changed: Sequence[str] | None = None) -> Since:
-    """The changes of owned definitions between ``ref`` and the work tree. ``changed``: the changed files when
-    the caller knows them already (only the .tars ones are looked at)."""
-    files = sorted(f for f in changed if f.endswith(".tars")) if changed is not None else changed_idl_files(root, ref)
+def since(catalog: Catalog, root: Path, ref: str, services: Sequence[Service], changed: Sequence[str]) -> Since:
+    """The changes of owned definitions between ``ref`` and the work tree. ``changed``: the files changed since
+    ``ref`` (plan/changes.py changed_files, which checks the ref; only the .tars ones are looked at)."""
+    files = sorted(f for f in changed if f.endswith(IDL_SUFFIX))
     old, failed = parsed_at(root, ref, files)
     notes = [f"{path} does not parse ({catalog.unparsed[path]}): not compared with {ref}"
              for path in files if path in catalog.unparsed]
@@ -160,9 +159,11 @@ class PlanImpact:
             raise InputError(errors)
 
 
-def plan_impact(settings: Settings, services: Sequence[Service], ref: str | None) -> PlanImpact:
+def plan_impact(settings: Settings, services: Sequence[Service], ref: str | None,
+                changed: Callable[[], Sequence[str]] = lambda: ()) -> PlanImpact:
     """The interface side of a plan: with ``ref`` (--since), the clients a change to an owned definition
-    marks; in any case what `release` needs to refuse a breaking change."""
+    marks (``changed``: the files changed since ``ref``, asked only when the monorepo has .tars files); in any
+    case what `release` needs to refuse a breaking change."""
     folder = services_folder(settings)
     listing = tracked_files(settings.root, folder)
     if not any(f.endswith(IDL_SUFFIX) for f in listing):
@@ -170,5 +171,5 @@ def plan_impact(settings: Settings, services: Sequence[Service], ref: str | None
     catalog = load(settings.root, folder, services, listing=listing, cache_file=cache_path(settings))
     if ref is None:
         return PlanImpact(catalog, None, {})
-    result = since(catalog, settings.root, ref, services)
+    result = since(catalog, settings.root, ref, services, changed())
     return PlanImpact(catalog, result, rebuild_reasons(catalog, result))

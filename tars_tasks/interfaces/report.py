@@ -62,8 +62,10 @@ def rows(catalog: Catalog) -> list[Row]:
     return out
 
 
-def interfaces_report(settings: Settings, services: Sequence[Service], ref: str | None = None) -> InterfacesReport:
-    """Every interface, its owner and clients; with ``ref``, the changes since it (git)."""
+def interfaces_report(settings: Settings, services: Sequence[Service], ref: str | None = None,
+                      changed: Sequence[str] = ()) -> InterfacesReport:
+    """Every interface, its owner and clients; with ``ref``, the changes since it of the ``changed`` files
+    (plan/changes.py changed_files)."""
     catalog = load(settings.root, services_folder(settings), services, cache_file=cache_path(settings))
-    result = since(catalog, settings.root, ref, services) if ref is not None else None
+    result = since(catalog, settings.root, ref, services, changed) if ref is not None else None
     return InterfacesReport(rows(catalog), catalog.problems, result)

@@ -170,7 +170,8 @@ def through_interfaces(draft: Draft, since: str | None) -> PlanImpact:
     it as changed, with the reason (interfaces/impact.py); and what the breaking-change gate of `release`
     needs, in either mode. A .tars file of a selected service (or one it includes) that does not parse is
     refused here, like any other bad input of theirs, before any work."""
-    impact = plan_impact(draft.project.settings, draft.project.services, since)
+    settings = draft.project.settings
+    impact = plan_impact(settings, draft.project.services, since, lambda: changed_files(settings.root, since or ""))
     chosen = {s.id for s in draft.selected}
     impact.require_parsed(chosen)
     for sid, why in sorted(impact.reasons.items()):

@@ -214,3 +214,12 @@ def test_a_tars_file_that_did_not_parse_at_the_base_is_not_compared(repo):
     assert "added" not in result.stdout
     assert f"note: {HELLO} at HEAD does not parse (services/Base/HelloServer/Hello.tars:13:18: unexpected ';'" \
         in result.stdout
+
+
+def test_interfaces_since_a_missing_ref_is_the_plan_message_not_shallow_in_a_full_clone(repo):
+    full = repo("interfaces", "--since", "nosuchref")
+    assert full.returncode == 2
+    assert "--since nosuchref: no such commit in this clone." in full.stderr
+    assert "shallow" not in full.stderr
+    plan = repo("plan", "--since", "nosuchref", "--dry-run")
+    assert plan.returncode == 2 and "--since nosuchref: no such commit in this clone." in plan.stderr

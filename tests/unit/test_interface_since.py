@@ -12,6 +12,7 @@ from tars_tasks import Options, make_plan
 from tars_tasks.core.errors import UsageError
 from tars_tasks.deploy.release import refuse_breaking
 from tars_tasks.interfaces.report import interfaces_report
+from tars_tasks.plan.changes import changed_files
 
 OWNER = """\
 module Test
@@ -62,7 +63,7 @@ def plan(repo: Monorepo, **options):
 def test_interfaces_since_classifies_each_change(mono):
     mono.write("services/Test/BServer/BServant.tars", BREAKING)
     project = mono.load()
-    report = interfaces_report(project.settings, project.services, "HEAD")
+    report = interfaces_report(project.settings, project.services, "HEAD", changed_files(mono.root, "HEAD"))
     assert report.since is not None
     assert [(d.name, d.owner, d.file) for d in report.since.definitions] == [
         ("Test.BServant", "Test.BServer", "services/Test/BServer/BServant.tars")]
@@ -76,7 +77,7 @@ def test_a_compatible_change_is_not_breaking_and_a_copy_edit_is_no_owner_change(
     mono.write("services/Test/BServer/BServant.tars", COMPATIBLE)
     mono.write("services/Test/AServer/BServant.tars", "// edited copy\n" + OWNER)
     project = mono.load()
-    since = interfaces_report(project.settings, project.services, "HEAD").since
+    since = interfaces_report(project.settings, project.services, "HEAD", changed_files(mono.root, "HEAD")).since
     assert since is not None and since.breaking == []
     assert [(d.name, [c.kind for c in d.changes]) for d in since.definitions] == [("Test.BServant", ["compatible"])]
 
@@ -131,7 +132,7 @@ def test_a_copy_the_released_owner_breaks_is_refused_in_content_mode_too(mono):
     assert [s.id for s in released.services if s.changed] == ["Test.BServer"]
 
 
-def test_since_a_missing_ref_is_a_usage_error(mono):
+def test_only_the_changed_files_named_are_compared(mono):
+    mono.write("services/Test/BServer/BServant.tars", BREAKING)
     project = mono.load()
-    with pytest.raises(UsageError, match="--since nope: no such commit"):
-        interfaces_report(project.settings, project.services, "nope")
+    assert interfaces_report(project.settings, project.services, "HEAD", []).since.definitions == []
