@@ -52,6 +52,16 @@ def test_every_corpus_file_parses(rel):
         assert definition.file == rel and definition.module
 
 
+def test_every_corpus_file_reads_back_from_the_parse_cache_as_it_was_parsed():
+    import json
+
+    from tars_tasks.interfaces.cache import _decode, _encode
+
+    for rel in CORPUS_FILES:
+        parsed = corpus(rel)
+        assert _decode(json.loads(json.dumps(_encode(parsed)))) == parsed, rel
+
+
 def test_corpus_includes_resolve_relative_to_the_including_file():
     files, problems = parse_files(CORPUS, CORPUS_FILES)
     assert len(files) == len(CORPUS_FILES)
