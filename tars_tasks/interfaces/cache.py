@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -41,23 +41,16 @@ def parser_digest() -> str:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {c: tuple(f.name for f in fields(c)) for c in _CLASSES.values()}
-_SCALARS = (str, int, float, bool, type(None))
 
 
-def _encode(value: Any) -> Any:
-    """A model value as JSON: a dataclass as {"@": class name, "v": its fields in order}, a tuple as a list.
-    (Field names per class are looked up once: `dataclasses.fields` per object was a quarter of a cold run.)"""
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    names = _FIELDS.get(kind)
-    if names is not None:
-        return {"@": kind.__name__, "v": [_encode(getattr(value, name)) for name in names]}
-    if kind in (tuple, list):
-        return [_encode(v) for v in value]
-    if is_dataclass(value) and not isinstance(value, type):  # a model class missing from _CLASSES
-        raise TypeError(f"{kind.__name__} is not a class the cache can read back")
-    return value
+def _as_json(value: Any) -> Any:
+    """json.dumps' `default`: a model value as {"@": class name, "v": its fields in order} (tuples are lists
+    to json already). Field names per class are looked up once and the C encoder walks everything else:
+    encoding object by object in Python was a quarter of a cold interface check."""
+    names = _FIELDS.get(type(value))
+    if names is None:
+        raise TypeError(f"{type(value).__name__} is not a class the cache can read back")
+    return {"@": type(value).__name__, "v": [getattr(value, name) for name in names]}
 
 
 _NESTED = (dict, list)
@@ -110,7 +103,7 @@ class ParseCache:
         return parsed, problems
 
     def put(self, path: str, sha1: str, parsed: model.IdlFile | None, problems: list[Problem]) -> None:
-        self.entries[path] = {"sha1": sha1, "file": _encode(parsed) if parsed is not None else None,
+        self.entries[path] = {"sha1": sha1, "file": parsed,  # encoded by save() (json.dumps with _as_json)
                               "problems": [[p.line, p.col, p.path, p.message, p.warning] for p in problems]}
         self.changed = True
 
@@ -125,7 +118,8 @@ class ParseCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.path, json.dumps({"format": CACHE_FORMAT, "parser": parser_digest(),
-                                                     "files": self.entries}, separators=(",", ":")))
+                                                     "files": self.entries}, separators=(",", ":"),
+                                                    default=_as_json))
         except OSError:
             pass  # a read-only checkout still validates; it only parses everything each time
 
