@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tars_tasks.chart.package import Chart, assemble, template_for
-from tars_tasks.core.errors import TarsError, UsageError
+from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
 from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
@@ -108,7 +108,12 @@ def select(draft: Draft) -> None:
     selected = project.select(list(draft.opts.ids))
     if draft.opts.with_deps:
         selected = project.select(sorted(closure([s.id for s in selected], project.edges())))
-    project.require_valid(selected)
+    try:
+        project.require_valid(selected)
+    except InputError as exc:  # their .tars files that do not parse too: every bad input in one run
+        impact = plan_impact(project.settings, project.services, None)
+        unparsed = impact.catalog.parse_errors({s.id for s in selected}) if impact.catalog is not None else []
+        raise InputError(exc.problems + unparsed) from None
     draft.selected = selected
 
 

@@ -223,3 +223,17 @@ def test_interfaces_since_a_missing_ref_is_the_plan_message_not_shallow_in_a_ful
     assert "shallow" not in full.stderr
     plan = repo("plan", "--since", "nosuchref", "--dry-run")
     assert plan.returncode == 2 and "--since nosuchref: no such commit in this clone." in plan.stderr
+
+
+def test_release_reports_bad_values_and_a_tars_file_that_does_not_parse_in_one_run(repo):
+    values = repo.root / "services/Shop/CartServer/values.yaml"
+    values.write_text(values.read_text().replace("port: 11000", "port: 70000", 1))
+    hello = repo.root / HELLO
+    hello.write_text(hello.read_text() + "int x(;\n")
+    result = repo("release", "--all", "--dry-run")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "2 problem(s) found"
+    assert lines[0].startswith("services/Shop/CartServer/values.yaml:") and "70000 is greater than 65535" in lines[0]
+    assert lines[1].startswith(f"{HELLO}:") and "unexpected 'int'" in lines[1]
+    assert not (repo.root / "dist" / "charts").exists()
