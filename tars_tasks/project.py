@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tars_tasks.core.errors import InputError, Problem, UsageError
+from tars_tasks.core.errors import InputError, Problem, UsageError, errors_only
 from tars_tasks.core.graph import edges_of
 from tars_tasks.core.services import Discovery, Service, discover, select
 from tars_tasks.core.settings import Settings
@@ -101,7 +101,7 @@ class Project:
     def require_valid(self, services: Iterable[Service] | None = None) -> None:
         """Raise InputError with every error when any of ``services`` (default: all) is invalid."""
         problems = self.problems if services is None else self.problems_for(services)
-        errors = [p for p in problems if not p.warning]
+        errors = errors_only(problems)
         if errors:
             raise InputError(errors)
 

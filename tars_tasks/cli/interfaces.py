@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import reports_errors, settings_of, tars_task
-from tars_tasks.core.errors import UsageError
+from tars_tasks.core.errors import UsageError, errors_only
 
 if TYPE_CHECKING:  # the parser (lark) and the project are imported by the tasks that run, not by `invoke --list`
     from tars_tasks.interfaces.graph import Graph, Suggestion
@@ -116,7 +116,7 @@ def interfaces(c: Context, since: str | None = None, json_: bool = False, check:
     for p in report.problems:
         print(p, file=sys.stderr)
     breaking = report.since.breaking if report.since is not None else []
-    errors = [p for p in report.problems if not p.warning]  # a file that does not parse: the list is incomplete
+    errors = errors_only(report.problems)  # a file that does not parse: the list is incomplete
     if errors or (check and breaking):
         said = [f"{len(errors)} problem(s) in .tars files"] if errors else []
         if check and breaking:

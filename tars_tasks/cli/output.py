@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
-from tars_tasks.core.errors import Problem
+from tars_tasks.core.errors import Problem, errors_only
 from tars_tasks.deploy.report import Report
 from tars_tasks.plan.model import Plan
 
@@ -132,7 +132,7 @@ class JsonReporter:
         return self._dump(rows)
 
     def problems(self, problems: Sequence[Problem], services: int) -> str:
-        errors = [p for p in problems if not p.warning]
+        errors = errors_only(problems)
         return self._dump({"valid": not errors, "services": services, "problems": [p.to_json() for p in problems]})
 
     def plan(self, plan: Plan) -> str:

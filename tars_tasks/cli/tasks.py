@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context, Exit
 
 from tars_tasks.cli.common import SERVICE_HELP, reports_errors, settings_of, tars_task
-from tars_tasks.core.errors import TarsError, UsageError
+from tars_tasks.core.errors import TarsError, UsageError, errors_only
 from tars_tasks.core.settings import parse_jobs
 
 if TYPE_CHECKING:  # the project and the reporters are imported by the task that runs: `invoke --list` stays light
@@ -52,7 +52,6 @@ def validate(c: Context, service: list[str] | None = None, json_: bool = False, 
     """Check every values.yaml and its overlays (schema, cross-field rules, dependency graph, rendered CRDs)."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.project import Project, check_all_environments
-    from tars_tasks.validate.schema import errors_only
 
     settings = settings_of(c)
     if all_envs:

@@ -4,6 +4,7 @@ Exit codes: 0 ok, 1 invalid input or failed work, 2 usage or configuration error
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -46,3 +47,8 @@ class Problem:
     def to_json(self) -> dict:
         return {"file": self.file, "line": self.line, "col": self.col, "path": self.path,
                 "message": self.message, "severity": "warning" if self.warning else "error"}
+
+
+def errors_only(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that stop work (warnings do not)."""
+    return [p for p in problems if not p.warning]

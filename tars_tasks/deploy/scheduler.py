@@ -132,7 +132,7 @@ class _Run(Generic[K]):
         for t, ds in scheduler.needs.items():
             for d in set(ds):
                 self.dependents[d].append(t)
-        self.chain = _chain_lengths(scheduler.needs, self.dependents)
+        self.chain = _chain_lengths(dict(self.waiting), self.dependents)
         self._order = itertools.count()
         self._heap: list[tuple[int, int, K]] = []
         self._push(t for t, n in self.waiting.items() if n == 0)
@@ -185,17 +185,17 @@ class _Run(Generic[K]):
             todo.extend(self.dependents[t])
 
 
-def _chain_lengths(needs: Mapping[K, Sequence[K]], dependents: Mapping[K, list[K]]) -> dict[K, int]:
-    """task -> how many tasks the longest chain starting at it holds (itself included): Kahn's order over
-    ``needs``, then one pass backwards. Tasks on a cycle never become ready; they count 1."""
-    waiting = {t: len(set(ds)) for t, ds in needs.items()}
+def _chain_lengths(waiting: dict[K, int], dependents: Mapping[K, list[K]]) -> dict[K, int]:
+    """task -> how many tasks the longest chain starting at it holds (itself included): Kahn's order from
+    ``waiting`` (task -> its unmet needs; consumed), then one pass backwards. Tasks on a cycle never become
+    ready; they count 1."""
     order = [t for t, n in waiting.items() if n == 0]
     for t in order:  # grows while it is walked: a topological order of every task not on a cycle
         for nxt in dependents[t]:
             waiting[nxt] -= 1
             if waiting[nxt] == 0:
                 order.append(nxt)
-    chain = dict.fromkeys(needs, 1)
+    chain = dict.fromkeys(dependents, 1)
     for t in reversed(order):
         chain[t] = 1 + max((chain[d] for d in dependents[t]), default=0)
     return chain

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import subprocess
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
@@ -20,10 +19,10 @@ from pathlib import Path
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from tars_tasks.core.errors import InputError, Problem
-from tars_tasks.core.files import FileLister
 from tars_tasks.interfaces.builder import IdlBuilder
 from tars_tasks.interfaces.lexer import TarsLexer
 from tars_tasks.interfaces.model import IdlFile, Include
+from tars_tasks.interfaces.sources import tracked_files
 
 IDL_SUFFIX = ".tars"
 
@@ -178,13 +177,4 @@ def tracked_idl_files(root: Path, under: str = ".") -> list[str]:
 
     ``under`` (e.g. the services folder) keeps out .tars files that belong to no service, such as test data.
     """
-    pathspec = f"*{IDL_SUFFIX}" if under in ("", ".") else f"{under.strip('/')}/*{IDL_SUFFIX}"
-    try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--", pathspec], cwd=root,
-                             capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        out = None
-    if out is None or out.returncode != 0:
-        return [f for f in FileLister(root).under(under or ".") if f.endswith(IDL_SUFFIX)]
-    listed = {f for f in out.stdout.decode("utf-8", "surrogateescape").split("\0") if f}
-    return sorted(f for f in listed if (root / f).is_file())  # tracked but deleted: gone
+    return [f for f in tracked_files(root, under or ".") if f.endswith(IDL_SUFFIX) and (root / f).is_file()]

@@ -55,6 +55,7 @@ class Draft:
     changed: Reasons = field(default_factory=dict)
     in_registry: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    changed_paths: list[str] | None = None  # --since: the files git says changed (asked once per plan)
 
     def add_artifacts(self, services: list[Service]) -> None:
         settings = self.project.settings
@@ -163,7 +164,8 @@ def changed_in_git(draft: Draft) -> None:
     """--since REF: a service changed when a file in its folder, one of its build.inputs, or the chart or
     Dockerfile templates changed since REF."""
     settings, ref = draft.project.settings, draft.opts.since or ""
-    touched = services_touched(settings.root, draft.selected, changed_files(settings.root, ref),
+    draft.changed_paths = changed_files(settings.root, ref)
+    touched = services_touched(settings.root, draft.selected, draft.changed_paths,
                                settings.path(settings.chart_dir), env=settings.env)
     for sid, files in touched.items():
         shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
@@ -176,7 +178,9 @@ def through_interfaces(draft: Draft, since: str | None) -> PlanImpact:
     needs, in either mode. A .tars file of a selected service (or one it includes) that does not parse is
     refused here, like any other bad input of theirs, before any work."""
     settings = draft.project.settings
-    impact = plan_impact(settings, draft.project.services, since, lambda: changed_files(settings.root, since or ""))
+    impact = plan_impact(settings, draft.project.services, since,
+                         lambda: draft.changed_paths if draft.changed_paths is not None
+                         else changed_files(settings.root, since or ""))
     chosen = {s.id for s in draft.selected}
     impact.require_parsed(chosen)
     for sid, why in sorted(impact.reasons.items()):

@@ -133,29 +133,20 @@ def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
 
 def validate(discovery: Discovery, settings: Settings | None = None) -> list[Problem]:
     """All problems of all discovered services (including dependency-graph problems), sorted by place."""
+    return validate_selected(discovery, discovery.services, settings)
+
+
+def validate_selected(discovery: Discovery, selected: Iterable[Service],
+                      settings: Settings | None = None) -> list[Problem]:
+    """The problems of the ``selected`` services' own files (schema, rules, and with ``settings`` their build),
+    and the dependency-graph and collision problems among everything discovered (core/index.py: what their
+    rules need), sorted by place."""
     problems = list(discovery.problems)
     lister = FileLister(settings.root) if settings is not None else None  # one listing for every service
-    for service in discovery.services:
+    for service in selected:
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:
             problems.extend(build_problems(service, settings, lister))
     problems.extend(dependency_problems(discovery.services))
     problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
-
-
-def validate_selected(discovery: Discovery, selected: Iterable[Service], settings: Settings) -> list[Problem]:
-    """The problems of the ``selected`` services' own files (schema, rules, build), and the dependency-graph
-    and collision problems among everything discovered (core/index.py: what their rules need), sorted."""
-    problems = list(discovery.problems)
-    lister = FileLister(settings.root)
-    for service in selected:
-        problems.extend(service_problems(service, settings.values_schema))
-        problems.extend(build_problems(service, settings, lister))
-    problems.extend(dependency_problems(discovery.services))
-    problems.extend(collision_problems(discovery.services, settings))
-    return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
-
-
-def errors_only(problems: Iterable[Problem]) -> list[Problem]:
-    return [p for p in problems if not p.warning]
