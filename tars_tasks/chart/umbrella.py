@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -58,8 +58,10 @@ class _Batches:
     """The shared state of one render: helm, the artifacts (tags) and a scratch folder."""
 
     def __init__(self, settings: Settings, services: Sequence[Service], tag: str | None, tmp: Path,
-                 artifacts: dict[str, Artifact] | None = None, namespace: str | None = None):
+                 artifacts: dict[str, Artifact] | None = None, namespace: str | None = None,
+                 charts: Mapping[str, Path] | None = None):
         self.settings, self.tmp = settings, tmp
+        self.charts = charts or {}  # service id -> its chart, packaged already
         self.namespace = namespace or settings.namespace
         self.helm = Helm.from_settings(settings)
         self.artifacts: dict[str, Artifact] = artifacts if artifacts is not None else resolve(settings, services, tag)
@@ -70,7 +72,10 @@ class _Batches:
         try:
             (umbrella / "Chart.yaml").write_text(f"apiVersion: v2\nname: {UMBRELLA}\nversion: 0.0.0\n")
             for s in group:
-                package(s, self.settings, self.artifacts[s.id].tag, umbrella / "charts")
+                if s.id in self.charts:
+                    shutil.copyfile(self.charts[s.id], umbrella / "charts" / self.charts[s.id].name)
+                else:
+                    package(s, self.settings, self.artifacts[s.id].tag, umbrella / "charts")
             try:
                 text = self.helm.template(UMBRELLA, str(umbrella), self.namespace)
             except HelmError:
@@ -84,7 +89,7 @@ class _Batches:
         folder = self.tmp / f"alone-{index}"
 
         def alone(s: Service) -> Rendered:
-            _, path = package(s, self.settings, self.artifacts[s.id].tag, folder / s.name)
+            path = self.charts.get(s.id) or package(s, self.settings, self.artifacts[s.id].tag, folder / s.name)[1]
             try:
                 return s, self.helm.template(s.name, str(path), self.namespace)
             except HelmError as exc:
@@ -99,9 +104,10 @@ class _Batches:
 
 def render_each(settings: Settings, services: Sequence[Service], tag: str | None = None,
                 batch: int | None = None, artifacts: dict[str, Artifact] | None = None,
-                namespace: str | None = None) -> Iterator[Rendered]:
+                namespace: str | None = None, charts: Mapping[str, Path] | None = None) -> Iterator[Rendered]:
     """Each service with its `helm template` output (or the HelmError of rendering it alone), in the order
-    given; ``artifacts`` (a plan's tags) saves resolving them again, ``namespace`` defaults to tars.namespace.
+    given; ``artifacts`` (a plan's tags) saves resolving them again and ``charts`` (id -> packaged chart)
+    packaging them again; ``namespace`` defaults to tars.namespace.
     Batches render `workers(settings)` at a time; at most one more is waiting to be read, so memory
     holds a few batches whatever the number of services."""
     size = batch or BATCH
@@ -110,7 +116,7 @@ def render_each(settings: Settings, services: Sequence[Service], tag: str | None
         return
     n = workers(settings)
     with TemporaryDirectory(prefix="tars-render-") as tmp, ThreadPoolExecutor(n) as pool:
-        batches = _Batches(settings, services, tag, Path(tmp), artifacts, namespace)
+        batches = _Batches(settings, services, tag, Path(tmp), artifacts, namespace, charts)
         pending: deque[Future[list[Rendered]]] = deque()
         todo = iter(enumerate(groups))
         for index, group in todo:

@@ -75,10 +75,11 @@ class Steps:
         instead of two helm processes per service. Each chart step then reports what its chart got."""
         if not self.dry_run or not sids:
             return
-        paths = [str(self._package(sid)) for sid in sids]
+        charts = {sid: self._package(sid) for sid in sids}
+        paths = [str(charts[sid]) for sid in sids]
         services = [self.artifacts[sid].service for sid in sids]
         for service, out in render_each(self.settings, services, artifacts=self.artifacts,
-                                        namespace=self.plan.namespace):
+                                        namespace=self.plan.namespace, charts=charts):
             self.checked[service.id] = str(out) if isinstance(out, HelmError) else self._crd_message(out)
         by_path = dict(zip(paths, sids))
         with ThreadPoolExecutor(workers(self.settings)) as pool:
