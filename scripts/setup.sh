@@ -18,8 +18,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-echo "setup: installing tars-tasks (pip install -e .[test])" >&2
-python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[test]'
+echo "setup: installing the locked dependencies (requirements.lock) and tars-tasks (pip install -e .)" >&2
+pip_install() { python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$@"; }
+pip_install --require-hashes -r requirements.lock
+pip_install --no-deps -e .
 command -v pyenv >/dev/null && pyenv rehash || true
 
 python3 -m tars_tasks.install_helm

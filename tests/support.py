@@ -10,7 +10,7 @@ from tars_tasks.core.settings import Settings
 from tars_tasks.project import Project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CRDS_DIR = REPO_ROOT / "tars_tasks" / "validate" / "crds"  # the copy shipped in the package
+CRDS_DIR = REPO_ROOT / "schema" / "crds"  # the one copy in git (the wheel ships it as tars_tasks/_bundled/schema/crds)
 
 # Every image a test builds is named <registry>/<NAMESPACE_PREFIX><test's own id>/<app>/<server>: nothing a test
 # asserts about the docker engine or a registry can be disturbed by another process (or another run of this

@@ -1,9 +1,13 @@
-"""The tool's own files, shipped inside the package and read with importlib.resources.
+"""The tool's own files: the chart, the values schema, the CRD schemas and the Dockerfile templates.
 
-- the chart every service is packaged from (`tars_tasks/chart/helm-chart/`; `tars.chart_dir` overrides),
-- the values.yaml JSON Schema (`tars_tasks/validate/values.schema.json`; `tars.values_schema` overrides),
-- the TarsCloud CRD schemas (`tars_tasks/validate/crds/`; `tars.crds_dir` overrides),
-- the Dockerfile templates (`tars_tasks/image/dockerfiles/`).
+In this repository the chart and the schemas live at the top level, as the project was specified:
+- `helm-template/`: the chart every service is packaged from (`tars.chart_dir` overrides),
+- `schema/values.schema.json`: the values.yaml JSON Schema (`tars.values_schema` overrides),
+- `schema/crds/`: the TarsCloud CRD schemas (`tars.crds_dir` overrides).
+They are the one copy in git. Building the wheel maps them into the package (`setup.py` copies them to
+`tars_tasks/_bundled/`), so an installed tool finds them there; a checkout (or an editable install) has no
+`_bundled/` and finds them at the top of the checkout. The Dockerfile templates live in the package
+(`tars_tasks/image/dockerfiles/`).
 
 Everything is a Traversable: a plain directory in a checkout or an installed wheel alike.
 """
@@ -11,18 +15,31 @@ from __future__ import annotations
 
 from importlib import resources
 from importlib.abc import Traversable
+from pathlib import Path
+
+BUNDLED = "_bundled"  # the folder of the package the wheel build copies helm-template/ and schema/ into
+CHART = "helm-template"
+SCHEMA = "schema"
+
+
+def _top(name: str) -> Traversable:
+    """``name`` from the wheel's bundled copy, else from the top of the checkout this package sits in."""
+    bundled = resources.files("tars_tasks") / BUNDLED / name
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / name
 
 
 def chart_dir() -> Traversable:
-    return resources.files("tars_tasks.chart") / "helm-chart"
+    return _top(CHART)
 
 
 def values_schema() -> Traversable:
-    return resources.files("tars_tasks.validate") / "values.schema.json"
+    return _top(SCHEMA) / "values.schema.json"
 
 
 def crds_dir() -> Traversable:
-    return resources.files("tars_tasks.validate") / "crds"
+    return _top(SCHEMA) / "crds"
 
 
 def dockerfiles_dir() -> Traversable:

@@ -13,13 +13,13 @@ Verdicts, first match wins:
 - drifted: the live TServer differs from what this tool deployed (helm's stored values of the deployed
   revision): its release id or image was switched, or it was scaled away from the declared replicas, e.g. in
   the TARS web console. Deploys keep a scaled replica count while the declaration is unchanged
-  (chart/helm-chart/templates/tserver.yaml), so drift is shown, not an error;
+  (helm-template/templates/tserver.yaml), so drift is shown, not an error;
 - in sync: none of the above;
 - orphan: a release of this tool whose service no longer exists in the monorepo.
 
 Releases of this tool are recognised by the `tars-tasks.io/managed=true` label on helm's release record
 (helm >= 4 sets it at install: core/helm.py), or, for releases made before that label or by helm 3, by their
-TServer's `app.kubernetes.io/part-of: tars-tasks` label (chart/helm-chart/templates/_helpers.tpl).
+TServer's `app.kubernetes.io/part-of: tars-tasks` label (helm-template/templates/_helpers.tpl).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Rendered manifests: parse helm's multi-document output and check it against the TarsCloud CRD schemas.
 
-The schemas ship in the package (tars_tasks/validate/crds/, see its README); `tars.crds_dir` points at
+The schemas live in schema/crds/ (see its README; the wheel ships them); `tars.crds_dir` points at
 another folder of `<kind>.<version>.schema.json` files.
 """
 from __future__ import annotations

@@ -44,10 +44,10 @@ def wheel(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     src = work / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(REPO_ROOT / name, src / name)
-    shutil.copytree(REPO_ROOT / "tars_tasks", src / "tars_tasks",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
+    for name in ("tars_tasks", "helm-template", "schema"):
+        shutil.copytree(REPO_ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
     built = run([sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", src], cwd=work)
     assert built.returncode == 0, built.stdout + built.stderr
     [path] = (work / "dist").glob("tars_tasks-*.whl")
@@ -125,16 +125,19 @@ def mono(tmp_path) -> Path:
 
 
 def test_wheel_holds_every_file_of_the_package(wheel):
-    """Modules, chart, values schema, Dockerfile templates, CRD schemas: byte for byte what the checkout has."""
-    package = wheel.parents[1] / "src" / "tars_tasks"  # the checkout as the wheel was built from it
-    expected = {f"tars_tasks/{rel}": entry.read_bytes() for rel, entry in assets.walk(package)}
+    """Modules, Dockerfile templates, and the top-level chart and schemas mapped into the package: byte for
+    byte what the checkout has, with no second copy of the chart or schemas in git."""
+    src = wheel.parents[1] / "src"  # the checkout as the wheel was built from it
+    expected = {f"tars_tasks/{rel}": entry.read_bytes() for rel, entry in assets.walk(src / "tars_tasks")}
+    for top in ("helm-template", "schema"):
+        expected.update({f"tars_tasks/_bundled/{top}/{rel}": entry.read_bytes() for rel, entry in assets.walk(src / top)})
     with zipfile.ZipFile(wheel) as zf:
         shipped = {name: zf.read(name) for name in zf.namelist() if name.startswith("tars_tasks/")}
     assert sorted(shipped) == sorted(expected)
     assert shipped == expected
-    for asset in ("tars_tasks/chart/helm-chart/.helmignore", "tars_tasks/chart/helm-chart/templates/tserver.yaml",
-                  "tars_tasks/validate/values.schema.json", "tars_tasks/validate/crds/README.md",
-                  "tars_tasks/validate/crds/tserver.v1beta3.schema.json",
+    for asset in ("tars_tasks/_bundled/helm-template/.helmignore", "tars_tasks/_bundled/helm-template/templates/tserver.yaml",
+                  "tars_tasks/_bundled/schema/values.schema.json", "tars_tasks/_bundled/schema/crds/README.md",
+                  "tars_tasks/_bundled/schema/crds/tserver.v1beta3.schema.json",
                   "tars_tasks/image/dockerfiles/cpp.Dockerfile.j2", "tars_tasks/py.typed"):
         assert asset in shipped
 
@@ -149,8 +152,8 @@ def test_venv_runs_the_installed_wheel_not_the_checkout(venv, tmp_path):
     found = json.loads(result.stdout)
     site = venv.site_packages
     assert Path(found["module"]) == site / "tars_tasks" / "__init__.py"
-    assert Path(found["chart"]) == site / "tars_tasks" / "chart" / "helm-chart"
-    assert Path(found["crds"]) == site / "tars_tasks" / "validate" / "crds"
+    assert Path(found["chart"]) == site / "tars_tasks" / "_bundled" / "helm-template"
+    assert Path(found["crds"]) == site / "tars_tasks" / "_bundled" / "schema" / "crds"
     # the installed chart is the checkout's chart: same digest, so the same chart versions are released
     from tars_tasks.chart.package import load_template
 
@@ -211,7 +214,7 @@ def test_release_all_dry_run_builds_every_image_locally(venv, mono, built_images
 
 def test_custom_chart_setting_and_crd_check_work_from_the_installed_package(venv, mono):
     """tars.chart_dir: a copy of the shipped chart whose TServer breaks the CRD; validate says where."""
-    shutil.copytree(venv.site_packages / "tars_tasks" / "chart" / "helm-chart", mono / "chart")
+    shutil.copytree(venv.site_packages / "tars_tasks" / "_bundled" / "helm-template", mono / "chart")
     template = mono / "chart" / "templates" / "tserver.yaml"
     text = template.read_text()
     assert "    replicas: {{ $replicas }}\n" in text

@@ -9,7 +9,7 @@ def test_since_touches_every_service_when_the_chart_template_changes():
 
     project = Project.load(Settings.from_mapping({"root": str(REPO_ROOT), "environments": sample_envs()}))
     everything = {s.id for s in project.services}
-    assert set(services_touched(REPO_ROOT, project.services, ["tars_tasks/chart/helm-chart/templates/tserver.yaml"])) == everything
+    assert set(services_touched(REPO_ROOT, project.services, ["helm-template/templates/tserver.yaml"])) == everything
     assert set(services_touched(REPO_ROOT, project.services, ["tars_tasks/image/dockerfiles/cpp.Dockerfile.j2"])) == everything
     assert services_touched(REPO_ROOT, project.services, ["README.md"]) == {}
     assert set(services_touched(REPO_ROOT, project.services, ["services/libs/common/money.js"])) == {

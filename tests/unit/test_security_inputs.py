@@ -2,6 +2,8 @@
 writes through symlinks, settings that would reach helm broken."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tars_tasks.cli.tasks import runtime_config_arg
@@ -46,14 +48,23 @@ def test_billion_laughs_is_refused_where_the_aliases_blow_up():
                                         "than 10000 nodes (an alias bomb?); write the values out instead")
 
 
-def test_a_thousand_nesting_levels_are_a_located_error_not_a_recursion_error():
-    data = b"app: Base\nserver: Deep\nextra: " + b"[" * 1000 + b"]" * 1000 + b"\n"
+def test_nesting_past_our_limit_is_a_located_error():
+    data = b"app: Base\nserver: Deep\nextra: " + b"[" * 150 + b"]" * 150 + b"\n"
     assert _refusal(data) == "services/Base/Bomb/values.yaml:3:107: extra[0][0][0]: nested more than 100 levels deep"
+
+
+def test_a_thousand_nesting_levels_are_a_located_error_not_a_recursion_error():
+    """Whoever refuses first (our guard, or a PyYAML that limits nesting itself), the user gets one located
+    line at the nesting, never a traceback."""
+    data = b"app: Base\nserver: Deep\nextra: " + b"[" * 1000 + b"]" * 1000 + b"\n"
+    message = _refusal(data)
+    assert re.fullmatch(r"services/Base/Bomb/values\.yaml:3:\d+: [^\n]+", message), message
 
 
 def test_nesting_so_deep_it_crashes_libyaml_is_refused_first():
     data = b"app: Base\nserver: Deep\nextra: " + b"[" * 200_000 + b"]" * 200_000 + b"\n"  # segfaults libyaml's composer
-    assert _refusal(data).endswith(": nested more than 100 levels deep")
+    message = _refusal(data)  # no segfault, no RecursionError: one located line
+    assert re.fullmatch(r"services/Base/Bomb/values\.yaml:3:\d+: [^\n]+", message), message
 
 
 def test_block_nesting_is_refused_too():
