@@ -84,9 +84,16 @@ def test_readme_shows_the_two_commands_as_they_are() -> None:
         assert command in text
 
 
-def test_the_pages_the_brief_names_exist() -> None:
+def test_contributing_and_the_docs_index_exist() -> None:
     assert (ROOT / "CONTRIBUTING.md").is_file()
     assert (ROOT / "docs" / "README.md").is_file()
+
+
+def test_readme_tells_a_monorepo_to_ignore_dist() -> None:
+    """Charts, plans, logs and caches land in dist/: a user who follows the README does not commit them."""
+    usage = sections((ROOT / "README.md").read_text(encoding="utf-8"), r"(Use it in your monorepo)")
+    assert usage, "README.md has no '## Use it in your monorepo' section"
+    assert "Add `dist/` to your `.gitignore`" in usage["Use it in your monorepo"]
 
 
 def test_every_relative_link_resolves() -> None:
