@@ -171,6 +171,46 @@ def test_tasks_page_documents_every_task_and_flag() -> None:
     assert not unknown, f"docs/tasks.md documents tasks the collection does not have: {unknown}"
 
 
+# a command: at the start of a line or code span (after an optional `$ ` prompt and VAR=value assignments), or
+# after a shell operator; the task's arguments run to the next operator, comment or end of line
+_INVOKE = re.compile(r"(?:^|&&|\|\||[|;(])[ \t]*(?:\$[ \t]+)?(?:[A-Z_][A-Z0-9_]*=\S*[ \t]+)*"
+                     r"invoke(?:[ \t]+-f[ \t]+\S+)?[ \t]+([a-z][\w.-]*)([^\n|;&#>`)]*)", re.M)
+
+
+def shown_commands(text: str) -> list[tuple[str, list[str]]]:
+    """(task, its --flags) of every `invoke TASK ...` shown as code: in fenced blocks and code spans."""
+    code = [m.group(0) for m in _FENCE.finditer(text)]
+    code += [m.group(0).strip("`") for m in _CODE_SPAN.finditer(_FENCE.sub("", text))]
+    out = []
+    for chunk in code:
+        for m in _INVOKE.finditer(re.sub(r"<[^<>\n]*>", "X", chunk)):  # <base>: a placeholder, not a redirect
+            out.append((m.group(1), re.findall(r"(?<![\w-])--[a-z][\w-]*", m.group(2))))
+    return out
+
+
+def test_commands_shown_in_the_docs_name_real_tasks_and_flags() -> None:
+    tasks = task_flags()
+    wrong, count = [], 0
+    for page in doc_pages():
+        for task, flags in shown_commands(page.read_text(encoding="utf-8")):
+            count += 1
+            if task in TASKS_FROM_OTHER_ISSUES:
+                continue
+            if task not in tasks:
+                wrong.append(f"{page.relative_to(ROOT)}: invoke {task}: no such task")
+            wrong += [f"{page.relative_to(ROOT)}: invoke {task} {f}: no such flag" for f in flags
+                      if task in tasks and f not in tasks[task]]
+    assert count > 50, "the command scanner found almost no commands: it is broken"
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_command_scanner_reads_code_only() -> None:
+    text = ("Run `invoke plan --since <base> --all | tee x` or\n\n```bash\nINVOKE_TARS_ENV=prod invoke -f p.yaml release "
+            "--dry-run && invoke status --json  # not --this\n```\ninvoke list --nope in prose, invoke.yaml\n")
+    assert shown_commands(text) == [("release", ["--dry-run"]), ("status", ["--json"]),
+                                   ("plan", ["--since", "--all"])]
+
+
 def test_readme_table_names_every_task() -> None:
     table = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("|")]
     named = {m for line in table for m in re.findall(r"`invoke ([\w.-]+)", line)}
