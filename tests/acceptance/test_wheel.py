@@ -233,3 +233,19 @@ def test_custom_chart_setting_and_crd_check_work_from_the_installed_package(venv
         "spec.k8s.replicas: '3' is not of type 'integer'",
     ]
     assert result.stderr == "2 error(s) in 2 file(s)\n"
+
+
+def test_init_from_the_installed_package_writes_its_bundled_files_and_validates(venv, tmp_path):
+    """`python -m tars_tasks init` with no checkout around: the chart, schemas and CI file come from the wheel."""
+    root = tmp_path / "new"
+    made = venv.python("-m", "tars_tasks", "init", root, "--ci", "github", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    bundled = venv.site_packages / "tars_tasks" / "_bundled"
+    copies = {f"{top}/{rel}": entry for top in ("helm-template", "schema") for rel, entry in assets.walk(bundled / top)}
+    copies[".github/workflows/tars-tasks.yml"] = bundled / "ci" / "github-actions.yml"
+    for rel, entry in copies.items():
+        assert (root / rel).read_bytes() == entry.read_bytes(), rel
+    assert len(made.stdout.splitlines()) == len(copies) + 7  # tasks.py, invoke.yaml, .gitignore, 4 example files
+    validated = venv.invoke("validate", cwd=root)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.stderr == "ok: 1 service(s) valid\n"
