@@ -208,7 +208,19 @@ def test_gitlab_build_job_has_a_docker_engine_on_the_docker_executor():
     assert build["variables"] == {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_CERTDIR": "/certs",
                                   "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs/client"}
     # and how to use a runner's own engine instead, with the runner settings dind needs
-    assert "DOCKER_HOST=unix:///var/run/docker.sock" in text and "privileged = true" in text
+    # (the SDK turns TLS on when either DOCKER_TLS_VERIFY or DOCKER_CERT_PATH is set: both are emptied)
+    host_engine = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert ("DOCKER_HOST=unix:///var/run/docker.sock, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (both empty: no TLS)"
+            in host_engine)
+    import docker.errors
+    import docker.utils
+
+    host = {**build["variables"], "DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_TLS_VERIFY": "",
+            "DOCKER_CERT_PATH": ""}
+    assert docker.utils.kwargs_from_env(environment=host) == {"base_url": "unix:///var/run/docker.sock"}
+    with pytest.raises(docker.errors.TLSParameterError):  # dind's: TLS on, with the certificates dind shares
+        docker.utils.kwargs_from_env(environment=build["variables"])
+    assert "privileged = true" in text
     assert 'volumes = ["/certs/client", "/cache"]' in text
 
 
