@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +59,10 @@ def load_template(path: str = "", stamp: tuple[tuple[str, int, int], ...] = ()) 
     return ChartTemplate(tuple(files), meta, digest.hexdigest())
 
 
-def chart_stamp(folder: object) -> tuple[tuple[str, int, int], ...]:
+def chart_stamp(folder: Path | Traversable) -> tuple[tuple[str, int, int], ...]:
     """Each file of a chart folder on disk as (path, size, mtime in ns): one stat per file, no read. A process
     that plans again after the chart was edited (a library caller) gets the new chart and its new versions."""
-    if not isinstance(folder, Path) or not folder.is_dir():
+    if not isinstance(folder, Path) or not folder.is_dir():  # a chart inside a zip never changes
         return ()
     stamp = []
     for top, dirs, names in os.walk(folder):
