@@ -17,9 +17,6 @@ README_MAX_BYTES = 12_000
 # Pages other issues' branches write; linked from here before they land. The lead removes each name when
 # its page is merged (the test below fails once a listed page exists, so the set cannot go stale).
 WRITTEN_BY_OTHER_ISSUES = {"docs/security.md", "docs/benchmarks.md", "docs/configs.md"}
-# Tasks another branch adds (issue 19's init), documented before they land; the lead removes each name at the
-# merge (a test below fails once the collection has it).
-TASKS_FROM_OTHER_ISSUES = {"init"}
 README_COMMANDS = (
     "bash scripts/setup.sh && invoke release --all --dry-run",
     "bash scripts/setup.sh && python3 -m pytest -q",
@@ -121,13 +118,6 @@ def test_pages_of_other_issues_are_still_missing_here() -> None:
     assert not landed, f"{landed} exist now: remove them from WRITTEN_BY_OTHER_ISSUES"
 
 
-def test_tasks_of_other_issues_are_still_missing_here() -> None:
-    """Each name in TASKS_FROM_OTHER_ISSUES excuses a documented task the collection lacks: once it has it, its
-    flags are checked like every other task's, and the name must go."""
-    landed = sorted(TASKS_FROM_OTHER_ISSUES & set(task_flags()))
-    assert not landed, f"{landed} are tasks now: remove them from TASKS_FROM_OTHER_ISSUES"
-
-
 def test_the_link_checker_catches_a_broken_link_and_anchor(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# Top `thing`\n\n## How a release runs\n\n```\n# not a heading\n```\n", encoding="utf-8")
@@ -166,7 +156,7 @@ def test_tasks_page_documents_every_task_and_flag() -> None:
         for flag in flags:
             if not re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", documented[name]):
                 missing.append(f"docs/tasks.md: `invoke {name}` does not document {flag}")
-    unknown = sorted(set(documented) - set(tasks) - TASKS_FROM_OTHER_ISSUES)
+    unknown = sorted(set(documented) - set(tasks))
     assert not missing, "\n".join(missing)
     assert not unknown, f"docs/tasks.md documents tasks the collection does not have: {unknown}"
 
@@ -194,8 +184,6 @@ def test_commands_shown_in_the_docs_name_real_tasks_and_flags() -> None:
     for page in doc_pages():
         for task, flags in shown_commands(page.read_text(encoding="utf-8")):
             count += 1
-            if task in TASKS_FROM_OTHER_ISSUES:
-                continue
             if task not in tasks:
                 wrong.append(f"{page.relative_to(ROOT)}: invoke {task}: no such task")
             wrong += [f"{page.relative_to(ROOT)}: invoke {task} {f}: no such flag" for f in flags
