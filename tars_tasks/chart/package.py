@@ -19,6 +19,7 @@ import yaml
 
 from tars_tasks.core import assets, fsio
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.secrets import values_document
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
@@ -112,6 +113,12 @@ def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     values["tarsTasks"] = {"apiVersion": settings.api_version, "serverType": server_type(service) or "cpp",
                            "service": service.id}
     return values
+
+
+def secret_values(service: Service, settings: Settings, tag: str) -> str | None:
+    """What helm gets on its stdin besides the chart when ``service`` is deployed with ``tag``: its resolved
+    secrets filled into the chart values that reference them (core/secrets.py). None: it uses no secret."""
+    return values_document(chart_values(service, settings, sanitize_tag(tag)), service.secrets)
 
 
 def chart_version(tag: str, digest: str) -> str:

@@ -120,6 +120,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     import threading
 
     from tars_tasks.cli.output import reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.image.run import run_build
     from tars_tasks.image.shard import parse_shard
     from tars_tasks.project import Project
@@ -130,7 +131,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
 
     def progress(service_id: str, message: str) -> None:  # called from the build threads
         with lock:
-            print(f"{service_id}: {message}", file=sys.stderr, flush=True)
+            print(f"{escape(service_id)}: {escape(message)}", file=sys.stderr, flush=True)
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])

@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tars_tasks.core.escape import escape_lines
+from tars_tasks.core.redact import redact_text
+
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -56,7 +59,7 @@ def create_fresh(path: Path, mode: int = 0o644) -> int:
 
 class Log(io.TextIOBase):
     """A text log that never raises: the first OSError (disk full, read-only, a folder where the log should
-    be) is kept in ``error`` and later writes are dropped."""
+    be) is kept in ``error`` and later writes are dropped. Every write is redacted and escaped (see write)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -81,9 +84,11 @@ class Log(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
+        """``text`` redacted by value and with its control characters escaped (lines stay lines): what a log
+        holds came from input and running programs, and is read later on a terminal."""
         if self._file is not None:
             try:
-                self._file.write(text)
+                self._file.write(escape_lines(redact_text(text)))
             except OSError as exc:
                 self._fail(exc)
         return len(text)

@@ -17,6 +17,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
@@ -90,3 +91,16 @@ def redact(argv: Sequence[str]) -> list[str]:
 def redact_text(text: str) -> str:
     """``text`` with every known secret value and every key=secret pair hidden."""
     return SECRET_WORDS.sub(rf"\1={MASK}", _by_value(text))
+
+
+def redact_data(value: Any) -> Any:
+    """``value`` (maps, lists, scalars, as parsed from JSON or YAML) with `redact_text` applied to every string:
+    a secret is hidden before the data is encoded, where JSON or YAML may escape or fold it (a multi-line secret
+    in a JSON string is no longer the secret's own text)."""
+    if isinstance(value, dict):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

@@ -9,9 +9,10 @@ resolved at deploy time and never written where people or git can read them.
   Every resolved value is registered for redaction by value (core/redact.py). A missing one is a problem
   located where the reference is written, raised before any build; a dry run renders the reference instead,
   with a note.
-- Deploying: the resolved values reach helm as a values file of their own (0600, in a temporary folder removed
-  after the deploy) holding, for each top-level chart value that contains a reference, that value with the
-  references substituted (helm replaces lists whole, so the whole top-level value is given).
+- Deploying (and `diff`, which renders what a deploy would apply): the resolved values reach helm on its stdin
+  (`--values -`), never in a file, as a values document holding, for each top-level chart value that contains a
+  reference, that value with the references substituted (helm replaces lists whole, so the whole top-level value
+  is given).
 - Versions: the chart version includes an HMAC of the service's secret values, keyed with a key derived from the
   environment name and the age identity, so rotating a secret redeploys exactly the services that use it while
   the version reveals nothing that can be checked against a guess without the identity.
@@ -202,13 +203,11 @@ def resolve(services: Sequence[Any], source: SecretSource, dry_run: bool) -> lis
             f"with the reference {reference(name)}; a release would stop here" for name, ids in sorted(missing.items())]
 
 
-def values_file(chart_values: Mapping[str, Any], secrets: Mapping[str, str], path: Path) -> Path | None:
-    """The deploy-time values file of one service at ``path`` (mode 0600): every top-level chart value that holds
-    a reference, with its secrets filled in. None when the service uses no secret."""
+def values_document(chart_values: Mapping[str, Any], secrets: Mapping[str, str]) -> str | None:
+    """The deploy-time values of one service, as the JSON text helm reads from its stdin (`--values -`): every
+    top-level chart value that holds a reference, with its secrets filled in. None when it uses no secret.
+    It never touches a disk: a killed run leaves no plaintext file behind."""
     if not secrets:
         return None
     data = {k: substitute(v, secrets) for k, v in chart_values.items() if any(True for _ in refs(v))}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(data, ensure_ascii=False) + "\n")
-    return path
+    return json.dumps(data, ensure_ascii=False) + "\n"
