@@ -4,8 +4,9 @@ Three rules, applied by `redact_text` (and `redact` for argv):
 
 - by value: every known secret value is replaced by `***` wherever it appears. Known values are the ones
   `register_secret` was given (the registry password, passwords and tokens of the docker config, the
-  values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable of
-  `SECRET_ENV` in the environment at the time of the call. Values shorter than `MIN_SECRET_LENGTH` are
+  values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable in the
+  environment at the time of the call whose value is a secret of this tool (core/credentials.py: the registry
+  password, the age identity, DOCKER_AUTH_CONFIG, every TARS_SECRET_<NAME>). Values shorter than `MIN_SECRET_LENGTH` are
   not redacted (hiding every "a" would make output unreadable; such a value is not a secret anyway);
 - the value after a secret-bearing flag (`--password x`, `--set a=b`);
 - `key=value` pairs whose key names a secret (password, token, secret, apikey).
@@ -19,10 +20,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tars_tasks.core.credentials import secret_env_names
+
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
 SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
-SECRET_ENV = ("TARS_REGISTRY_PASSWORD",)
 MIN_SECRET_LENGTH = 4
 MASK = "***"
 
@@ -48,8 +50,8 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def known_secrets() -> frozenset[str]:
-    """Every value redacted now: the registered ones and those of SECRET_ENV."""
-    env = {os.environ.get(name, "") for name in SECRET_ENV}
+    """Every value redacted now: the registered ones and those of the secret variables of the environment."""
+    env = {os.environ.get(name, "") for name in secret_env_names(os.environ)}
     with _lock:
         return frozenset({v for v in env if len(v) >= MIN_SECRET_LENGTH} | _known)
 

@@ -95,6 +95,8 @@ def identities(text: str) -> list[Any]:
     from pyrage import x25519
 
     keys = [line.strip() for line in text.splitlines() if line.strip().startswith("AGE-SECRET-KEY-")]
+    for key in keys:  # hidden wherever it would show, even when the variable held comments around it
+        register_secret(key)
     try:
         return [x25519.Identity.from_str(k) for k in keys]
     except Exception:  # noqa: BLE001 - pyrage raises its own error types; the key itself is never shown

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from tars_tasks.core import children
+from tars_tasks.core.credentials import is_credential
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import (
     DockerIgnore,
@@ -405,7 +406,8 @@ def compile_env(names: Iterable[str], secrets: Iterable[str], environ: os._Envir
                 secrets_dir: Path) -> dict[str, str]:
     """The compile step's environment: COMPILE_ENV and ``names`` from ``environ``; each of ``secrets`` written
     to ``secrets_dir``/NAME (0600) and registered for redaction, the folder given as $TARS_SECRETS_DIR."""
-    env = {k: environ[k] for k in (*COMPILE_ENV, *names) if k in environ}
+    # a credential of this tool never, whatever build.env says (validate refuses it already)
+    env = {k: environ[k] for k in (*COMPILE_ENV, *names) if k in environ and not is_credential(k)}
     secrets = list(secrets)
     missing = [name for name in secrets if name not in environ]
     if missing:

@@ -1,0 +1,50 @@
+"""Issue 22 (security round 2), what needs no cluster and no docker: the tool's own credentials refused in
+`build.env`/`build.secrets` (item 3), secret values kept byte for byte by `secrets set/edit` (item 6), saved
+plans bound to their namespace and context (item 7), control characters escaped (item 8), symlinks under dist/
+(item 9), `build.inputs` that git does not track (item 10), FIFOs and oversized files named with --service
+(item 11), kubeconfig exec plugins (item 12)."""
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+from support import Monorepo
+from tars_tasks.core import redact
+from tars_tasks.image.images import compile_env, run_compile
+
+AGE_KEY = "AGE-SECRET-KEY-1QQPZ5V8Z9W4C2X5N7Y2K4J6H8G0F2D4S6A8Q0W2E4R6T8Y0U2I4O6PQZ"
+
+
+# -- item 3: the tool's credentials never reach a compile step -----------------------------------------------
+
+def test_build_env_and_secrets_refuse_every_credential_of_the_tool(repo: Monorepo):
+    repo.service("A", "B", """\
+        build:
+          env: [GOFLAGS, TARS_AGE_KEY, DOCKER_AUTH_CONFIG, TARS_REGISTRY_PASSWORD, TARS_REGISTRY_USERNAME, KUBECONFIG,
+                DOCKER_CONFIG, DOCKER_CERT_PATH, TARS_SECRET_PAY_API_KEY]
+          secrets: [NPM_TOKEN, TARS_AGE_KEY_FILE]
+        """)
+    found = [p for p in repo.problems() if "credential or key of this tool" in p]
+    named = [p.split(": ")[1] for p in found]
+    assert named == ["build.env[1]", "build.env[2]", "build.env[3]", "build.env[4]", "build.env[5]", "build.env[6]",
+                     "build.env[7]", "build.env[8]", "build.secrets[1]"]
+    assert found[0] == ("services/A/B/values.yaml:5:18: build.env[1]: TARS_AGE_KEY holds a credential or key of this "
+                        "tool itself: the compile step never gets it (see docs/security.md)")
+    assert not [p for p in repo.problems() if "warning" in p and "TARS_AGE_KEY" in p]  # an error, not a warning
+
+
+def test_the_compile_step_never_gets_a_tool_credential_and_its_value_is_redacted(tmp_path, monkeypatch):
+    monkeypatch.setenv("TARS_AGE_KEY", AGE_KEY)
+    monkeypatch.setenv("DOCKER_AUTH_CONFIG", '{"auths": {"r.io": {"auth": "dXNlcjpkb2NrZXItYXV0aA"}}}')
+    environ = {"PATH": os.environ["PATH"], "TARS_AGE_KEY": AGE_KEY, "DOCKER_AUTH_CONFIG": "x" * 8, "GOFLAGS": "-v"}
+    env = compile_env(["GOFLAGS", "TARS_AGE_KEY", "DOCKER_AUTH_CONFIG"], [], environ, tmp_path)
+    assert env == {"PATH": os.environ["PATH"], "GOFLAGS": "-v"}
+    log = io.StringIO()
+    code, tail = run_compile(["sh", "-c", "echo key=$K; echo $A"], tmp_path,
+                             {"PATH": os.environ["PATH"], "K": AGE_KEY,
+                              "A": os.environ["DOCKER_AUTH_CONFIG"]}, 60, log)
+    assert code == 0 and tail == ["key=***", "***"]
+    assert AGE_KEY not in log.getvalue() and "dXNlcjpkb2NrZXItYXV0aA" not in log.getvalue()
+    assert redact.redact_text(f"x {AGE_KEY} y") == "x *** y"
