@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from tars_tasks.core import yamlguard
 from tars_tasks.core.errors import InputError, Problem, UsageError
 from tars_tasks.core.redact import register_secret
 
@@ -117,18 +118,25 @@ def decrypt_map(path: Path, keys: Sequence[Any], display: str) -> dict[str, str]
 
 
 def parse_map(plain: bytes, display: str) -> dict[str, str]:
-    """A secrets map: NAME: string (numbers are written as strings); anything else is an error that shows no value."""
+    """A secrets map: NAME: string. Every value is the text written, byte for byte: the file is read with no
+    implicit types (YAML 1.1 would turn `0123` into 83, `12:30` into 750, `1.50` into 1.5, `yes` into True, `~`
+    into None), and quotes are only YAML's own. Anything else (a list, a map, a key written twice) is an error
+    that shows no value."""
     try:
-        data = yaml.safe_load(plain.decode("utf-8")) or {}
+        text = plain.decode("utf-8")
+        yamlguard.check(text, yaml.BaseLoader)
+        data = yaml.load(text, Loader=yaml.BaseLoader) or {}  # noqa: S506 - BaseLoader builds only str/list/dict
+    except yamlguard.StructureError as exc:
+        raise UsageError(f"{display}: line {exc.line + 1}: {exc.message}") from None
     except (yaml.YAMLError, UnicodeDecodeError):
         raise UsageError(f"{display}: the decrypted content is not a YAML map of NAME: value") from None
     if not isinstance(data, dict):
         raise UsageError(f"{display}: the decrypted content is not a YAML map of NAME: value")
     out: dict[str, str] = {}
     for key, value in data.items():
-        if not (isinstance(key, str) and VALID_NAME.match(key)) or not isinstance(value, (str, int, float)):
+        if not (isinstance(key, str) and VALID_NAME.match(key)) or not isinstance(value, str):
             raise UsageError(f"{display}: entry {str(key)[:40]!r}: expected NAME: string value")
-        out[key] = str(value)
+        out[key] = value
     return out
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import os
 
-import pytest
-
 from support import Monorepo
 from tars_tasks.core import redact
 from tars_tasks.image.images import compile_env, run_compile
@@ -48,3 +46,27 @@ def test_the_compile_step_never_gets_a_tool_credential_and_its_value_is_redacted
     assert code == 0 and tail == ["key=***", "***"]
     assert AGE_KEY not in log.getvalue() and "dXNlcjpkb2NrZXItYXV0aA" not in log.getvalue()
     assert redact.redact_text(f"x {AGE_KEY} y") == "x *** y"
+
+
+# -- item 6: secret values are strings, byte for byte --------------------------------------------------------
+
+TRICKY = ["0123", "0x1F", "12:30", "1_000", "1.50", "yes", "~", "null", "1e3", "0o17", ".inf", "2026-12-05"]
+
+
+def test_secrets_set_and_edit_keep_every_value_byte_for_byte(tmp_path):
+    from pyrage import x25519
+
+    from tars_tasks.core.secret_files import edit_secrets, read_all, set_secret
+
+    environ = {"TARS_AGE_KEY": str(x25519.Identity.generate())}
+    names = [f"V{i}" for i in range(len(TRICKY))]
+    for name, value in zip(names, TRICKY):
+        set_secret(tmp_path, "prod", name, value, environ)
+    assert read_all(tmp_path, "prod", environ) == dict(zip(names, TRICKY))
+
+    def typed_by_hand(path):  # what a person types in the editor: the values unquoted
+        path.write_text("".join(f"{n}: {v}\n" for n, v in zip(names, TRICKY)) + "NEW: 0123\n")
+
+    assert edit_secrets(tmp_path, "prod", typed_by_hand, environ) is True
+    assert read_all(tmp_path, "prod", environ) == {**dict(zip(names, TRICKY)), "NEW": "0123"}
+    assert edit_secrets(tmp_path, "prod", lambda path: None, environ) is False  # a round trip changes nothing
