@@ -34,6 +34,24 @@ def kubeconfig_path() -> Path | None:
     return default if default.is_file() else None
 
 
+def current_context(configured: str) -> str:
+    """The kube context a run talks to: ``configured`` (tars.kube_context), else the kubeconfig's
+    current-context ("" without a kubeconfig, or one that names none)."""
+    if configured:
+        return configured
+    path = kubeconfig_path()
+    if path is None:
+        return ""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    found = data.get("current-context") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else ""
+
+
 def _as_dict(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import os
 
+import pytest
+
 from support import Monorepo
 from tars_tasks.core import redact
 from tars_tasks.image.images import compile_env, run_compile
@@ -70,3 +72,51 @@ def test_secrets_set_and_edit_keep_every_value_byte_for_byte(tmp_path):
     assert edit_secrets(tmp_path, "prod", typed_by_hand, environ) is True
     assert read_all(tmp_path, "prod", environ) == {**dict(zip(names, TRICKY)), "NEW": "0123"}
     assert edit_secrets(tmp_path, "prod", lambda path: None, environ) is False  # a round trip changes nothing
+
+
+# -- item 7: a saved plan runs only in the namespace and kube context it was made for -------------------------
+
+class NoImages:
+    def has(self, image: str, tag: str, fingerprint: str | None = None) -> bool:
+        return False
+
+
+def test_a_saved_plan_is_bound_to_its_namespace_and_kube_context(repo: Monorepo, tmp_path, monkeypatch):
+    import json
+
+    from tars_tasks import Options, UsageError, make_plan
+    from tars_tasks.core.files import FileLister
+    from tars_tasks.core.helm import Helm
+    from tars_tasks.deploy.release import load_saved_plan
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\n")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    repo.service("Base", "A", "servants: [{name: AObj, port: 10000}]\n")
+    project = repo.load(namespace="tars")
+    plan, _ = make_plan(project, Options(dry_run=True), registries=NoImages())
+    assert (plan.namespace, plan.kube_context) == ("tars", "prod-eu")
+    saved = tmp_path / "p.json"
+    plan.save(saved)
+    data = json.loads(saved.read_text())
+    assert (data["namespace"], data["kubeContext"]) == ("tars", "prod-eu")
+
+    def refused(opts: Options | None = None) -> str:
+        with pytest.raises(UsageError) as exc:
+            load_saved_plan(project, opts or Options(), saved, Helm("helm"), FileLister(repo.root))
+        return str(exc.value)
+
+    saved.write_text(json.dumps({**data, "namespace": "kube-system"}))
+    assert refused() == (f"{saved}: the plan was made for namespace kube-system, this run is for namespace tars "
+                         "(--namespace, else tars.namespace): make a new plan for this namespace (a plan made with "
+                         "`plan --namespace N` runs with `release --plan FILE --namespace N`)")
+    saved.write_text(json.dumps(data))
+    assert "made for namespace tars, this run is for namespace other" in refused(Options(namespace="other"))
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: staging\n")
+    assert refused() == (f"{saved}: the plan was made for kube context prod-eu, this run is for kube context staging "
+                         "(tars.kube_context, else the kubeconfig's current-context): make a new plan against this "
+                         "cluster")
+    same = repo.load(namespace="tars", kube_context="prod-eu")  # named in the settings: the plan's cluster
+    loaded, _, _ = load_saved_plan(same, Options(namespace="tars"), saved, Helm(str(tmp_path / "no-helm")),
+                                   FileLister(repo.root))
+    assert (loaded.namespace, loaded.kube_context) == ("tars", "prod-eu")
