@@ -120,3 +120,27 @@ def test_a_saved_plan_is_bound_to_its_namespace_and_kube_context(repo: Monorepo,
     loaded, _, _ = load_saved_plan(same, Options(namespace="tars"), saved, Helm(str(tmp_path / "no-helm")),
                                    FileLister(repo.root))
     assert (loaded.namespace, loaded.kube_context) == ("tars", "prod-eu")
+
+
+# -- item 8: control characters from input are escaped in everything shown or logged ---------------------------
+
+def test_a_saved_plans_forged_reasons_print_escaped_on_one_line(tmp_path):
+    from tars_tasks.cli.output import ProgressView, TableReporter
+    from tars_tasks.core.fsio import open_log
+    from tars_tasks.plan.model import Plan, ServicePlan
+
+    forged = "values changed\nok: 7 service(s) valid\x1b[31m\x9b2J\r"
+    plan = Plan([ServicePlan("A.B", True, [forged], ["deploy"], "r/a/b:1", 0)], [["A.B"]], "tars",
+                notes=["note\x1b]0;title\x07"])
+    text = TableReporter().plan(plan)
+    assert text.splitlines() == [
+        "WAVE  SERVICE  CHANGED  STEPS   WHY",
+        "0     A.B      yes      deploy  values changed\\nok: 7 service(s) valid\\x1b[31m\\x9b2J\\r",
+        "note: note\\x1b]0;title\\x07"]
+    stream = io.StringIO()
+    ProgressView(["A.B"], stream=stream, live=False)("A.B", "deploy", forged)
+    assert stream.getvalue().count("\n") == 1 and "\x1b" not in stream.getvalue()
+    with open_log(tmp_path / "x.log") as log:
+        log.write(f"container said: {forged}\n")
+    assert (tmp_path / "x.log").read_text() == \
+        "container said: values changed\nok: 7 service(s) valid\\x1b[31m\\x9b2J\\r\n"
