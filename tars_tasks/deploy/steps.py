@@ -114,7 +114,7 @@ class Steps:
         log_path = self.settings.log_path / f"{sid}.deploy.log"
         chart = self.chart_paths[sid]
         if self.dry_run:
-            with open_log(log_path) as log:
+            with open_log(log_path, self.settings.root) as log:
                 log.write(f"dry run: would run helm upgrade --install {service.name} {chart} "
                           f"--namespace {self.plan.namespace}\n")
             self._log_warning(sid, log)
@@ -123,7 +123,7 @@ class Steps:
         if self.records is None:  # two threads may both make one: they say the same
             self.records = Records(self.settings.root)
         records = self.records
-        with TemporaryDirectory(prefix="tars-record-") as tmp, open_log(log_path) as log:
+        with TemporaryDirectory(prefix="tars-record-") as tmp, open_log(log_path, self.settings.root) as log:
             # the release record goes to helm beside the chart, not in it: it never changes the chart version
             values = (str(records.values_file(service, Path(tmp))),)
             # the resolved secrets go on helm's stdin, never to a file: the packaged chart holds only references

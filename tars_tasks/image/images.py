@@ -258,7 +258,8 @@ class ImageBuilder:
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, BuildStatus.FAILED, log=str(self.log_path(artifact)))
         log_path = self.log_path(artifact)
-        with open_log(log_path) as opened:  # never through a symlink; a log that fails does not fail the build
+        # never through a symlink; a log that fails does not fail the build
+        with open_log(log_path, self.settings.root) as opened:
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)

@@ -144,3 +144,23 @@ def test_a_saved_plans_forged_reasons_print_escaped_on_one_line(tmp_path):
         log.write(f"container said: {forged}\n")
     assert (tmp_path / "x.log").read_text() == \
         "container said: values changed\nok: 7 service(s) valid\\x1b[31m\\x9b2J\\r\n"
+
+
+# -- item 9: no folder under the project on the way to an output is a symlink ----------------------------------
+
+def test_logs_and_files_under_a_symlinked_folder_are_refused_never_written_through(tmp_path):
+    from tars_tasks.core.fsio import SymlinkedFolder, open_log, write_atomic
+
+    root, target = tmp_path / "repo", tmp_path / "elsewhere"
+    (root / "dist").mkdir(parents=True)
+    target.mkdir()
+    (root / "dist" / "logs").symlink_to(target)
+    with open_log(root / "dist/logs/A.B.deploy.log", root) as log:
+        log.write("secretless but still not there\n")
+    assert log.error == (f"log {root}/dist/logs/A.B.deploy.log not written: dist/logs is a symlink: outputs are "
+                         "written only through real folders, never through a symlink (remove it)")
+    with pytest.raises(SymlinkedFolder, match="^dist/logs is a symlink"):
+        write_atomic(root / "dist/logs/deep/er/x.json", b"{}", within=root)
+    assert list(target.iterdir()) == []
+    write_atomic(tmp_path / "chosen" / "x.json", b"{}", within=root)  # outside the project: the user's choice
+    assert (tmp_path / "chosen" / "x.json").read_bytes() == b"{}"
