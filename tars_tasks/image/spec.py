@@ -250,8 +250,9 @@ def _dockerfile_problems(service: Service, dockerfile: object) -> Iterator[Probl
 
 
 def _inputs_problems(service: Service, inputs: object, root: Path, lister: FileLister) -> Iterator[Problem]:
-    """Every build.inputs path is relative, inside the repository after symlinks, exists, and holds no
-    symlink to outside the repository."""
+    """Every build.inputs path is relative, inside the repository after symlinks, exists, is not git's own
+    folder, holds at least one file git tracks or would track (the files that reach the image: core/files.py),
+    and holds no symlink to outside the repository."""
     if not isinstance(inputs, list):
         return
     for i, rel in enumerate(inputs):
@@ -264,9 +265,15 @@ def _inputs_problems(service: Service, inputs: object, root: Path, lister: FileL
         elif os.path.lexists(root / clean) and not resolves_inside(root / clean, root):
             yield service.problem(["build", "inputs", i], f"{rel!r} resolves outside the repository through a "
                                                           "symlink")
+        elif clean == ".git" or clean.startswith(".git/"):
+            yield service.problem(["build", "inputs", i], f"{rel!r} is git's own folder, never an input: name the "
+                                                          "files the build needs")
         elif not (root / clean).exists():
             yield service.problem(["build", "inputs", i], f"{rel!r} does not exist (paths are relative to the "
                                                           "repository root)")
+        elif not lister.under(clean):
+            yield service.problem(["build", "inputs", i], f"{rel!r} holds no file git tracks or would track (it is "
+                                                          "ignored, or empty): the build would not find it")
         else:
             for bad in escaping_input_files(lister, clean):
                 yield service.problem(["build", "inputs", i], f"{bad!r} is a symlink that resolves outside the "

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+
+from support import init_git
 
 FORGED = "Evil\nok: 7 service(s) valid\x1b[2J"
-
-
-def commit(root) -> None:
-    for argv in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
-        subprocess.run(argv, cwd=root, check=True, capture_output=True)
 
 
 def test_folder_names_with_newlines_and_escapes_cannot_forge_output(sample):
@@ -54,19 +50,25 @@ def test_a_symlinked_folder_under_dist_is_refused_never_written_through(sample, 
     assert list(target.iterdir()) == []
 
 
-def test_build_inputs_naming_git_or_untracked_files_fail_validate(sample):
+def test_build_inputs_naming_git_or_files_git_ignores_fail_validate(sample):
     values = sample.root / "services/Base/HelloServer/values.yaml"
     (sample.root / "libs").mkdir()
-    (sample.root / "libs" / "untracked.h").write_text("int x;\n")
-    values.write_text(values.read_text() + "  inputs: [\".git\", \"libs/untracked.h\", \".git/config\"]\n"
-                      if "build:" in values.read_text() else values.read_text() +
-                      "build:\n  inputs: [\".git\", \"libs/untracked.h\", \".git/config\"]\n")
+    (sample.root / "libs" / "gen.o").write_text("built\n")
+    (sample.root / ".gitignore").write_text("*.o\n")
+    init_git(sample.root)
+    (sample.root / "libs" / "new.h").write_text("int x;\n")  # untracked, not ignored: git would track it
+    text = values.read_text()
+    assert "\nbuild:\n" in text
+    values.write_text(text.replace("\nbuild:\n", '\nbuild:\n  inputs: [".git", "libs/gen.o", ".git/config", '
+                                                   '"libs/new.h"]\n'))
     result = sample("validate", "--no-render", "--service", "Base.HelloServer")
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout + result.stderr
     found = [line for line in result.stdout.splitlines() if "build.inputs" in line]
-    assert [line.split(": ", 2)[1] for line in found] == ["build.inputs[0]", "build.inputs[1]", "build.inputs[2]"]
-    assert "'.git' is git's own folder" in found[0]
-    assert "'libs/untracked.h' is not tracked by git" in found[1]
+    assert [line.split(": ", 2)[1:] for line in found] == [
+        ["build.inputs[0]", "'.git' is git's own folder, never an input: name the files the build needs"],
+        ["build.inputs[1]", "'libs/gen.o' holds no file git tracks or would track (it is ignored, or empty): the "
+                            "build would not find it"],
+        ["build.inputs[2]", "'.git/config' is git's own folder, never an input: name the files the build needs"]]
 
 
 def test_a_fifo_environment_file_and_an_oversized_values_named_with_service_are_located(sample):
