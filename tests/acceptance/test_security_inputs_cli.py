@@ -73,10 +73,10 @@ def test_build_inputs_naming_git_or_files_git_ignores_fail_validate(sample):
 
 def test_a_fifo_environment_file_and_an_oversized_values_named_with_service_are_located(sample):
     os.mkfifo(sample.root / "environments" / "staging.yaml")
-    staged = sample("validate", "--no-render", "--env", "staging", timeout=60)
-    assert staged.returncode != 0
-    assert "environments/staging.yaml" in staged.stdout + staged.stderr
-    assert "not a regular file" in staged.stdout + staged.stderr
+    expected = "environments/staging.yaml:1:1: not a regular file (a device, FIFO or socket): expected a YAML file\n"
+    for args in ((), ("--env", "staging")):  # checked in every run, like a service overlay
+        staged = sample("validate", "--no-render", *args, timeout=60)
+        assert (staged.returncode, staged.stdout) == (1, expected)
     (sample.root / "environments" / "staging.yaml").unlink()
 
     values = sample.root / "services/Base/HelloServer/values.yaml"
@@ -87,4 +87,4 @@ def test_a_fifo_environment_file_and_an_oversized_values_named_with_service_are_
     assert size_lines and "bytes" in size_lines[0]
     assert named.returncode == 1
     assert "unknown service" not in named.stdout + named.stderr
-    assert size_lines[0] in named.stdout
+    assert size_lines[0] in named.stdout + named.stderr
