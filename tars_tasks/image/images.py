@@ -31,11 +31,15 @@ Nothing from outside: a file that resolves, after symlinks, outside the service 
 or the repository (inputs) never goes in (validation reports it; a named file is refused here too).
 
 The compile step (`build.command`) runs with a minimal environment: PATH, HOME, LANG and the variables
-`build.env` names; never the registry credentials. `build.secrets` names variables whose values it gets as
-files only, `$TARS_SECRETS_DIR/<NAME>` (mode 0600, in a temporary folder outside the repository, removed
-when the step ends); every such value is redacted from the log and from errors. Its output is read line by
-line until the command exits, then for at most `COMPILE_GRACE` seconds (a background child that keeps
-stdout open does not hold the build); it is killed, with its process group, after `build.timeout`.
+`build.env` names; never a credential or key of this tool (core/credentials.py). `build.secrets` names
+variables whose values it gets as files only, `$TARS_SECRETS_DIR/<NAME>` (mode 0600, in a temporary folder
+outside the repository, removed when the step ends); every such value is redacted from the log and from errors.
+Its output is read line by line until the command exits, then for at most `COMPILE_GRACE` seconds (a
+background child that keeps stdout open does not hold the build).
+
+`build.timeout` bounds the whole build from its registry check on: the compile step (killed with its process
+group when the time is up) and every engine call (image build, pushes), which run under one deadline
+(core/deadline.py): an engine that stops answering mid-build fails that build at the deadline.
 
 Tags are immutable: an image tag that exists (in the registry, or in the local engine when not pushing)
 with another fingerprint label is refused unless ``overwrite_tag`` (`--overwrite-tag`).
@@ -62,6 +66,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from tars_tasks.core import children
 from tars_tasks.core.credentials import is_credential
+from tars_tasks.core.deadline import DeadlinePassed, within
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import (
     DockerIgnore,
@@ -263,7 +268,7 @@ class ImageBuilder:
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
-            except (BuildError, RegistryError, EngineError, NoEngine) as exc:
+            except (BuildError, RegistryError, EngineError, NoEngine, DeadlinePassed) as exc:
                 result.status, result.reason = BuildStatus.FAILED, redact_text(str(exc))
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
@@ -284,6 +289,8 @@ class ImageBuilder:
         self.progress(artifact.service.id, message)
 
     def _ensure(self, artifact: Artifact, push: bool, result: BuildResult, log: TextIO) -> None:
+        """Registry check, then compile, build and push on an engine, all within `build.timeout` from now."""
+        deadline = time.monotonic() + artifact.spec.timeout
         try:
             in_registry = self.registries.has(artifact.image, artifact.tag, artifact.fingerprint)
         except TagConflict:
@@ -309,11 +316,14 @@ class ImageBuilder:
             for warning in self.pool.warnings:
                 log.write(f"warning: {warning}\n")
             self._say(artifact, log, f"engine {result.engine}")
-            self._on_engine(engine, artifact, push, registry_ok, result, log)
+            # every engine call of the build under one deadline: a stalled engine fails the build at it
+            within(lambda: self._on_engine(engine, artifact, push, registry_ok, result, log, deadline), deadline,
+                   f"build.timeout ({artifact.spec.timeout:.0f}s, the whole build) passed: the engine "
+                   f"{engine.address} did not finish in time")
             result.engine = engine.describe()  # the builder it ended with (an engine may refuse BuildKit)
 
     def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
-                   log: TextIO) -> None:
+                   log: TextIO, deadline: float) -> None:
         client = engine.client
         local = _local_image(client, artifact.ref)
         found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
@@ -323,7 +333,7 @@ class ImageBuilder:
             self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
             result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
         else:
-            self._compile(artifact, log)
+            self._compile(artifact, log, deadline)
             self._build(engine, artifact, log, cache=registry_ok)
             result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
         if push:
@@ -334,7 +344,7 @@ class ImageBuilder:
             if engine.builder == BUILDKIT:
                 self._push_cache(client, artifact, log)
 
-    def _compile(self, artifact: Artifact, log: TextIO) -> None:
+    def _compile(self, artifact: Artifact, log: TextIO, deadline: float) -> None:
         spec = artifact.spec
         argv = list(spec.command)
         if not argv:
@@ -342,9 +352,9 @@ class ImageBuilder:
         self._say(artifact, log, f"compile: {' '.join(redact(argv))}")
         with tempfile.TemporaryDirectory(prefix="tars-secrets-") as secrets_dir:
             env = compile_env(spec.env, spec.secrets, os.environ, Path(secrets_dir))
-            code, tail = run_compile(argv, artifact.service.dir, env, spec.timeout, log)
+            code, tail = run_compile(argv, artifact.service.dir, env, max(0.0, deadline - time.monotonic()), log)
         if code is None:
-            raise BuildError(f"build.command timed out after {spec.timeout:.0f}s (build.timeout)")
+            raise BuildError(f"build.command timed out: build.timeout ({spec.timeout:.0f}s) covers the whole build")
         if code != 0:
             raise BuildError(f"build.command {' '.join(redact(argv))!r} failed (exit {code}): {' | '.join(tail)}")
 

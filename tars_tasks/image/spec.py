@@ -42,7 +42,7 @@ class BuildSpec:
     inputs: tuple[str, ...] = ()  # repo-relative paths the image depends on
     env: tuple[str, ...] = ()  # environment variables the compile step may see (besides PATH, HOME, LANG)
     secrets: tuple[str, ...] = ()  # environment variables given to the compile step as files only
-    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds the compile step may take
+    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds the whole build may take: compile, image build, push
 
     def to_json(self) -> dict:
         """What the image is made from (hashed into the fingerprint). env and secrets names count (they can
