@@ -106,9 +106,13 @@ def reports_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        from tars_tasks.cli.interrupt import Interrupts, Stopped
+
         try:
-            with redacted_output():
+            with redacted_output(), Interrupts(cooperative=False):  # a signal stops the task's children first
                 return fn(c, *args, **kwargs)
+        except Stopped as exc:
+            raise Exit(f"interrupted by {exc}", code=exc.code) from None
         except InputError as exc:
             for p in exc.problems:
                 print(redact_text(str(p)), file=sys.stderr)

@@ -16,15 +16,22 @@ from typing import Any, TypeVar
 from tars_tasks.core.errors import TarsError
 
 T = TypeVar("T")
+POLL = 0.2  # seconds between looks at ``cancel``
+GRACE = 12.0  # seconds cancelled work may take to end by itself (children get 10 s before SIGKILL)
 
 
 class DeadlinePassed(TarsError):
     """The work did not finish by its deadline."""
 
 
-def within(work: Callable[[], T], deadline: float, message: str) -> T:
+class Cancelled(TarsError):
+    """The work was given up because ``cancel`` was set (a signal)."""
+
+
+def within(work: Callable[[], T], deadline: float, message: str, cancel: threading.Event | None = None) -> T:
     """``work()``'s result, or its exception, when it ends before ``deadline`` (a time.monotonic() value);
-    otherwise DeadlinePassed(``message``)."""
+    otherwise DeadlinePassed(``message``). ``cancel`` set: Cancelled once the work has had GRACE seconds to
+    end on its own (its children were asked to stop: core/children.py)."""
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -37,8 +44,15 @@ def within(work: Callable[[], T], deadline: float, message: str) -> T:
             done.set()
 
     threading.Thread(target=run, name="bounded-work", daemon=True).start()
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        raise DeadlinePassed(message)
+    given_up: float | None = None
+    while not done.wait(min(POLL, max(0.0, deadline - time.monotonic()))):
+        now = time.monotonic()
+        if now >= deadline:
+            raise DeadlinePassed(message)
+        if cancel is not None and cancel.is_set():
+            given_up = given_up or now + GRACE
+            if now >= given_up:
+                raise Cancelled("interrupted")
     if "error" in box:
         raise box["error"]
     return box["result"]

@@ -56,6 +56,7 @@ import selectors
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -66,7 +67,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from tars_tasks.core import children
 from tars_tasks.core.credentials import is_credential
-from tars_tasks.core.deadline import DeadlinePassed, within
+from tars_tasks.core.deadline import Cancelled, DeadlinePassed, within
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import (
     DockerIgnore,
@@ -114,6 +115,7 @@ class BuildStatus(TextEnum):
     LOCAL = "local"  # the local engine has it (--no-push): nothing built
     PINNED = "pinned"  # repo.image names a tag: never built
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a signal stopped it, or came before it started
 
 
 
@@ -130,7 +132,7 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is not BuildStatus.FAILED
+        return self.status not in (BuildStatus.FAILED, BuildStatus.INTERRUPTED)
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "image": self.image, "status": self.status.value, "reason": self.reason,
@@ -138,7 +140,7 @@ class BuildResult:
 
     def summary(self) -> str:
         """One line for people: `App.Server: status image in 1.2s (reason when failed)`."""
-        detail = f" ({self.reason})" if self.status is BuildStatus.FAILED else ""
+        detail = f" ({self.reason})" if not self.ok else ""
         return f"{self.service}: {self.status} {self.image} in {self.seconds:.1f}s{detail}"
 
 
@@ -239,7 +241,7 @@ class ImageBuilder:
 
     def __init__(self, settings: Settings, registries: Registries | None = None, progress: Progress | None = None,
                  pool: EnginePool | None = None, lister: FileLister | None = None, overwrite_tag: bool = False,
-                 jobs: int | None = None):
+                 jobs: int | None = None, cancel: threading.Event | None = None):
         self.settings = settings
         self.registries = registries or Registries(home=settings.registry, overwrite_tag=overwrite_tag)
         self.overwrite_tag = overwrite_tag or self.registries.overwrite_tag
@@ -247,6 +249,7 @@ class ImageBuilder:
         self.pool = pool or EnginePool(settings.builders, settings.builder, jobs or settings.jobs,
                                        settings.builder_jobs)
         self.lister = lister or FileLister(settings.root)
+        self.cancel = cancel or threading.Event()  # set (a signal): nothing new starts, what runs is given up
 
     def close(self) -> None:
         """Close the engines' clients (the builder is not used after)."""
@@ -262,13 +265,16 @@ class ImageBuilder:
 
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, BuildStatus.FAILED, log=str(self.log_path(artifact)))
+        if self.cancel.is_set():
+            result.status, result.reason = BuildStatus.INTERRUPTED, "not started: interrupted by a signal"
+            return result
         log_path = self.log_path(artifact)
         # never through a symlink; a log that fails does not fail the build
         with open_log(log_path, self.settings.root) as opened:
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
-            except (BuildError, RegistryError, EngineError, NoEngine, DeadlinePassed) as exc:
+            except (BuildError, RegistryError, EngineError, NoEngine, DeadlinePassed, Cancelled) as exc:
                 result.status, result.reason = BuildStatus.FAILED, redact_text(str(exc))
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
@@ -279,6 +285,10 @@ class ImageBuilder:
                 result.status = BuildStatus.FAILED
                 result.reason = f"docker: connection to {result.engine or 'the engine'} lost: {redact_text(str(exc))}"
                 log.write(f"FAILED: {result.reason}\n")
+            if self.cancel.is_set() and result.status is BuildStatus.FAILED:  # its compile step or engine call
+                result.status = BuildStatus.INTERRUPTED                        # was stopped by the signal
+                result.reason = f"interrupted by a signal ({result.reason})"
+                log.write("INTERRUPTED\n")
         result.seconds = time.monotonic() - start
         return result
 
@@ -319,7 +329,7 @@ class ImageBuilder:
             # every engine call of the build under one deadline: a stalled engine fails the build at it
             within(lambda: self._on_engine(engine, artifact, push, registry_ok, result, log, deadline), deadline,
                    f"build.timeout ({artifact.spec.timeout:.0f}s, the whole build) passed: the engine "
-                   f"{engine.address} did not finish in time")
+                   f"{engine.address} did not finish in time", self.cancel)
             result.engine = engine.describe()  # the builder it ended with (an engine may refuse BuildKit)
 
     def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
