@@ -126,3 +126,19 @@ def test_deploy_time_secret_values_never_touch_a_disk_even_when_killed(mono, tmp
     assert files_holding(temp, API_KEY) == []  # and nothing left behind by the killed run
     assert [c["configContent"] for c in mono.cluster.objects("TConfig", "tars") if c["configName"] == "pay.conf"] \
         == [f"endpoint = https://merchant:{API_KEY}@pay.example.com/v1\n"]  # helm got it, on its stdin
+
+
+def test_helms_release_record_holds_the_resolved_secrets_as_docs_security_says(mono):
+    """docs/security.md: helm keeps the values it was given (here, on its stdin) in its release record, a Secret
+    in the namespace: whoever may read Secrets there reads the resolved secrets."""
+    env = with_prod_secrets(mono)
+    result, _ = mono.release("--env", "prod", *SERVICE, **env)
+    assert result.returncode == 0, result.stderr
+    given = json.loads(mono.helm("get", "values", "base-logserver", "--namespace", "tars", "--output", "json"))
+    assert {"name": "PIN", "value": PIN} in given["envVars"]
+    assert any(API_KEY in c["content"] for c in given["config"])
+    manifest = mono.helm("get", "manifest", "base-logserver", "--namespace", "tars")
+    assert API_KEY in manifest  # the rendered TConfig too
+    records = [s for s in mono.cluster.objects("Secret", "tars") if s["metadata"]["name"].startswith(
+        "sh.helm.release.v1.base-logserver.")]
+    assert [s["type"] for s in records] == ["helm.sh/release.v1"]
