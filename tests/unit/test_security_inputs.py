@@ -221,4 +221,4 @@ def test_a_deploy_log_that_cannot_be_written_leaves_the_service_deployed_with_a_
                            "outputs cannot be written under it (remove it)"]) for sid in ("Base.A", "Base.B")]
     assert report.ok
     assert report.to_json()["services"][0]["warnings"] == report.services[0].warnings
-    assert f"warning: log {repo.root}/dist/logs/Base.A.deploy.log not written: File exists" in said
+    assert f"warning: {report.services[0].warnings[0]}" in said
