@@ -72,9 +72,10 @@ class ClusterMono:
 
 @contextlib.contextmanager
 def sample_in_cluster(cls: type[ClusterMono], tmp: Path, registry: RegistryProcess,
-                      ready_after: float) -> Iterator[ClusterMono]:
-    """A git copy of the sample monorepo and a fake cluster whose pods are Ready ``ready_after`` seconds in."""
+                      ready_after: float, tconfig_guard: float = 2.0) -> Iterator[ClusterMono]:
+    """A git copy of the sample monorepo and a fake cluster whose pods are Ready ``ready_after`` seconds in; the
+    framework's TConfig deletion guard is ``tconfig_guard`` seconds instead of 48."""
     root = copy_samples(tmp / "mono")
     init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=ready_after)) as cluster:
+    with FakeCluster(default_outcome=Outcome.ready(delay=ready_after), tconfig_guard=tconfig_guard) as cluster:
         yield cls(root, cluster, registry, tmp)

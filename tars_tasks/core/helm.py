@@ -73,6 +73,18 @@ class Helm:
         so kept replicas and the TImage's earlier releases are what the upgrade would write."""
         return self.run(["template", release, chart, "--namespace", namespace, "--dry-run=server"]).stdout
 
+    def template_upgrade(self, release: str, chart: str, namespace: str) -> str:
+        """`helm template` with the values files an upgrade_install adds (release record, resolved secrets): the
+        objects the upgrade will apply (lookups see nothing; deploy/configs.py reads only the TConfigs)."""
+        args = ["template", release, chart, "--namespace", namespace]
+        for path in self.upgrade_values:
+            args += ["--values", path]
+        return self.run(args).stdout
+
+    def manifest(self, release: str, namespace: str, revision: int) -> str:
+        """The manifest helm stored for one revision of a release."""
+        return self.read(["get", "manifest", release, "--namespace", namespace, "--revision", str(revision)]).stdout
+
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
 

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
+from tars_tasks.deploy import configs as tconfigs
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
@@ -100,6 +101,35 @@ class Rollout:
     namespace: str
     timeout: str
     policy: RolloutPolicy
+    declares_configs: bool = True  # False: the service declares no config (nothing to render and create)
+    config_person: str = ""  # who and why, written once on each new TConfig version (deploy/configs.py)
+    config_reason: str = ""
+
+    def _configs_before(self, target: Target, chart: str, log: TextIO,
+                        progress: Callable[[str], None]) -> list[dict[str, Any]]:
+        """The service's TConfig versions created or re-activated, masters first, before helm applies them."""
+        if not self.declares_configs:
+            return []
+        wanted = tconfigs.in_manifest(self.helm.template_upgrade(target.name, chart, self.namespace))
+        configs = tconfigs.Configs(self.kube, self.namespace, progress)
+        configs.ensure(target.name, wanted, self.config_person, self.config_reason)
+        log.writelines(f"{line}\n" for line in configs.done)
+        return wanted
+
+    def _configs_after(self, target: Target, wanted: list[dict[str, Any]], log: TextIO,
+                       progress: Callable[[str], None]) -> None:
+        """The versions of configs no longer declared removed, once the release is applied."""
+        configs = tconfigs.Configs(self.kube, self.namespace, progress)
+        configs.remove(configs.obsolete(target.name, wanted), time.monotonic() + seconds(self.timeout))
+        log.writelines(f"{line}\n" for line in configs.done)
+
+    def _rollback(self, release: str, revision: int, log: TextIO, progress: Callable[[str], None]) -> None:
+        log.writelines(f"{line}\n" for line in tconfigs.rollback(self.helm, self.kube, release, revision,
+                                                                  self.namespace, self.timeout, progress))
+
+    def _uninstall(self, release: str, log: TextIO, progress: Callable[[str], None]) -> None:
+        log.writelines(f"{line}\n" for line in tconfigs.uninstall(self.helm, self.kube, release, self.namespace,
+                                                                   self.timeout, progress))
 
     def look(self, target: Target) -> Verdict:
         tserver = self.kube.tserver(target.namespace, target.name)
@@ -111,8 +141,10 @@ class Rollout:
     def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None]) -> dict[str, Any]:
         """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError."""
         if not self.policy.track:
+            wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
             log.write(redact_text(proc.stdout + proc.stderr))
+            self._configs_after(target, wanted, log, progress)
             return {"tracked": False}
         start = time.monotonic()
         deadline = start + seconds(self.timeout)
@@ -124,9 +156,10 @@ class Rollout:
                                       if history else set())
         self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
         try:
+            wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
-        except HelmError as exc:
+        except (HelmError, KubeError) as exc:
             log.write(f"{exc}\n")
             if self.policy.cancel.is_set():  # our helm was stopped: nobody else works on its release
                 self.recover_stuck(target.name, self.helm.history(target.name, self.namespace), log, progress,
@@ -141,6 +174,7 @@ class Rollout:
             rollout["recovered"] = recovered
         if verdict.state == READY:
             log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
+            self._configs_after(target, wanted, log, progress)
             return rollout
         summary = failure_summary(verdict, time.monotonic() - start)
         rollout["failure"] = self.explain(target, verdict, summary)
@@ -181,10 +215,10 @@ class Rollout:
                 f"tars.helm_timeout {self.timeout})", ServiceStatus.FAILED, {"tracked": False, "state": "stuck"})
         progress(f"recovering release {release} left {status}")
         if good:
-            self.helm.rollback(release, good, ns, self.timeout)
+            self._rollback(release, good, log, progress)
             action = f"rolled back to revision {good}"
         else:
-            self.helm.uninstall(release, ns, self.timeout)
+            self._uninstall(release, log, progress)
             action = "uninstalled (it never deployed)"
         log.write(f"release {release} was left {status} (revision {revision}): {action}\n")
         return {"status": status, "revision": revision, "action": action}
@@ -218,7 +252,7 @@ class Rollout:
         """Roll an upgrade back (raising DeployFailed rolled-back), or clean up a failed first install."""
         if previous is None:
             if self.policy.cleanup_on_fail:
-                self.helm.uninstall(target.name, self.namespace, self.timeout)
+                self._uninstall(target.name, log, progress)
                 log.write("first install failed: uninstalled (--cleanup-on-fail)\n")
                 rollout["cleanedUp"] = True
             else:
@@ -228,7 +262,7 @@ class Rollout:
             log.write(f"not rolled back (--no-rollback); revision {previous} was the last good one\n")
             return
         progress(f"rolling back to revision {previous}")
-        self.helm.rollback(target.name, previous, self.namespace, self.timeout)
+        self._rollback(target.name, previous, log, progress)
         live = self.kube.tserver(target.namespace, target.name) or {}
         image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
         back = Target(target.namespace, target.name, target.app, target.server, image)

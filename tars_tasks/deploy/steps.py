@@ -133,7 +133,11 @@ class Steps:
                                          service.secrets, Path(tmp) / f"{service.name}.secrets.json")
             values += [str(secrets)] if secrets else []
             helm = replace(self.helm, upgrade_values=tuple(values))
-            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
+            record = records.record(service)
+            declares = any(service.values.get(k) for k in ("config", "nodeConfig", "appConfig"))
+            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy,
+                              declares_configs=declares, config_person=record.get("createPerson", ""),
+                              config_reason=record.get("mark", ""))
             try:
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))
