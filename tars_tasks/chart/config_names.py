@@ -40,3 +40,27 @@ def config_names(values: Mapping[str, Any], secret_hashes: Mapping[str, str]) ->
         blob = json.dumps([key, text, [[secret, secret_hashes.get(secret, "")] for secret in used]])
         out[key] = hashlib.sha256(blob.encode()).hexdigest()[:12]
     return out
+
+
+def rendered(values: Mapping[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:
+    """The TConfig objects helm-template/templates/tconfig.yaml renders from chart ``values`` (those of a deployed
+    revision, `helm get values --all`): a rollback re-creates the versions of that revision from them, as the
+    versions are not part of the helm release. tests/unit/test_charts.py holds the two renderings equal."""
+    names = dict((values.get("tarsTasks") or {}).get("configs") or {})
+    api = (values.get("tarsTasks") or {}).get("apiVersion") or "k8s.tars.io/v1beta3"
+    base = f"{str(values.get('app', '')).lower()}-{str(values.get('server', '')).lower()}"
+    out = []
+    for kind, name, pod_seq, content in entries(values):
+        key = f"{kind}|{name}|{pod_seq}"
+        text = content if isinstance(content, str) else json.dumps(content)
+        digest = names.get(key) or hashlib.sha256(f"{key}|{text}".encode()).hexdigest()[:12]
+        out.append({"apiVersion": api, "kind": "TConfig",
+                    "metadata": {"name": f"{base}-{kind[0]}-{digest}", "namespace": namespace,
+                                 "labels": {"app.kubernetes.io/managed-by": "Helm",
+                                            "app.kubernetes.io/part-of": "tars-tasks",
+                                            "tars-tasks.io/release": release, "tars.io/ConfigKind": kind},
+                                 "annotations": {"tars-tasks.io/config-name": name,
+                                                 "helm.sh/resource-policy": "keep"}},
+                    "app": values.get("app"), "server": "" if kind == "app" else str(values.get("server", "")),
+                    "configName": name, "configContent": text, "podSeq": pod_seq, "activated": True})
+    return out

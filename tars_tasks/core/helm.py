@@ -81,9 +81,15 @@ class Helm:
             args += ["--values", path]
         return self.run(args).stdout
 
-    def manifest(self, release: str, namespace: str, revision: int) -> str:
-        """The manifest helm stored for one revision of a release."""
-        return self.read(["get", "manifest", release, "--namespace", namespace, "--revision", str(revision)]).stdout
+    def values(self, release: str, namespace: str, revision: int) -> dict[str, Any]:
+        """All the values (the chart's and those given at deploy time) of one revision of a release."""
+        out = self.read(["get", "values", release, "--namespace", namespace, "--revision", str(revision), "--all",
+                         "--output", "json"]).stdout
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise HelmError(f"helm get values printed something that is not JSON: {out[:200]!r}") from None
+        return data if isinstance(data, dict) else {}
 
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
@@ -124,6 +130,8 @@ class Helm:
             args += ["--values", path]
         if self.major() >= 4:  # the release record says who made it: `status`/`prune` find orphans by it
             args.append(f"--labels={MANAGED_LABEL}=true")
+        # TConfig versions are kept apart from the release (deploy/configs.py, helm-template/templates/tconfig.yaml)
+        args += ["--set", "tarsTasks.configsApart=true"]
         return self.run(args, timeout=seconds(timeout) + 60)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:

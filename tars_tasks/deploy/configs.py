@@ -7,8 +7,9 @@ recordLimit.tconfigHistory; the TARS web console lists it); a per-pod config (no
 master of its name first, and a master cannot be deleted while any per-pod config of its name exists; an
 activated version cannot be deleted within 48 s of its creation.
 
-So, around each helm upgrade and rollback of a service (helm creates objects of one kind concurrently, and
-never deletes a TConfig: the chart marks them resource-policy keep):
+So the versions are kept apart from the helm release (helm would update and delete them, create a master and
+its per-pod configs concurrently, and its rollback refuses an object that exists outside the release), and
+around each helm upgrade and rollback of a service:
 - ``ensure``, before helm applies: each wanted version is created if absent (masters before per-pod configs;
   who and why are set here, once), or re-activated if it is history (a rollback, or content changed back);
   a version that exists and is activated is not written at all;
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from tars_tasks.chart.config_names import rendered
 from tars_tasks.core.helm import Helm, seconds
 from tars_tasks.deploy.kube import Kube, KubeError
 
@@ -35,6 +37,11 @@ HELM_RELEASE = "meta.helm.sh/release-name"
 GUARD_REFUSAL = "deletion guard time"  # the framework's webhook: an activated version younger than 48 s
 REFERENCED = "because it is reference by anther tconfig"  # sic: a master with per-pod configs of its name
 MAX_PERSON, MAX_REASON = 100, 1600
+GUARD_WAIT = 60.0  # removals wait at least this long for the framework's 48 s guard, whatever the helm timeout
+
+
+def removal_deadline(timeout: str) -> float:
+    return time.monotonic() + max(seconds(timeout), GUARD_WAIT)
 
 
 def in_manifest(manifest: str) -> list[dict[str, Any]]:
@@ -135,21 +142,21 @@ class Configs:
 
 def rollback(helm: Helm, kube: Kube, release: str, revision: int, namespace: str, timeout: str,
              progress: Callable[[str], None] = lambda msg: None) -> list[str]:
-    """`helm rollback` with the revision's config versions re-activated first (and created, masters first,
-    if the framework pruned them from the history), and the configs that revision did not have removed after.
+    """`helm rollback` with the revision's config versions (rendered from its values) re-activated first (and
+    created, masters first, if they are gone), and the configs that revision did not have removed after.
     Returns what was done to TConfigs."""
     configs = Configs(kube, namespace, progress)
-    wanted = in_manifest(helm.manifest(release, namespace, revision))
+    wanted = rendered(helm.values(release, namespace, revision), release, namespace)
     configs.ensure(release, wanted)
     helm.rollback(release, revision, namespace, timeout)
-    configs.remove(configs.obsolete(release, wanted), time.monotonic() + seconds(timeout))
+    configs.remove(configs.obsolete(release, wanted), removal_deadline(timeout))
     return configs.done
 
 
 def uninstall(helm: Helm, kube: Kube, release: str, namespace: str, timeout: str,
               progress: Callable[[str], None] = lambda msg: None) -> list[str]:
-    """`helm uninstall`, then every version of the release's configs (helm keeps them: resource-policy keep)."""
+    """`helm uninstall`, then every version of the release's configs (they are not part of the helm release)."""
     helm.uninstall(release, namespace, timeout)
     configs = Configs(kube, namespace, progress)
-    configs.remove(configs.live(release), time.monotonic() + seconds(timeout))
+    configs.remove(configs.live(release), removal_deadline(timeout))
     return configs.done

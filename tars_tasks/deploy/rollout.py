@@ -120,7 +120,7 @@ class Rollout:
                        progress: Callable[[str], None]) -> None:
         """The versions of configs no longer declared removed, once the release is applied."""
         configs = tconfigs.Configs(self.kube, self.namespace, progress)
-        configs.remove(configs.obsolete(target.name, wanted), time.monotonic() + seconds(self.timeout))
+        configs.remove(configs.obsolete(target.name, wanted), tconfigs.removal_deadline(self.timeout))
         log.writelines(f"{line}\n" for line in configs.done)
 
     def _rollback(self, release: str, revision: int, log: TextIO, progress: Callable[[str], None]) -> None:
