@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 
 import pytest
 
@@ -60,6 +61,14 @@ def release(mono: ClusterMono) -> dict:
     return services[CART]
 
 
+def activate(mono: ClusterMono, name: str) -> None:
+    request = urllib.request.Request(f"{mono.cluster.url}/apis/k8s.tars.io/v1beta3/namespaces/{NS}/tconfigs/{name}",
+                                     data=b'{"activated": true}', method="PATCH",
+                                     headers={"Content-Type": "application/merge-patch+json"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+
 def active(mono: ClusterMono, name: str, pod_seq: str = "m") -> str:
     return next(content for on, content in versions(mono)[(name, pod_seq)] if on)
 
@@ -98,6 +107,15 @@ def test_config_versions_through_a_services_life(mono):
     status = json.loads(mono("status", "--json", "--service", CART).stdout)["services"][0]
     assert status["verdict"] == "in sync", status  # deactivated versions are history, not drift
     assert mono("diff", "--exit-code", "--service", CART).returncode == 0
+    # someone activates an earlier version (as the TARS web console does): that is drift
+    first = next(c["metadata"]["name"] for c in configs(mono) if "maxItems = 100" in c["configContent"]
+                 and c["podSeq"] == "m")
+    activate(mono, first)
+    status = json.loads(mono("status", "--json", "--service", CART).stdout)["services"][0]
+    assert status["verdict"] == "drifted"
+    assert "config cart.conf: another version is activated in the cluster than the deployed " in status["details"][0]
+    activate(mono, next(c["metadata"]["name"] for c in configs(mono) if "maxItems = 300" in c["configContent"]))
+    settled(mono)
 
     # nodeConfig removed: every version of the per-pod config goes, the master stays
     path = mono.root / "services/Shop/CartServer/values.yaml"
