@@ -40,6 +40,11 @@ def kubeconfig_path() -> Path | None:
     return default if default.is_file() else None
 
 
+def cluster_configured() -> bool:
+    """Is a Kubernetes API configured at all (a kubeconfig, or in a pod)?"""
+    return kubeconfig_path() is not None or bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
 def _as_dict(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 

@@ -102,13 +102,14 @@ class Rollout:
     timeout: str
     policy: RolloutPolicy
     declares_configs: bool = True  # False: the service declares no config (nothing to render and create)
+    configs_in_cluster: bool = True  # False: no Kubernetes API is configured (only helm is): TConfigs untouched
     config_person: str = ""  # who and why, written once on each new TConfig version (deploy/configs.py)
     config_reason: str = ""
 
     def _configs_before(self, target: Target, chart: str, log: TextIO,
                         progress: Callable[[str], None]) -> list[dict[str, Any]]:
         """The service's TConfig versions created or re-activated, masters first, before helm applies them."""
-        if not self.declares_configs:
+        if not (self.declares_configs and self.configs_in_cluster):
             return []
         wanted = tconfigs.in_manifest(self.helm.template_upgrade(target.name, chart, self.namespace))
         configs = tconfigs.Configs(self.kube, self.namespace, progress)
@@ -119,6 +120,8 @@ class Rollout:
     def _configs_after(self, target: Target, wanted: list[dict[str, Any]], log: TextIO,
                        progress: Callable[[str], None]) -> None:
         """The versions of configs no longer declared removed, once the release is applied."""
+        if not self.configs_in_cluster:
+            return
         configs = tconfigs.Configs(self.kube, self.namespace, progress)
         configs.remove(configs.obsolete(target.name, wanted), tconfigs.removal_deadline(self.timeout))
         log.writelines(f"{line}\n" for line in configs.done)
