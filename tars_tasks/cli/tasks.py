@@ -31,8 +31,8 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
 
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
-    unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
-    for problem in unread:  # a file that could not be read is not listed: say which, and why
+    unread = project.discovery.problems + project.unnamed()  # found while reading the files anyway (no schema)
+    for problem in unread:  # a file that could not be read, or names no App.Server, is not listed: which, and why
         print(f"note: not listed: {problem}", file=sys.stderr)
     if unread:
         print("note: `invoke validate` checks everything", file=sys.stderr)

@@ -332,3 +332,20 @@ def test_one_helm_lint_of_many_charts_names_the_failing_one(helm_bin, tmp_path):
     found = Helm(helm_bin).lint_many([str(tmp_path / "good"), str(tmp_path / "bad")])
     assert found[str(tmp_path / "good")] == ""
     assert found[str(tmp_path / "bad")].startswith("[ERROR] values.yaml: unable to parse YAML: ")
+
+
+def test_upstreams_defaults_and_leniency(repo, helm_bin):
+    """What upstream's own chart renders when values omit them (docs/configs.md's table): important 5, servant
+    thread 5, capacity and connection 100000; numeric and boolean env values go as strings; repo.id "" is unset."""
+    text = (DATA / "minimal.yaml").read_text() + (
+        "servants:\n  - {name: MinObj, port: 10000}\n"
+        "envVars:\n  - {name: RETRIES, value: 42}\n  - {name: DEBUG, value: true}\n  - {name: RATIO, value: 0.5}\n"
+        "repo:\n  id: \"\"\n")
+    project, service = load_one(repo, text)
+    spec = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]
+    assert spec["important"] == 5
+    servant = spec["tars"]["servants"][0]
+    assert (servant["thread"], servant["capacity"], servant["connection"]) == (5, 100000, 100000)
+    env = {e["name"]: e.get("value") for e in spec["k8s"]["env"]}
+    assert (env["RETRIES"], env["DEBUG"], env["RATIO"]) == ("42", "true", "0.5")
+    assert spec["release"]["id"] == "t1"  # the content tag, as when repo.id is not given
