@@ -96,7 +96,7 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
         changed_in_cluster(draft, deployed)
     if check_deps and deployed is not None and helm is not None:
         require_deployed_dependencies(draft, deployed)
-    if kube is not None and not opts.dry_run:
+    if kube is not None and not opts.dry_run and deployed is not None:  # the cluster answered helm
         framework_rules(draft, kube, require_cluster)
     forced(draft)
     impact = through_interfaces(draft, since)
