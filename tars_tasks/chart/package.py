@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,9 @@ class ChartTemplate:
 
 
 @lru_cache(maxsize=4)
-def load_template(path: str = "") -> ChartTemplate:
-    """The chart at ``path`` (tars.chart_dir), or the one shipped in the package."""
+def load_template(path: str = "", stamp: tuple[tuple[str, int, int], ...] = ()) -> ChartTemplate:
+    """The chart at ``path`` (tars.chart_dir), or the one shipped in the package. ``stamp`` (see chart_stamp)
+    is part of the cache key only: an edited chart is read again, an unchanged one is read once."""
     folder = Path(path) if path else assets.chart_dir()
     if not folder.joinpath("Chart.yaml").is_file():
         raise UsageError(f"tars.chart_dir: {path} has no Chart.yaml")
@@ -57,10 +60,28 @@ def load_template(path: str = "") -> ChartTemplate:
     return ChartTemplate(tuple(files), meta, digest.hexdigest())
 
 
+def chart_stamp(folder: Path | Traversable) -> tuple[tuple[str, int, int], ...]:
+    """Each file of a chart folder on disk as (path, size, mtime in ns): one stat per file, no read. A process
+    that plans again after the chart was edited (a library caller) gets the new chart and its new versions."""
+    if not isinstance(folder, Path) or not folder.is_dir():  # a chart inside a zip never changes
+        return ()
+    stamp = []
+    for top, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # a dangling link: load_template says what is wrong with it
+                continue
+            stamp.append((path, st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
 def template_for(settings: Settings) -> ChartTemplate:
     """The chart of this project: tars.chart_dir when set, else the shipped one."""
     custom = settings.path(settings.chart_dir)
-    return load_template(str(custom) if custom else "")
+    return load_template(str(custom) if custom else "", chart_stamp(custom or assets.chart_dir()))
 
 
 @dataclass(frozen=True)

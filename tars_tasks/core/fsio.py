@@ -54,6 +54,18 @@ def create_fresh(path: Path, mode: int = 0o644) -> int:
     raise FileExistsError(f"{path} keeps being recreated")
 
 
+def create_new(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """``data`` in a new file at ``path``; FileExistsError when anything (a file, a symlink) is there already:
+    nothing is ever overwritten, and no symlink is followed. The folder must exist."""
+    fd = os.open(path, _CREATE, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
 class Log(io.TextIOBase):
     """A text log that never raises: the first OSError (disk full, read-only, a folder where the log should
     be) is kept in ``error`` and later writes are dropped."""

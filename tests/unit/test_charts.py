@@ -300,7 +300,7 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     real = charts_mod.load_template()
     broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
                    for rel, data in real.files)
-    monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(broken, real.meta, "x" * 64))
+    monkeypatch.setattr(charts_mod, "load_template", lambda path="", stamp=(): ChartTemplate(broken, real.meta, "x" * 64))
     repo.service("Shop", "Cart")
     project = repo.load()
     problems = [str(p) for p in project.check(project.services)]
