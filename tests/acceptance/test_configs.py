@@ -94,6 +94,11 @@ def test_config_versions_through_a_services_life(mono):
 
     # a config change is a new activated version; the old one is the framework's history
     edit(mono, "maxItems = 100\n      </cart>\nnodeConfig", "maxItems = 200\n      </cart>\nnodeConfig")
+    # diff compares with the activated versions: only the changed config differs (its name and content)
+    changed = [line for line in mono("diff", "--service", CART).stdout.splitlines()
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert any("maxItems = 200" in line for line in changed) and any("maxItems = 100" in line for line in changed)
+    assert not any("shop.conf" in line or "leader" in line for line in changed), changed
     assert release(mono)["status"] == "deployed"
     got = settled(mono)
     assert [on for on, _ in got[("cart.conf", "m")]] == [False, True]
