@@ -9,6 +9,9 @@ roll back to the last good revision.
   that is tracked back to Ready; `rollback=False` keeps the failed upgrade for inspection. A first install
   that fails is left in place for debugging, unless `cleanup_on_fail` (then it is uninstalled).
 - `track=False` is helm's own behaviour (`--wait --rollback-on-failure`), reported as "not tracked".
+- TConfig versions (deploy/configs.py) are kept apart from the helm release: created or re-activated before
+  the upgrade (masters first), the undeclared ones removed once it is Ready; a rollback re-activates those of
+  the revision it goes back to, an uninstall removes them all.
 - A release found stuck (`pending-install/-upgrade/-rollback`: a helm that was killed or timed out) is
   recovered before the upgrade when it is older than the helm timeout (the caller holds the namespace's
   release lock, so no run of this tool is working on it): rolled back to its last deployed revision, or
@@ -113,8 +116,10 @@ class Rollout:
             return []
         wanted = tconfigs.in_manifest(self.helm.template_upgrade(target.name, chart, self.namespace))
         configs = tconfigs.Configs(self.kube, self.namespace, progress)
-        configs.ensure(target.name, wanted, self.config_person, self.config_reason)
-        log.writelines(f"{line}\n" for line in configs.done)
+        try:
+            configs.ensure(target.name, wanted, self.config_person, self.config_reason)
+        finally:  # what was written, also when the framework refused a later one
+            log.writelines(f"{line}\n" for line in configs.done)
         return wanted
 
     def _configs_after(self, target: Target, wanted: list[dict[str, Any]], log: TextIO,
@@ -127,10 +132,18 @@ class Rollout:
         log.writelines(f"{line}\n" for line in configs.done)
 
     def _rollback(self, release: str, revision: int, log: TextIO, progress: Callable[[str], None]) -> None:
+        """helm rollback, with the revision's TConfig versions re-activated first (deploy/configs.py)."""
+        if not self.configs_in_cluster:
+            self.helm.rollback(release, revision, self.namespace, self.timeout)
+            return
         log.writelines(f"{line}\n" for line in tconfigs.rollback(self.helm, self.kube, release, revision,
                                                                   self.namespace, self.timeout, progress))
 
     def _uninstall(self, release: str, log: TextIO, progress: Callable[[str], None]) -> None:
+        """helm uninstall, then every version of the release's configs (deploy/configs.py)."""
+        if not self.configs_in_cluster:
+            self.helm.uninstall(release, self.namespace, self.timeout)
+            return
         log.writelines(f"{line}\n" for line in tconfigs.uninstall(self.helm, self.kube, release, self.namespace,
                                                                    self.timeout, progress))
 
