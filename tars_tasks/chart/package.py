@@ -22,6 +22,7 @@ import yaml
 from tars_tasks.chart.config_names import config_names
 from tars_tasks.core import assets, fsio
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.secrets import values_document
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
@@ -139,6 +140,12 @@ def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     return values
 
 
+def secret_values(service: Service, settings: Settings, tag: str) -> str | None:
+    """What helm gets on its stdin besides the chart when ``service`` is deployed with ``tag``: its resolved
+    secrets filled into the chart values that reference them (core/secrets.py). None: it uses no secret."""
+    return values_document(chart_values(service, settings, sanitize_tag(tag)), service.secrets)
+
+
 def chart_version(tag: str, digest: str) -> str:
     """Valid SemVer that changes whenever the release (tag, values, chart template) changes."""
     m = SEMVER_TAG.match(tag)
@@ -170,18 +177,18 @@ def tgz_bytes(chart: Chart) -> bytes:
     return tarball.tgz_bytes(compresslevel=6)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, within: Path | None = None) -> None:
     """Temp file + rename in the same folder: concurrent packagers never see half a chart, and a symlink at
-    ``path`` is replaced, never followed (core/fsio.py)."""
-    fsio.write_atomic(path, data)
+    ``path`` is replaced, never followed, one on the way below ``within`` refused (core/fsio.py)."""
+    fsio.write_atomic(path, data, within=within)
 
 
 def package(service: Service, settings: Settings, tag: str, out_dir: Path | None = None) -> tuple[Chart, Path]:
     """Write <out>/<app>-<server>-<version>.tgz (default dist/charts/) and return it with its chart."""
     chart = assemble(service, settings, tag)
-    out_dir = out_dir or settings.dist_path / "charts"
+    out_dir = fsio.real_folder(out_dir or settings.dist_path / "charts", settings.root)
     path = out_dir / chart.filename
     data = tgz_bytes(chart)
     if not (path.is_file() and path.read_bytes() == data):
-        write_atomic(path, data)
+        write_atomic(path, data, settings.root)
     return chart, path
