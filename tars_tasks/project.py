@@ -33,12 +33,15 @@ class Project:
     def load_selected(cls, settings: Settings, ids: Sequence[str]) -> Project:
         """The project for a task on the named services only (all of them when ``ids`` is empty): only their
         files and what their rules need are read and checked (core/index.py), and ``problems`` are theirs."""
-        from tars_tasks.core.environments import apply_environment
+        from tars_tasks.core.environments import apply_environment, env_files
         from tars_tasks.core.index import discover_selected
         from tars_tasks.validate.schema import validate_selected
 
+        # an environment file adds values to every service: then dependsOn is read from the merged files only
+        common = bool(settings.env) and env_files(settings).get(settings.env) is not None
         found = discover_selected(settings.services_path, settings.root, settings.max_values_bytes, ids,
-                                  settings.registry, settings.env) if ids else None
+                                  settings.registry, settings.env, settings.dist_path / "cache" / "values-index.json",
+                                  trust_deps=not common) if ids else None
         if found is None:
             return cls.load(settings)
         discovery = apply_environment(found[0], settings)

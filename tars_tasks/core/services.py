@@ -93,6 +93,9 @@ class Discovery:
     services: list[Service]
     problems: list[Problem]  # files that could not be read, parsed, or identified
     overlays: list[Path] = field(default_factory=list)  # every values.<env>.yaml found under the services dir
+    # read for a few services (core/index.py): every id in the repository -> its dependsOn where known (those
+    # the parsed services reach), for the dependency checks of services whose files were not parsed
+    graph: dict[str, list[str]] | None = None
 
     def by_id(self) -> dict[str, Service]:
         return {s.id: s for s in self.services}

@@ -147,6 +147,6 @@ def validate_selected(discovery: Discovery, selected: Iterable[Service],
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:
             problems.extend(build_problems(service, settings, lister))
-    problems.extend(dependency_problems(discovery.services))
+    problems.extend(dependency_problems(discovery.services, discovery.graph))
     problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))
