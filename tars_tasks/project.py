@@ -131,6 +131,12 @@ def interface_problems(project: Project, selected: Sequence[Service]) -> list[Pr
     interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line."""
     from tars_tasks.interfaces.checks import validate_interfaces
 
+    if project.partial and project.discovery.files_by_id is not None:
+        from tars_tasks.interfaces.selected import calls_only_problems
+
+        quick = calls_only_problems(project.settings, selected, project.discovery.files_by_id)
+        if quick is not None:  # none of them holds a .tars file: other services' are not read
+            return quick
     # who owns an interface and whom a call reaches depend on every service's servants, not only on the
     # services the values rules of ``selected`` needed (load_selected): read them all (no schema applied)
     everyone = Project.load(project.settings).services if project.partial else project.services

@@ -191,7 +191,8 @@ def discover_selected(services_path: Path, root: Path, max_bytes: int, ids: Sequ
         for sid in {sid for sid, rels in by_id.items() for rel in rels if rel in reader.failed} if reader.failed \
                 else ():
             del known[sid]
-    return Discovery(services, reader.problems, found_overlays, graph=known), chosen
+    files_by_id = {sid: rels[0] for sid, rels in by_id.items() if len(rels) == 1 and rels[0] not in reader.failed}
+    return Discovery(services, reader.problems, found_overlays, graph=known, files_by_id=files_by_id), chosen
 
 
 def _repo_image(service: Service) -> str:

@@ -96,6 +96,7 @@ class Discovery:
     # read for a few services (core/index.py): every id in the repository -> its dependsOn where known (those
     # the parsed services reach), for the dependency checks of services whose files were not parsed
     graph: dict[str, list[str]] | None = None
+    files_by_id: dict[str, str] | None = None  # and there: every id -> its values.yaml (in the services folder)
 
     def by_id(self) -> dict[str, Service]:
         return {s.id: s for s in self.services}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,11 @@ def read_source(path: str) -> bytes | None:
     if len(data) > MAX_SOURCE_BYTES or b"\0" in data[:BINARY_PROBE]:
         return None
     return data
+
+
+def written_names(data: bytes) -> Iterator[bytes]:
+    """Every dotted triple of names ``data`` writes (what scan_file looks up), lower-cased."""
+    return (match.group().lower() for match in _TRIPLE.finditer(data))
 
 
 def scan_file(data: bytes, names: Mapping[bytes, tuple[str, str]], caller: str, path: str,
