@@ -28,6 +28,7 @@ from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import VALUES_FILE
 
 _WALK_SKIP_ANYWHERE = (".git", "__pycache__")
+FEW_SERVICES = 4  # up to this many services: list their folders (FileLister few), not the whole repository
 _WALK_SKIP_AT_TOP = (".tools", "dist")
 
 
@@ -35,17 +36,18 @@ class FileLister:
     """Lists a repository's files (git when available, else a walk) and answers per folder.
 
     Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from a listing made on
-    first use: of the asked folder alone while few folders are asked (`template --service X` in a repository
-    of 10,000 services lists one folder, not 30,000 files), of the whole repository once more than
-    ``SCOPED_LISTINGS`` are (a plan of everything: one git call). ``fresh_under`` lists again (after a build
-    command wrote files, say). ``index`` gives the content id of a listed file, from git's index when git
-    knows it (`tars_tasks.core.gitindex`), read for the same folders.
+    first use: of the whole repository (one git call for a plan of everything), or with ``few`` (the caller
+    asks about a few services) of the asked folder alone while at most ``SCOPED_LISTINGS`` are asked
+    (`template --service X` in a repository of 10,000 services lists one folder, not 30,000 files).
+    ``fresh_under`` lists again (after a build command wrote files, say). ``index`` gives the content id of a
+    listed file, from git's index when git knows it (`tars_tasks.core.gitindex`), read for the same folders.
     """
 
-    SCOPED_LISTINGS = 32
+    SCOPED_LISTINGS = 16
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, few: bool = False):
         self.root = root
+        self.few = few
         self._files: list[str] | None = None
         self._scoped: dict[str, list[str]] = {}  # folder (or file) -> its files, while no whole listing exists
         self._git: bool | None = None
@@ -70,8 +72,8 @@ class FileLister:
                 return _below(files, rel)
         if rel.startswith("/") or os.path.normpath(rel) != rel or rel.startswith("../") or rel == "..":
             return []  # never a listed path (those are normalised and inside the repository)
-        listed = self._git_files(rel) if len(self._scoped) < self.SCOPED_LISTINGS else None
-        if listed is None:  # outside git (the walk never follows a symlinked folder: walk it all), or many asked
+        listed = self._git_files(rel) if self.few and len(self._scoped) < self.SCOPED_LISTINGS else None
+        if listed is None:  # outside git (the walk never follows a symlinked folder: walk it all), or not few
             return _below(self.all_files(), rel)
         self._scoped[rel] = listed
         self.index.scope(rel)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
-from tars_tasks.core.files import FileLister
+from tars_tasks.core.files import FEW_SERVICES, FileLister
 from tars_tasks.core.graph import dependency_problems
 from tars_tasks.core.services import Discovery, Service
 from tars_tasks.core.settings import Settings
@@ -142,7 +142,9 @@ def validate_selected(discovery: Discovery, selected: Iterable[Service],
     and the dependency-graph and collision problems among everything discovered (core/index.py: what their
     rules need), sorted by place."""
     problems = list(discovery.problems)
-    lister = FileLister(settings.root) if settings is not None else None  # one listing for every service
+    selected = list(selected)
+    # one listing for every service, or of each folder when only a few are checked (`--service X`)
+    lister = FileLister(settings.root, few=len(selected) <= FEW_SERVICES) if settings is not None else None
     for service in selected:
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:

@@ -196,15 +196,16 @@ def test_one_service_tag_asks_git_about_its_folder_only_and_equals_the_whole_lis
     whole.all_files()
     expected = resolve(settings, svc, lister=whole)[SID].fingerprint
     pathspecs = _git_pathspecs(monkeypatch)
-    assert resolve(settings, svc, lister=FileLister(repo.root))[SID].fingerprint == expected
+    assert resolve(settings, svc)[SID].fingerprint == expected
     assert pathspecs and all(spec == [FOLDER] for spec in pathspecs)  # never "." (the whole repository)
 
 
 def test_many_folders_are_listed_by_one_whole_listing(repo, monkeypatch):
+    assert not FileLister(repo.root).few  # the whole repository by default: a plan of everything
     for i in range(FileLister.SCOPED_LISTINGS + 5):
         repo.write(f"services/A/S{i}/f.txt", f"{i}\n")
     init_git(repo.root)
-    lister = FileLister(repo.root)
+    lister = FileLister(repo.root, few=True)
     pathspecs = _git_pathspecs(monkeypatch)
     listed = [lister.under(f"services/A/S{i}") for i in range(FileLister.SCOPED_LISTINGS + 5)]
     assert listed == [[f"services/A/S{i}/f.txt"] for i in range(FileLister.SCOPED_LISTINGS + 5)]
