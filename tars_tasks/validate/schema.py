@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,14 @@ def schema(path: str = "") -> dict:
     """The values.yaml JSON Schema: the built-in one, or the file at ``path`` (tars.values_schema)."""
     source = Path(path) if path else assets.values_schema()
     return json.loads(source.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def valid_check(path: str = "") -> Callable[[Any], bool] | None:
+    """The schema compiled into a yes/no check (fastcheck.py), or None when it cannot be."""
+    from .fastcheck import compile_schema
+
+    return compile_schema(schema(path))
 
 
 @lru_cache(maxsize=4)
@@ -95,6 +103,9 @@ def _unknown_key_problems(service: Service, error: jsonschema.ValidationError) -
 
 
 def schema_problems(service: Service, schema_path: str = "") -> list[Problem]:
+    check = valid_check(schema_path)
+    if check is not None and check(service.values):
+        return []  # valid: jsonschema's walk (and its import) is needed only to say what is wrong
     problems: list[Problem] = []
     for error in validator(schema_path).iter_errors(service.values):
         if error.validator == "additionalProperties":
