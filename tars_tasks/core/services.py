@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,17 +121,40 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    real, base = os.path.realpath(path), os.path.realpath(root)
+class RealPaths:
+    """os.path.realpath of many paths in few folders (one run's discovery): each folder is resolved once, then
+    a path is its folder's real path and its name unless the name itself is a symlink (one lstat)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str | Path) -> str:
+        path = os.fspath(path)
+        if ".." in path:  # resolved in order (a symlink before `..` moves it): as realpath does
+            return os.path.realpath(path)
+        path = os.path.abspath(path)
+        parent, name = os.path.split(path)
+        if not name or os.path.islink(path):
+            return os.path.realpath(path)
+        real = self._folders.get(parent)
+        if real is None:
+            real = self._folders[parent] = os.path.realpath(parent)
+        return os.path.join(real, name)
+
+
+def _inside(path: Path, root: Path, realpath: Callable[[Path], str] = os.path.realpath) -> bool:
+    real, base = realpath(path), realpath(root)
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def read_values(path: Path, display: str, root: Path, max_bytes: int = MAX_VALUES_BYTES) -> tuple[dict, str]:
-    """(values, text) of one values.yaml: a regular file inside ``root``, at most ``max_bytes`` long."""
+def read_values(path: Path, display: str, root: Path, max_bytes: int = MAX_VALUES_BYTES,
+                realpath: Callable[[Path], str] = os.path.realpath) -> tuple[dict, str]:
+    """(values, text) of one values.yaml: a regular file inside ``root``, at most ``max_bytes`` long.
+    ``realpath``: a RealPaths shared by the files of one discovery."""
     def refuse(message: str) -> YamlFileError:
         return YamlFileError(Problem(display, 1, 1, "", message))
 
-    if not _inside(path, root):
+    if not _inside(path, root, realpath):
         raise refuse("resolves outside the repository (a symlink): only files inside the repository are read")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the open
@@ -162,10 +185,11 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
     problems: list[Problem] = []
     seen: dict[str, Service] = {}
     overlays: list[Path] = []
+    realpath = RealPaths()
     for file in find_values_files(services_path, overlays):
         display = display_path(file, root)
         try:
-            values, text = read_values(file, display, root, max_bytes)
+            values, text = read_values(file, display, root, max_bytes, realpath)
         except YamlFileError as exc:
             problems.append(exc.problem)
             continue
