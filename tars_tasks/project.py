@@ -118,10 +118,10 @@ class Project:
     def check(self, selected: Sequence[Service], render: bool = True, crd_check: bool = True) -> list[Problem]:
         """`invoke validate`: file problems of the selected services, then (when they are valid) their rendered
         charts — each must render, and with ``crd_check`` every manifest must conform to the CRD schemas."""
-        from tars_tasks.validate.render import render_problems  # helm and jsonschema only when validating
-
         problems = self.problems_for(selected)
         if render and selected and not any(not p.warning for p in problems):
+            from tars_tasks.validate.render import render_problems  # helm and jsonschema only when rendering
+
             problems = problems + render_problems(self.settings, selected, crd_check)
         return problems + interface_problems(self, selected)
 
