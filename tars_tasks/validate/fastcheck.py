@@ -66,9 +66,15 @@ def _compile(schema: Any) -> Check:
     checks.extend(_scalar(schema))
     if not checks:
         return lambda v: True
+    return _all_of(checks)
+
+
+def _all_of(checks: list[Check]) -> Check:
+    """One check that passes when every one of ``checks`` does (nested pairs: no generator per value)."""
     if len(checks) == 1:
         return checks[0]
-    return lambda v: all(check(v) for check in checks)
+    first, rest = checks[0], _all_of(checks[1:])
+    return lambda v: first(v) and rest(v)
 
 
 def _type(kind: Any) -> Check:
@@ -76,7 +82,12 @@ def _type(kind: Any) -> Check:
     if not names or not all(isinstance(n, str) and n in _TYPES for n in names):
         raise Unsupported(f"type {kind!r}")
     tests = [_TYPES[n] for n in names]
-    return tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests))
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        one, two = tests
+        return lambda v: one(v) or two(v)
+    return lambda v: any(t(v) for t in tests)
 
 
 def _object(schema: dict) -> list[Check]:
@@ -112,7 +123,7 @@ def _array(schema: dict) -> list[Check]:
     out: list[Check] = []
     if "items" in schema:
         item = _compile(schema["items"])
-        out.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
+        out.append(lambda v: not isinstance(v, list) or all(map(item, v)))
     for key, compare in (("minItems", operator.ge), ("maxItems", operator.le)):
         if key in schema:
             out.append(_bounded(list, len, compare, _count(schema[key])))

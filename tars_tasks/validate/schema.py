@@ -131,10 +131,25 @@ def _non_string_keys(value: Any, path: list) -> Iterable[tuple[list, Any]]:
             yield from _non_string_keys(v, path + [i])
 
 
+def _all_keys_strings(value: Any) -> bool:
+    """No mapping in ``value`` has a key that is not a string (the common case, decided without paths)."""
+    todo = [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if not all(isinstance(k, str) for k in node):
+                return False
+            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            todo.extend(v for v in node if isinstance(v, (dict, list)))
+    return True
+
+
 def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
     """Every problem of one file: schema, then (on well-typed parts) the cross-field rules."""
-    bad_keys = [service.problem(path, f"key {key!r} must be a string", key=True)
-                for path, key in _non_string_keys(service.values, [])]
+    bad_keys = [] if _all_keys_strings(service.values) else [
+        service.problem(path, f"key {key!r} must be a string", key=True)
+        for path, key in _non_string_keys(service.values, [])]
     if bad_keys:
         return bad_keys
     problems = schema_problems(service, schema_path)

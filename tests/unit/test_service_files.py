@@ -211,3 +211,21 @@ def test_many_folders_are_listed_by_one_whole_listing(repo, monkeypatch):
     assert listed == [[f"services/A/S{i}/f.txt"] for i in range(FileLister.SCOPED_LISTINGS + 5)]
     assert pathspecs.count(["."]) == 1 and len(pathspecs) == FileLister.SCOPED_LISTINGS + 1
     assert lister.under("../outside") == [] and lister.under("services/A/../A/S1") == []
+
+
+def test_resolves_inside_follows_every_symlink_below_the_boundary(tmp_path):
+    from tars_tasks.core.files import resolves_inside
+
+    box = tmp_path / "box"
+    (box / "sub").mkdir(parents=True)
+    (box / "sub" / "f").write_text("x")
+    (tmp_path / "outside").mkdir()
+    (box / "out").symlink_to(tmp_path / "outside")
+    (box / "in").symlink_to(box / "sub")
+    (box / "sub" / "up").symlink_to(tmp_path)
+    (tmp_path / "boxlink").symlink_to(box)
+    cases = {"sub/f": True, "sub": True, ".": True, "in/f": True, "out": False, "out/x": False, "sub/up": False,
+             "sub/up/box/sub/f": True, "sub/../sub/f": True, "../outside": False, "missing/file": True}
+    for rel, inside in cases.items():
+        assert resolves_inside(box / rel, box) is inside, rel
+        assert resolves_inside(tmp_path / "boxlink" / rel, tmp_path / "boxlink") is inside, rel
