@@ -68,8 +68,10 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
         raise UsageError(f"{plan_file}: the plan was made for {_env_name(plan.env)}, this run is for "
                          f"{_env_name(env)} (--env): make a new plan")
     opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
-    artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
-                            opts.dry_run)
+    own = registries or Registries.of(project.settings)
+    artifacts = saved.check(plan, project, lister, own, opts.dry_run)
+    if registries is None:
+        own.memory.save()
     cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     return plan, artifacts, opts
 
@@ -123,7 +125,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
              on_plan: Callable[[Plan], None] | None, cancel: threading.Event, unlocked: bool) -> tuple[Plan, Report]:
     settings = project.settings
     helm = Helm.from_settings(settings)
-    registries = Registries(home=settings.registry, overwrite_tag=run.overwrite_tag)
+    registries = Registries.of(settings, run.overwrite_tag)
     lister = FileLister(settings.root)
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
@@ -134,6 +136,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True)
+    registries.memory.save()  # the tags the plan confirmed, whatever the builds do
     refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
@@ -147,4 +150,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
                   settings.dist_path / "charts", run.crd_check, say, dataclasses.replace(run.policy, cancel=cancel))
     steps.records = Records(settings.root, run.records)
     runner = Runner(plan, steps, run.jobs or settings.jobs, run.fail_fast, cancel)
-    return plan, runner.run()
+    try:
+        return plan, runner.run()
+    finally:
+        registries.memory.save()  # and the tags its pushes confirmed
