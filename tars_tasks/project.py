@@ -128,9 +128,15 @@ class Project:
 
 def interface_problems(project: Project, selected: Sequence[Service]) -> list[Problem]:
     """`invoke validate` of interfaces (tars_tasks/interfaces/checks.py): .tars files parse, one owner per
-    interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line."""
+    interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line.
+    A repository that tracks no .tars file under its services folder has no interfaces: nothing is checked
+    (one `git ls-files`, not a scan of every source file)."""
     from tars_tasks.interfaces.checks import validate_interfaces
+    from tars_tasks.interfaces.parser import tracked_idl_files
+    from tars_tasks.interfaces.sources import services_folder
 
+    if not tracked_idl_files(project.settings.root, services_folder(project.settings)):
+        return []
     if project.partial and project.discovery.files_by_id is not None:
         from tars_tasks.interfaces.selected import calls_only_problems
 

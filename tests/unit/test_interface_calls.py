@@ -110,7 +110,17 @@ def _validate_all_then_keep(repo: Monorepo, sid: str) -> list[str]:
     return [str(p) for p in project.check(project.select([]), render=False) if p.file.startswith(folder)]
 
 
+def test_a_repository_without_tars_files_has_no_interface_pass(shop):
+    init_git(shop.root)
+    assert _validate_all_then_keep(shop, "Shop.CartServer") == []  # the call is there, the interfaces are not
+    shop.write("services/Base/LogServer/Log.tars", "module Base { interface Log { int log(string s); }; };\n")
+    subprocess.run(["git", "add", "-A"], cwd=shop.root, check=True)
+    assert [p.split(": warning: ")[1][:51] for p in _validate_all_then_keep(shop, "Shop.CartServer")] == [
+        "Shop.CartServer calls base.HELLOSERVER.helloobj but"]
+
+
 def test_one_service_without_tars_files_gets_the_call_warning_without_reading_every_values_file(shop, monkeypatch):
+    shop.write("services/Base/LogServer/Log.tars", "module Base { interface Log { int log(string s); }; };\n")
     init_git(shop.root)
     for i in range(20):
         shop.service("Other", f"S{i}")
