@@ -134,7 +134,7 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
         with lock:
             print(f"{service_id}: {message}", file=sys.stderr, flush=True)
 
-    project = Project.load(settings_of(c))
+    project = Project.load_selected(settings_of(c), service or [])  # --service X: X's files and its rules' needs
     selected = project.select(service or [])
     project.require_valid(selected)
     if refresh:
