@@ -154,8 +154,10 @@ def discover_selected(services_path: Path, root: Path, max_bytes: int, ids: Sequ
     reader = _Parser(index, root, max_bytes, own_overlay, trust_deps)
     by_id: dict[str, list[str]] = {}
     plain: list[tuple[str, str, str, str]] = []  # (file, app, server, image) as the text states them
+    indexed = [rel for rel in files if _folder(rel) not in own_overlay] if own_overlay else files
+    stated_of = dict(zip(indexed, index.entries(indexed)))
     for rel in files:
-        stated = index.entry(rel) if not own_overlay or _folder(rel) not in own_overlay else None
+        stated = stated_of.get(rel)
         if stated is not None:
             plain.append((rel, *stated))
             sid = f"{stated[0]}.{stated[1]}"

@@ -16,6 +16,7 @@ cache is at worst ignored. Symlinked values files are never remembered (their ta
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from tars_tasks.core.index import scan
 from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import SKIP_DIRS, VALUES_FILE
 
-CACHE_FORMAT = "tars-tasks/values-index@2"
+CACHE_FORMAT = "tars-tasks/values-index@3"
 RACY_NS = 2_000_000_000  # a stat this close to the moment it was taken may still change unseen (coarse clocks)
 
 # Rows are kept as the plain lists JSON gives (10,000 objects built per run would cost more than the stats):
@@ -36,7 +37,7 @@ RACY_NS = 2_000_000_000  # a stat this close to the moment it was taken may stil
 # just its mtime_ns for the common case (a service folder: not racy, a values.yaml, no subfolder, no overlay)
 # a values.yaml: [mtime_ns, ctime_ns, size, inode, racy, app, server, image, dependsOn or None]
 _F_MTIME, _F_RACY, _F_SUBDIRS, _F_VALUES, _F_OVERLAYS = range(5)
-_V_IDENT, _V_RACY, _V_APP, _V_SERVER, _V_IMAGE, _V_DEPS = slice(0, 4), 4, 5, 6, 7, 8
+_V_RACY, _V_APP, _V_SERVER, _V_IMAGE, _V_DEPS = 4, 5, 6, 7, 8
 
 
 class ValuesIndex:
@@ -51,7 +52,7 @@ class ValuesIndex:
         self._folders: dict[str, list | int] = {}
         self._files: dict[str, list] = {}
         self._changed = False
-        self._seen: set[str] = set()  # files whose stat ``entry`` checked in this run
+        self._seen: set[str] = set()  # files whose stat ``entries`` checked in this run
         if cache is not None:
             self._read(cache)
 
@@ -61,14 +62,24 @@ class ValuesIndex:
         folders: dict[str, list | int] = {}
         values: list[str] = []
         overlays: list[str] = []
+        known_folders, base, stat_of = self._folders, self._base + "/", os.stat  # locals: 10,000 turns
         todo = [""]
         while todo:
             rel = todo.pop()
+            prefix = rel + "/" if rel else ""
+            if type(known_folders.get(rel)) is int:  # a service folder seen before: unchanged if its mtime is
+                try:
+                    mtime = stat_of(base + rel).st_mtime_ns
+                except OSError:
+                    continue
+                if known_folders[rel] == mtime:
+                    folders[rel] = mtime
+                    values.append(prefix + VALUES_FILE)
+                    continue
             folder = self._folder(rel)
             if folder is None:
                 continue
-            prefix = rel + "/" if rel else ""
-            if isinstance(folder, int):
+            if isinstance(folder, int):  # pragma: no cover - handled above
                 folders[rel] = folder
                 values.append(prefix + VALUES_FILE)
                 continue
@@ -114,21 +125,29 @@ class ValuesIndex:
         self._changed = True
         return [mtime, now - mtime < RACY_NS, sorted(subdirs), has_values, sorted(overlays)]
 
-    def entry(self, rel: str) -> tuple[str, str, str] | None:
-        """(app, server, image) the text of the values.yaml at ``rel`` (from ``refresh``) plainly states, or
-        None when it does not (`index.scan`): remembered while its stat is unchanged, else read again."""
-        self._seen.add(rel)
-        path = f"{self._base}/{rel}"
-        try:
-            info = os.lstat(path)
-        except OSError:
-            return None
-        known = self._files.get(rel)
-        if known is not None and known[_V_IDENT] == [info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino] \
-                and known[_V_RACY] is False:
-            return (known[_V_APP], known[_V_SERVER], known[_V_IMAGE]) if known[_V_APP] is not None else None
+    def entries(self, rels: list[str]) -> list[tuple[str, str, str] | None]:
+        """For each values.yaml of ``rels`` (from ``refresh``), the (app, server, image) its text plainly states,
+        or None when it does not (`index.scan`): remembered while its stat is unchanged, else read again."""
+        self._seen.update(rels)
+        files, base, lstat = self._files, self._base + "/", os.lstat  # locals: 10,000 turns
+        out: list[tuple[str, str, str] | None] = []
+        for rel in rels:
+            known = files.get(rel)
+            try:
+                info = lstat(base + rel)
+            except OSError:
+                out.append(None)
+                continue
+            if known is not None and known[0] == info.st_mtime_ns and known[1] == info.st_ctime_ns \
+                    and known[2] == info.st_size and known[3] == info.st_ino and known[_V_RACY] is False:
+                out.append((known[_V_APP], known[_V_SERVER], known[_V_IMAGE]) if known[_V_APP] is not None else None)
+            else:
+                out.append(self._rescan(rel, info))
+        return out
+
+    def _rescan(self, rel: str, info: os.stat_result) -> tuple[str, str, str] | None:
         now = time.time_ns()
-        found = scan(Path(path), self.max_bytes)
+        found = scan(self.services_path / rel, self.max_bytes)
         if stat.S_ISREG(info.st_mode):
             self._files[rel] = [info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_ino,
                                 now - info.st_mtime_ns < RACY_NS, found.app, found.server, found.image, None]
@@ -138,13 +157,13 @@ class ValuesIndex:
         return (found.app, found.server, found.image) if found.plain and found.app and found.server else None
 
     def deps(self, rel: str) -> list[str] | None:
-        """The dependsOn remembered for ``rel`` (``entry`` checked it in this run), None when unknown."""
+        """The dependsOn remembered for ``rel`` (``entries`` checked it in this run), None when unknown."""
         known = self._files.get(rel) if rel in self._seen else None
         return list(known[_V_DEPS]) if known is not None and known[_V_DEPS] is not None \
             and known[_V_RACY] is False else None
 
     def learn_deps(self, rel: str, deps: list[str]) -> None:
-        """``rel`` was parsed in this run: remember its dependsOn with the stat ``entry`` took."""
+        """``rel`` was parsed in this run: remember its dependsOn with the stat ``entries`` took."""
         known = self._files.get(rel) if rel in self._seen else None
         if known is not None and known[_V_DEPS] != deps:
             known[_V_DEPS] = list(deps)
@@ -180,7 +199,13 @@ class ValuesIndex:
             if type(meta) is not dict or meta.get("format") != CACHE_FORMAT or meta.get("root") != self._base \
                     or meta.get("sha256") != hashlib.sha256(body.encode()).hexdigest():
                 return
-            data = json.loads(body)
+            collecting = gc.isenabled()
+            gc.disable()  # 10,000 small lists: the cycle collector would walk them again and again, for nothing
+            try:
+                data = json.loads(body)
+            finally:
+                if collecting:
+                    gc.enable()
         except (OSError, ValueError):
             return
         if type(data) is dict and type(data.get("folders")) is dict and type(data.get("files")) is dict:
