@@ -220,6 +220,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--registry", default="127.0.0.1:5000")
+    parser.add_argument("--no-content", action="store_true", help="skip the content-mode rows (minutes at 10k)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     registry = live_registry(args.registry)
@@ -230,7 +231,7 @@ def main() -> None:
         for n in sizes:
             repo = Repo(tmp / f"r{n}", n, registry)
             rows += since_rows(repo, args.repeat)
-            if n == max(sizes):
+            if n == max(sizes) and not args.no_content:
                 rows += content_rows(repo, args.repeat)
             print(table(rows), flush=True)
         if args.big:
