@@ -330,7 +330,7 @@ def forget_registry_tags(settings: Any) -> None:
     """`--refresh`."""
     from tars_tasks.image.tag_memory import forget_confirmed
 
-    forget_confirmed(settings.dist_path)
+    forget_confirmed(settings.dist_path, settings.root)
 
 
 def preflight(tasks_file: str, argv: list[str] | None = None, environ: dict[str, str] | None = None) -> None:

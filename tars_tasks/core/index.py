@@ -150,7 +150,7 @@ def discover_selected(services_path: Path, root: Path, max_bytes: int, ids: Sequ
     values to every service); the Discovery's ``graph`` then carries them for the dependency checks."""
     from tars_tasks.core.values_index import ValuesIndex  # it reads values with scan() from here
 
-    index = ValuesIndex(services_path, cache, max_bytes)
+    index = ValuesIndex(services_path, cache, max_bytes, within=root)
     files, overlays = index.refresh()
     own_overlay = {_folder(rel) for rel in overlays if env and overlay_env(Path(rel)) == env}
     reader = _Parser(index, root, max_bytes, own_overlay, trust_deps)

@@ -12,10 +12,13 @@ entry is added, removed or renamed in it; a file's stat changes when it is writt
 Like git's index, it never trusts a stat taken in the same instant the file could still change ("racily
 clean": modified within ``RACY_NS`` of when it was read): such a folder is listed again, such a file read
 again, next time. The cache is JSON read into plain values, checked field by field: an edited or corrupt
-cache is at worst ignored. Symlinked values files are never remembered (their target may change unseen).
+cache is at worst ignored. Symlinked values files are never remembered (their target may change unseen). A
+cache committed into a checkout (dist/ is git-ignored, but `git add -f` exists) is never believed: inode and
+change time of every file are this machine's own, so none of its rows matches and every file is read.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -24,7 +27,7 @@ import stat
 import time
 from pathlib import Path
 
-from tars_tasks.core.fsio import write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, write_text_atomic
 from tars_tasks.core.index import scan
 from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import SKIP_DIRS, VALUES_FILE
@@ -44,8 +47,9 @@ class ValuesIndex:
     """The values.yaml files under one services folder (``refresh``), each with its text's plain id. Paths are
     strings relative to the services folder (``values_rel``), ``/``-separated."""
 
-    def __init__(self, services_path: Path, cache: Path | None, max_bytes: int):
+    def __init__(self, services_path: Path, cache: Path | None, max_bytes: int, within: Path | None = None):
         self.services_path = services_path
+        self.within = within  # no folder below it on the way to ``cache`` may be a symlink (core/fsio.py)
         self._base = str(services_path)
         self.cache = cache
         self.max_bytes = max_bytes
@@ -182,11 +186,8 @@ class ValuesIndex:
         body = json.dumps({"folders": self._folders, "files": self._files}, separators=(",", ":"))
         digest = hashlib.sha256(body.encode()).hexdigest()
         head = json.dumps({"format": CACHE_FORMAT, "root": self._base, "sha256": digest})
-        try:
-            self.cache.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.cache, head + "\n" + body)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError, SymlinkedFolder):  # read-only or symlinked dist/: only slower
+            write_text_atomic(self.cache, head + "\n" + body, within=self.within)
         self._changed = False
 
     def _read(self, cache: Path) -> None:

@@ -350,7 +350,7 @@ class Registries:
     def of(cls, settings: Settings, overwrite_tag: bool = False) -> Registries:
         """The registries of a project: credentials for `tars.registry`'s host, confirmed tags remembered."""
         return cls(home=settings.registry, overwrite_tag=overwrite_tag,
-                   memory=TagMemory(TagMemory.file_of(settings.dist_path)))
+                   memory=TagMemory(TagMemory.file_of(settings.dist_path), settings.root))
 
     def has(self, image: str, tag: str, fingerprint: str | None = None) -> bool:
         """Whether image:tag exists. Given the ``fingerprint`` the image must carry, a tag holding an image

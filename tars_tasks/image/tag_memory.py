@@ -10,15 +10,20 @@ Only confirmations are remembered (a missing tag may be pushed at any time), onl
 was checked (a pinned image's tag belongs to someone else and may move: always asked), and a push that fails
 forgets the tag. Something this cannot see (a registry wiped, a tag deleted by hand) is fixed by
 `--refresh` on plan, release, deploy and build, which forgets everything first and asks again. The file is
-JSON of strings, checked when read: an edited or corrupt file is ignored.
+JSON of strings, checked when read: an edited or corrupt file is ignored. It names the folder it was written
+in (device and inode): a file committed into a checkout (dist/ is git-ignored, but `git add -f` exists)
+lands in a folder of another identity and is ignored, so nobody can tell this tool a tag is there. It is
+written only through real folders (core/fsio.py), never through a symlinked dist/.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from pathlib import Path
 
-from tars_tasks.core.fsio import write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, real_folder, write_text_atomic
 
 CACHE_FORMAT = "tars-tasks/registry-tags@1"
 
@@ -26,8 +31,9 @@ CACHE_FORMAT = "tars-tasks/registry-tags@1"
 class TagMemory:
     """host -> "repository:tag" -> the fingerprint the registry showed for it."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, within: Path | None = None):
         self.path = path
+        self.within = within  # no folder below it on the way to ``path`` may be a symlink
         self._tags: dict[str, dict[str, str]] = self._read(path) if path is not None else {}
         self._changed = False
         self._lock = threading.Lock()
@@ -37,12 +43,22 @@ class TagMemory:
         return dist_path / "cache" / "registry-tags.json"
 
     @staticmethod
+    def _where(folder: Path) -> list[int] | None:
+        try:
+            info = os.stat(folder)
+        except OSError:
+            return None
+        return [info.st_dev, info.st_ino]
+
+    @staticmethod
     def _read(path: Path) -> dict[str, dict[str, str]]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
-        tags = data.get("hosts") if isinstance(data, dict) and data.get("format") == CACHE_FORMAT else None
+        if not isinstance(data, dict) or data.get("where") != TagMemory._where(path.parent) or path.is_symlink():
+            return {}  # written elsewhere (committed, copied), or a link to anything
+        tags = data.get("hosts") if data.get("format") == CACHE_FORMAT else None
         if not isinstance(tags, dict):
             return {}
         return {host: {ref: fp for ref, fp in refs.items() if isinstance(ref, str) and isinstance(fp, str) and fp}
@@ -73,19 +89,19 @@ class TagMemory:
         self.save()
 
     def save(self) -> None:
-        """Write the tags when they changed; a read-only checkout only loses the speed-up."""
+        """Write the tags when they changed; a read-only checkout (or a symlinked dist/) only loses the
+        speed-up."""
         with self._lock:
             if self.path is None or not self._changed:
                 return
-            text = json.dumps({"format": CACHE_FORMAT, "hosts": self._tags}, separators=(",", ":"), sort_keys=True)
-            self._changed = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(self.path, text)
-        except OSError:
-            pass
+            tags, self._changed = self._tags, False
+        with contextlib.suppress(OSError, SymlinkedFolder):
+            real_folder(self.path.parent, self.within)
+            text = json.dumps({"format": CACHE_FORMAT, "where": self._where(self.path.parent), "hosts": tags},
+                              separators=(",", ":"), sort_keys=True)
+            write_text_atomic(self.path, text, within=self.within)
 
 
-def forget_confirmed(dist_path: Path) -> None:
+def forget_confirmed(dist_path: Path, within: Path | None = None) -> None:
     """`--refresh`: every tag the registry confirmed before is asked again."""
-    TagMemory(TagMemory.file_of(dist_path)).clear()
+    TagMemory(TagMemory.file_of(dist_path), within).clear()

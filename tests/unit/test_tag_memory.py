@@ -78,3 +78,26 @@ def test_a_corrupt_memory_is_ignored(tmp_path, registry):
         registry["asked"].clear()
         assert registries(tmp_path).has(IMAGE, "abc", "fp-abc")
         assert len(registry["asked"]) == 2
+
+
+def test_a_memory_written_in_another_folder_is_not_believed(tmp_path, registry):
+    import shutil
+
+    run(tmp_path / "one", ("abc", "fp-abc"))
+    theirs = TagMemory.file_of(tmp_path / "two" / "dist")  # committed into a checkout, or copied
+    theirs.parent.mkdir(parents=True)
+    shutil.copy(TagMemory.file_of(tmp_path / "one" / "dist"), theirs)
+    registry["asked"].clear()
+    assert run(tmp_path / "two", ("abc", "fp-abc")) == [True]
+    assert len(registry["asked"]) == 2  # asked: the copy says nothing
+
+
+def test_nothing_is_written_through_a_symlinked_dist(tmp_path, registry):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "dist").symlink_to(elsewhere)
+    regs = Registries({}, memory=TagMemory(TagMemory.file_of(tmp_path / "repo" / "dist"), tmp_path / "repo"))
+    assert regs.has(IMAGE, "abc", "fp-abc")
+    regs.memory.save()
+    assert list(elsewhere.iterdir()) == []
