@@ -11,10 +11,11 @@ entry is added, removed or renamed in it; a file's stat changes when it is writt
 
 Like git's index, it never trusts a stat taken in the same instant the file could still change ("racily
 clean": modified within ``RACY_NS`` of when it was read): such a folder is listed again, such a file read
-again, next time. The cache is JSON read into plain values, checked field by field: an edited or corrupt
-cache is at worst ignored. Symlinked values files are never remembered (their target may change unseen). A
-cache committed into a checkout (dist/ is git-ignored, but `git add -f` exists) is never believed: inode and
-change time of every file are this machine's own, so none of its rows matches and every file is read.
+again, next time. The cache is JSON of plain values, read only when its body hashes to the digest its
+header carries (a cut or corrupted file is ignored), and a row is used only when it has the expected shape
+and its stat identity matches. Symlinked values files are never remembered (their target may change unseen).
+A cache committed into a checkout (dist/ is git-ignored, but `git add -f` exists) is never believed: inode
+and change time of every file are this machine's own, so none of its rows matches and every file is read.
 """
 from __future__ import annotations
 
@@ -106,7 +107,8 @@ class ValuesIndex:
         except OSError:
             return None
         known = self._folders.get(rel)
-        if known == mtime or type(known) is list and known[_F_MTIME] == mtime and known[_F_RACY] is False:
+        if known == mtime or isinstance(known, list) and _folder_row(known) and known[_F_MTIME] == mtime \
+                and known[_F_RACY] is False:
             return known
         now = time.time_ns()
         subdirs, has_values, overlays = [], False, []
@@ -142,7 +144,8 @@ class ValuesIndex:
             except OSError:
                 out.append(None)
                 continue
-            if known is not None and known[0] == info.st_mtime_ns and known[1] == info.st_ctime_ns \
+            if type(known) is list and len(known) == 9 and known[0] == info.st_mtime_ns \
+                    and known[1] == info.st_ctime_ns \
                     and known[2] == info.st_size and known[3] == info.st_ino and known[_V_RACY] is False:
                 out.append((known[_V_APP], known[_V_SERVER], known[_V_IMAGE]) if known[_V_APP] is not None else None)
             else:
@@ -163,13 +166,15 @@ class ValuesIndex:
     def deps(self, rel: str) -> list[str] | None:
         """The dependsOn remembered for ``rel`` (``entries`` checked it in this run), None when unknown."""
         known = self._files.get(rel) if rel in self._seen else None
-        return list(known[_V_DEPS]) if known is not None and known[_V_DEPS] is not None \
-            and known[_V_RACY] is False else None
+        if type(known) is not list or len(known) != 9 or type(known[_V_DEPS]) is not list \
+                or not all(type(d) is str for d in known[_V_DEPS]):
+            return None
+        return list(known[_V_DEPS]) if known[_V_RACY] is False else None
 
     def learn_deps(self, rel: str, deps: list[str]) -> None:
         """``rel`` was parsed in this run: remember its dependsOn with the stat ``entries`` took."""
         known = self._files.get(rel) if rel in self._seen else None
-        if known is not None and known[_V_DEPS] != deps:
+        if type(known) is list and len(known) == 9 and known[_V_DEPS] != deps:
             known[_V_DEPS] = list(deps)
             self._changed = True
 
@@ -217,3 +222,11 @@ def _compact(row: list) -> list | int:
     """A folder's row as its mtime alone when it is a plain service folder (see the row layout above)."""
     leaf = row[_F_RACY] is False and row[_F_VALUES] is True and not row[_F_SUBDIRS] and not row[_F_OVERLAYS]
     return row[_F_MTIME] if leaf else row
+
+
+def _folder_row(row: object) -> bool:
+    """A folder's row of the expected shape (names without `/`, not `.` or `..`): only such a row is used."""
+    return (type(row) is list and len(row) == 5 and type(row[_F_MTIME]) is int and type(row[_F_VALUES]) is bool
+            and type(row[_F_SUBDIRS]) is list and type(row[_F_OVERLAYS]) is list
+            and all(type(n) is str and n and "/" not in n and n not in (".", "..")
+                    for n in row[_F_SUBDIRS] + row[_F_OVERLAYS]))

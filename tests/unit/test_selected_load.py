@@ -184,3 +184,23 @@ def test_a_corrupt_index_is_ignored(repo):
     for text in ("{", '{"format": "tars-tasks/values-index@1", "root": "x"}', cache.read_text().replace("[", "{", 3)):
         cache.write_text(text)
         assert Project.load_selected(settings, ["A.Lost"]).problems == expected
+
+
+def test_rows_of_another_shape_are_read_again_not_trusted(repo):
+    import hashlib
+    import json
+
+    _tricky(repo)
+    _age(repo)
+    settings = repo.settings()
+    expected = Project.load_selected(settings, ["A.Top"]).problems
+    cache = settings.dist_path / "cache" / "values-index.json"
+    head, _, body = cache.read_text().partition("\n")
+    data = json.loads(body)
+    data["files"] = {k: 7 for k in data["files"]}  # an int where a row belongs
+    data["folders"] = {k: [1, False, ["..", 3], True, []] for k in data["folders"]}
+    body = json.dumps(data)
+    meta = json.loads(head)
+    meta["sha256"] = hashlib.sha256(body.encode()).hexdigest()  # a digest that matches: only the shape is wrong
+    cache.write_text(json.dumps(meta) + "\n" + body)
+    assert Project.load_selected(settings, ["A.Top"]).problems == expected
