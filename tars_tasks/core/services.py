@@ -136,10 +136,19 @@ class RealPaths:
         parent, name = os.path.split(path)
         if not name or os.path.islink(path):
             return os.path.realpath(path)
-        real = self._folders.get(parent)
+        return os.path.join(self._folder(parent), name)
+
+    def _folder(self, folder: str) -> str:
+        """The real path of ``folder`` (absolute, no `..`): its parent's and its name, unless it is a link."""
+        real = self._folders.get(folder)
         if real is None:
-            real = self._folders[parent] = os.path.realpath(parent)
-        return os.path.join(real, name)
+            parent, name = os.path.split(folder)
+            if not name or parent == folder or os.path.islink(folder):
+                real = os.path.realpath(folder)
+            else:
+                real = os.path.join(self._folder(parent), name)
+            self._folders[folder] = real
+        return real
 
 
 def _inside(path: Path, root: Path, realpath: Callable[[Path], str] = os.path.realpath) -> bool:

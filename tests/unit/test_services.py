@@ -94,5 +94,6 @@ def test_real_paths_resolve_as_realpath_does(tmp_path):
     (tmp_path / "a" / "lf").symlink_to(tmp_path / "a" / "b")
     (tmp_path / "link").symlink_to(tmp_path / "a")
     real = RealPaths()
-    for rel in ("a/b", "a/f", "a/out", "a/lf", "link/b", "link/out", "a/missing", "link", "a/b/../f", "a/out/../x"):
+    for rel in ("a/b", "a/f", "a/out", "a/lf", "link/b", "link/out", "a/missing", "link", "a/b/../f", "a/out/../x",
+                "link/lf", "link/lf/deeper", "a/out/passwd"):
         assert real(tmp_path / rel) == os.path.realpath(tmp_path / rel), rel
