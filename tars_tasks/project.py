@@ -131,12 +131,14 @@ def interface_problems(project: Project, selected: Sequence[Service]) -> list[Pr
     interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line.
     A repository that tracks no .tars file under its services folder has no interfaces: nothing is checked
     (one `git ls-files`, not a scan of every source file)."""
-    from tars_tasks.interfaces.checks import validate_interfaces
-    from tars_tasks.interfaces.parser import tracked_idl_files
-    from tars_tasks.interfaces.sources import services_folder
+    from tars_tasks.interfaces.sources import IDL_SUFFIX, services_folder, tracked_files
 
-    if not tracked_idl_files(project.settings.root, services_folder(project.settings)):
-        return []
+    root = project.settings.root
+    if not any(f.endswith(IDL_SUFFIX) and (root / f).is_file()
+               for f in tracked_files(root, services_folder(project.settings))):
+        return []  # and the parser (lark) is never imported
+    from tars_tasks.interfaces.checks import validate_interfaces
+
     if project.partial and project.discovery.files_by_id is not None:
         from tars_tasks.interfaces.selected import calls_only_problems
 
