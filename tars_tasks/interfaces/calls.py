@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.interfaces.owners import servants
 
@@ -114,3 +115,11 @@ def first_calls(calls: Iterable[Call]) -> dict[tuple[str, str], Call]:
     for call in calls:
         out.setdefault((call.caller, call.callee), call)
     return out
+
+
+def undeclared_call_problem(call: Call, caller: Service) -> Problem:
+    """A call to a service missing from the caller's dependsOn: a warning at the calling line."""
+    return Problem(call.file, call.line, call.col, "",
+                   f"{call.caller} calls {call.written} but {call.callee} is not in its dependsOn "
+                   f"({caller.display}): the deploy order cannot be trusted; add it (see `invoke graph --suggest`)",
+                   warning=True)

@@ -18,11 +18,16 @@ from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Discovery, Service, display_path, find_values_files, read_values
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.yamlfile import YamlFileError
-from tars_tasks.interfaces.calls import first_calls, object_names, read_source, scan, written_names
-from tars_tasks.interfaces.checks import undeclared_call_problem
+from tars_tasks.interfaces.calls import (
+    first_calls,
+    object_names,
+    read_source,
+    scan,
+    undeclared_call_problem,
+    written_names,
+)
 from tars_tasks.interfaces.owners import servants
-from tars_tasks.interfaces.parser import IDL_SUFFIX
-from tars_tasks.interfaces.sources import relative_folder, tracked_files
+from tars_tasks.interfaces.sources import IDL_SUFFIX, relative_folder, tracked_files
 
 
 def calls_only_problems(settings: Settings, selected: Sequence[Service],
