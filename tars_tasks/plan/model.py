@@ -43,6 +43,7 @@ class Options:
     push: bool = True
     namespace: str | None = None  # None: tars.namespace
     allow_breaking: bool = False  # release a breaking interface change without its clients (interfaces/impact.py)
+    replace: bool = False  # delete and create a deployed TServer whose immutable fields change (plan/cluster_rules.py)
 
     def __post_init__(self) -> None:  # lists from callers become tuples: hashable, not shared
         object.__setattr__(self, "ids", tuple(self.ids))
@@ -68,6 +69,7 @@ class ServicePlan:
     dependsOn: list[str] = field(default_factory=list)  # noqa: N815 - JSON field name
     fingerprint: str = ""
     chart: str = ""  # <name>-<version> that will be deployed
+    replace: bool = False  # uninstalled first: its app/server/subtype changed (--replace, plan/cluster_rules.py)
 
     def needs(self, step: Step) -> bool:
         return step.value in self.steps
@@ -160,6 +162,7 @@ _SERVICE_FIELDS: dict[str, Check] = {
     "dependsOn": (_STRINGS, lambda v: _strings(v)),
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
     "chart": ("a string", lambda v: isinstance(v, str)),
+    "replace": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 
@@ -192,5 +195,5 @@ def _fields(data: dict, where: str, known: dict[str, Check], required: set[str])
 def _service(data: Any, where: str) -> ServicePlan:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: must be an object, not {_kind(data)}")
-    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS))
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"replace"})
     return ServicePlan(**data)
