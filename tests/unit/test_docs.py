@@ -14,9 +14,6 @@ from tars_tasks.tasks import ns
 
 ROOT = Path(__file__).resolve().parents[2]
 README_MAX_BYTES = 12_000
-# Pages other issues' branches write; linked from here before they land. The lead removes each name when
-# its page is merged (the test below fails once a listed page exists, so the set cannot go stale).
-WRITTEN_BY_OTHER_ISSUES = {"docs/benchmarks.md", "docs/configs.md"}
 README_COMMANDS = (
     "bash scripts/setup.sh && invoke release --all --dry-run",
     "bash scripts/setup.sh && python3 -m pytest -q",
@@ -101,21 +98,11 @@ def test_every_relative_link_resolves() -> None:
         path_part, _, anchor = target.partition("#")
         dest = (page.parent / path_part).resolve() if path_part else page
         rel = dest.relative_to(ROOT).as_posix() if dest.is_relative_to(ROOT) else str(dest)
-        if rel in WRITTEN_BY_OTHER_ISSUES and not dest.exists():
-            if anchor:
-                broken.append(f"{page.relative_to(ROOT)}: {target}: no anchors into a page not written yet")
-            continue
         if not dest.exists():
             broken.append(f"{page.relative_to(ROOT)}: {target}: no such file")
         elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
             broken.append(f"{page.relative_to(ROOT)}: {target}: no heading #{anchor} in {rel}")
     assert not broken, "\n".join(broken)
-
-
-def test_pages_of_other_issues_are_still_missing_here() -> None:
-    """Each name in WRITTEN_BY_OTHER_ISSUES excuses a missing page: once the page exists, drop the name."""
-    landed = sorted(name for name in WRITTEN_BY_OTHER_ISSUES if (ROOT / name).exists())
-    assert not landed, f"{landed} exist now: remove them from WRITTEN_BY_OTHER_ISSUES"
 
 
 def test_the_link_checker_catches_a_broken_link_and_anchor(tmp_path: Path) -> None:
