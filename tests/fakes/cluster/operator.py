@@ -35,6 +35,12 @@ def revision(template: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def env_keys(env: Any) -> list[str]:
+    """The outcome keys of a container's env: "env:NAME=VALUE" for each plain value (a per-revision outcome: a
+    change that keeps the image still makes pods that behave differently)."""
+    return [f"env:{e.get('name')}={e.get('value')}" for e in env or [] if isinstance(e, dict) and "value" in e]
+
+
 def owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
 
@@ -169,7 +175,8 @@ class Operator:
             if state is None or state.uid != meta["uid"] or state.spec != spec:
                 release = (ts.get("spec") or {}).get("release") or {}
                 image, release_id = str(release.get("image", "")), str(release.get("id", ""))
-                outcome = self.outcome_for(release_id, image, f"{key[0]}/{key[1]}", key[1])
+                env = ((ts.get("spec") or {}).get("k8s") or {}).get("env")
+                outcome = self.outcome_for(*env_keys(env), release_id, image, f"{key[0]}/{key[1]}", key[1])
                 if state is not None and state.ready:
                     self._server_transition(key, state, False)
                 state = self.servers[key] = ServerState(meta["uid"], spec, now + outcome.reconcile_delay,
@@ -266,11 +273,13 @@ class Operator:
         labels = {**(template.get("metadata") or {}).get("labels", {}), REVISION_LABEL: rev}
         if owner["kind"] == "StatefulSet":
             labels["statefulset.kubernetes.io/pod-name"] = name
+        else:  # what the DaemonSet controller stamps on its pods: the template generation they were made from
+            labels["pod-template-generation"] = str(owner["metadata"].get("generation", 1))
         spec = json.loads(json.dumps(template.get("spec") or {}))
         containers = spec.get("containers") or [{}]
         image = str(containers[0].get("image", ""))
-        outcome = self.outcome_for(labels.get(RELEASE_LABEL, ""), image, f"{ns}/{owner['metadata']['name']}",
-                                   owner["metadata"]["name"])
+        outcome = self.outcome_for(*env_keys(containers[0].get("env")), labels.get(RELEASE_LABEL, ""), image,
+                                   f"{ns}/{owner['metadata']['name']}", owner["metadata"]["name"])
         if outcome.kind != kubelet.UNSCHEDULABLE:
             spec["nodeName"] = node
         pod = self.store.create(POD, ns, {
@@ -304,7 +313,8 @@ class Operator:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         container = (spec.get("containers") or [{}])[0]
         image = str(container.get("image", ""))
-        outcome = self.outcome_for((meta.get("labels") or {}).get(RELEASE_LABEL, ""), image,
+        outcome = self.outcome_for(*env_keys(container.get("env")), (meta.get("labels") or {}).get(RELEASE_LABEL, ""),
+                                   image,
                                    f"{meta['namespace']}/{meta['name']}", meta["name"])
         sim = PodSim(meta["namespace"], meta["name"], "", str(container.get("name", "")), image,
                      spec.get("nodeName") or self.nodes[0], outcome, now)

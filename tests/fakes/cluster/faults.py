@@ -1,0 +1,48 @@
+"""Single request failures a test asks for: the Nth request of a method to a path answers 500 (or 429), or has
+its connection reset, once. What a flaky API server or a load balancer blip does to a client mid-rollout."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+ERROR, TOO_MANY, RESET = "500", "429", "reset"
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # a request path that starts with this (no query) is counted
+    nth: int  # the nth matching request (1 = the next one) fails
+    kind: str  # "500" | "429" | "reset"
+    seen: int = 0
+    fired: bool = False
+
+
+class Faults:
+    """The faults still to fire; the API server asks ``take`` once per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.pending: list[Fault] = []
+        self.fired: list[Fault] = []
+
+    def add(self, path: str, nth: int = 1, kind: str = ERROR, method: str = "GET") -> Fault:
+        if kind not in (ERROR, TOO_MANY, RESET):
+            raise ValueError(f"unknown fault kind {kind!r}")
+        fault = Fault(method, path, nth, kind)
+        with self._lock:
+            self.pending.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> str | None:
+        """The kind of fault this request meets, or None (it is served)."""
+        with self._lock:
+            for fault in self.pending:
+                if fault.method == method and path.startswith(fault.path):
+                    fault.seen += 1
+                    if fault.seen == fault.nth:
+                        fault.fired = True
+                        self.pending.remove(fault)
+                        self.fired.append(fault)
+                        return fault.kind
+        return None
