@@ -23,6 +23,7 @@ from tars_tasks.deploy.report import Report, ServiceReport, ServiceStatus, StepR
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy
 from tars_tasks.deploy.track import READY, Target, failure_summary, track
 from tars_tasks.project import Project
+from tars_tasks.state.verification import Verification
 
 ROLLED_BACK_TO = ("superseded", "deployed")  # helm statuses of revisions that once ran
 
@@ -43,11 +44,12 @@ class Revision:
 def revisions(helm: Helm, kube: Kube, release: str, namespace: str) -> list[Revision]:
     """Oldest first; [] when the release does not exist."""
     entries = helm.history(release, namespace)
-    failed = kube.failed_revisions(namespace, release) if entries else set()
+    marks = kube.rollout_marks(namespace, release) if entries else {}
     out = []
     for e in entries:
         number = int(e.get("revision") or 0)
-        status = "failed rollout" if number in failed else str(e.get("status") or "")
+        failed = marks.get(number) is Verification.FAILED
+        status = "failed rollout" if failed else str(e.get("status") or "")
         out.append(Revision(number, str(e.get("updated") or ""), status, str(e.get("chart") or ""),
                             str(e.get("app_version") or ""), str(e.get("description") or "")))
     return out

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.helm import MANAGED_LABEL, ROLLOUT_LABEL, Helm
+from tars_tasks.core.helm import MANAGED_LABEL, Helm
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.track import pod_issue, pod_ready
@@ -35,10 +35,13 @@ from tars_tasks.operate.live import Live, read_live
 from tars_tasks.plan.make import Draft, select
 from tars_tasks.plan.model import Options
 from tars_tasks.project import Project
+from tars_tasks.state.verdict import Verdict
+from tars_tasks.state.verification import Verification, of_revision
 
-IN_SYNC, OUT_OF_DATE, FAILED, PENDING = "in sync", "out of date", "failed", "pending"
-DRIFTED, MISSING, ORPHAN = "drifted", "missing", "orphan"
-VERDICTS = (IN_SYNC, OUT_OF_DATE, FAILED, PENDING, DRIFTED, MISSING, ORPHAN)
+IN_SYNC, OUT_OF_DATE, FAILED, PENDING = Verdict.IN_SYNC, Verdict.OUT_OF_DATE, Verdict.FAILED, Verdict.PENDING
+DRIFTED, MISSING, ORPHAN = Verdict.DRIFTED, Verdict.MISSING, Verdict.ORPHAN
+UNVERIFIED, UNHEALTHY = Verdict.UNVERIFIED, Verdict.UNHEALTHY
+VERDICTS = tuple(Verdict)
 PART_OF = "app.kubernetes.io/part-of"
 
 
@@ -46,7 +49,7 @@ PART_OF = "app.kubernetes.io/part-of"
 class ServiceState:
     id: str  # App.Server ("" for an orphan whose service is gone; see release)
     release: str
-    verdict: str
+    verdict: Verdict
     details: list[str] = field(default_factory=list)
     wanted_chart: str = ""  # <name>-<version> git would deploy
     wanted_image: str = ""
@@ -159,25 +162,32 @@ def judge_service(service: Service, draft: Draft, live: Live) -> ServiceState:
         return state
     fill_live(state, live, name)
     record = live.records.get(name)
-    failed_rollout = record is not None and record.revision == state.revision and \
-        record.labels.get(ROLLOUT_LABEL) == "failed"
+    verification = of_revision(record.labels, state.revision) if record is not None and \
+        record.revision == state.revision else Verification.UNVERIFIED
     drifted = drift(state, live, name)
     if state.helm_status.startswith("pending"):
         state.verdict = PENDING
         state.details.append(f"helm release {name} is {state.helm_status} since {entry.get('updated', '?')}: "
                              "a run is deploying it, or one was stopped")
-    elif state.helm_status == "failed" or failed_rollout:
+    elif state.helm_status == "failed" or verification is Verification.FAILED:
         state.verdict = FAILED
-        what = "its rollout failed" if failed_rollout else "helm failed"
+        what = "helm failed" if state.helm_status == "failed" else "its rollout failed"
         state.details.append(f"revision {state.revision}: {what}")
     elif state.chart != state.wanted_chart:
         state.verdict = OUT_OF_DATE
         state.details.append(f"cluster runs {state.chart}, git would deploy {state.wanted_chart}")
     elif drifted:
         state.verdict = DRIFTED
+    elif verification is Verification.UNVERIFIED:
+        state.verdict = UNVERIFIED
+        state.details.append(f"revision {state.revision} was never tracked to Ready (interrupted, the cluster was "
+                             "lost, or --no-wait): the next release tracks it")
+    elif state.worst_pod or state.pods_ready < state.pods_desired:
+        state.verdict = UNHEALTHY
     state.details += drifted
-    if state.worst_pod:
-        state.details.append(f"pods ready {state.pods_ready}/{state.pods_desired}: {state.worst_pod}")
+    if state.worst_pod or state.pods_ready < state.pods_desired:
+        state.details.append(f"pods ready {state.pods_ready}/{state.pods_desired}"
+                             + (f": {state.worst_pod}" if state.worst_pod else ""))
     return state
 
 

@@ -27,16 +27,18 @@ from tars_tasks.chart.package import Chart, assemble, template_for
 from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
-from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
+from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.interfaces.impact import PlanImpact, plan_impact
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
+from tars_tasks.state.verification import Verification, of_revision
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
 
@@ -56,6 +58,7 @@ class Draft:
     in_registry: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     changed_paths: list[str] | None = None  # --since: the files git says changed (asked once per plan)
+    kube: Kube | None = None  # reads helm's records for what tracking proved (None: not asked)
 
     def add_artifacts(self, services: list[Service]) -> None:
         settings = self.project.settings
@@ -73,11 +76,13 @@ class Draft:
 
 def make_plan(project: Project, opts: Options, helm: Helm | None = None, registries: Registries | None = None,
               lister: FileLister | None = None, check_deps: bool = True, require_cluster: bool = False,
-              ) -> tuple[Plan, dict[str, Artifact]]:
+              kube: Kube | None = None) -> tuple[Plan, dict[str, Artifact]]:
     """The plan for ``opts``, and the artifacts (spec, fingerprint, tag) of every planned service.
     ``require_cluster``: --since refuses an unreachable cluster (a release), instead of planning from git alone."""
     draft = Draft(project, opts, opts.namespace or project.settings.namespace,
                   lister or FileLister(project.settings.root))
+    if helm is not None:
+        draft.kube = kube or Kube.from_settings(project.settings)
     select(draft)
     draft.add_artifacts(draft.selected)
     since = usable_since(draft)
@@ -139,7 +144,7 @@ def releases_for_since(helm: Helm | None, draft: Draft, require_cluster: bool) -
         draft.notes.append("--since with --dry-run: git alone decides (failed or missing releases are not looked up)")
         return None
     try:
-        return cluster_releases(helm, draft.namespace, False, draft.notes)
+        return cluster_releases(helm, draft.namespace, False, draft.notes, draft.kube)
     except UsageError:
         if require_cluster:
             raise
@@ -194,25 +199,37 @@ def deployed_releases_or_none(helm: Helm | None, draft: Draft) -> dict[str, dict
     dry run (then nothing counts as deployed). No helm at all (a library caller planning offline): {}."""
     if helm is None:
         return {}
-    return cluster_releases(helm, draft.namespace, draft.opts.dry_run, draft.notes)
+    return cluster_releases(helm, draft.namespace, draft.opts.dry_run, draft.notes, draft.kube)
 
 
-def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]) -> dict[str, dict]:
-    """release name -> `helm list` entry. A release whose current revision failed its rollout (helm saw it
-    succeed; tracking did not: deploy/rollout.py labels it) has its status replaced by "failed rollout"."""
+def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str], kube: Kube | None = None
+                     ) -> dict[str, dict]:
+    """release name -> `helm list` entry. A deployed release whose current revision tracking did not prove Ready
+    has its status replaced: "failed rollout (revision N)" when tracking proved it failed, "unverified (revision
+    N)" when it never reached a verdict (state/verification.py; read with ``kube``, one list call)."""
     try:
         releases = {r.get("name", ""): r for r in helm.list_releases(namespace)}
-        if releases:
-            for r in helm.list_releases(namespace, selector=f"{ROLLOUT_LABEL}=failed"):
-                name = r.get("name", "")
-                if name in releases:
-                    releases[name] = {**releases[name], "status": f"failed rollout (revision {r.get('revision')})"}
-        return releases
     except HelmError as exc:
         if not dry_run:
             raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
         notes.append("cluster not reachable: dry run treats every service as not deployed")
         return {}
+    if releases and kube is not None:
+        try:
+            labels = kube.helm_record_labels(namespace)
+        except KubeError as exc:
+            notes.append(f"helm's release records could not be read ({exc}): rollouts taken as verified")
+            return releases
+        for name, entry in releases.items():
+            revision = int(entry.get("revision") or 0)
+            if entry.get("status") != "deployed" or str((labels.get(name) or {}).get("version")) != str(revision):
+                continue
+            verification = of_revision(labels[name], revision)
+            if verification is Verification.FAILED:
+                releases[name] = {**entry, "status": f"failed rollout (revision {revision})"}
+            elif verification is Verification.UNVERIFIED:
+                releases[name] = {**entry, "status": f"unverified (revision {revision})"}
+    return releases
 
 
 def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = False) -> None:
@@ -226,6 +243,8 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
         status = str((entry or {}).get("status"))
         if entry is None:
             why = "not deployed here" if since else f"not deployed in namespace {draft.namespace}"
+        elif status.startswith("unverified"):
+            why = f"last release is {status}: never proved Ready (interrupted, or the cluster was lost): track it"
         elif status != "deployed" and not since:
             why = f"last release is {status}: redo it"
         elif status != "deployed":

@@ -98,10 +98,10 @@ class FakeCluster:
         return path
 
     def set_outcome(self, key: str, outcome: Outcome) -> None:
-        """What becomes of pods: ``key`` is "env:NAME=VALUE" (a plain env value of the container), a release id, an
-        image, "namespace/name" or a TServer/workload name.
+        """What becomes of pods: ``key`` is "pod:NAME" (one pod), "env:NAME=VALUE" (a plain env value of the
+        container), a release id, an image, "namespace/name" or a TServer/workload name.
 
-        A pod takes the first outcome set for its env values, then its release id, then its image, then its server;
+        A pod takes the first outcome set for its name, then its env values, then its release id, then its image, then its server;
         else the default. An env key makes the outcome per revision: a values-only change can break (or fix) pods.
         """
         self.operator.outcomes[key] = outcome

@@ -278,7 +278,8 @@ class Operator:
         spec = json.loads(json.dumps(template.get("spec") or {}))
         containers = spec.get("containers") or [{}]
         image = str(containers[0].get("image", ""))
-        outcome = self.outcome_for(*env_keys(containers[0].get("env")), labels.get(RELEASE_LABEL, ""), image,
+        outcome = self.outcome_for(f"pod:{name}", *env_keys(containers[0].get("env")), labels.get(RELEASE_LABEL, ""),
+                                   image,
                                    f"{ns}/{owner['metadata']['name']}", owner["metadata"]["name"])
         if outcome.kind != kubelet.UNSCHEDULABLE:
             spec["nodeName"] = node
