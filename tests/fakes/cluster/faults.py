@@ -12,7 +12,7 @@ ERROR, TOO_MANY, RESET = "500", "429", "reset"
 class Fault:
     method: str
     path: str  # a request path that starts with this (no query) is counted
-    nth: int  # the nth matching request (1 = the next one) fails
+    nth: int  # the nth matching request from now (1 = the next one) fails, counted whatever other faults do
     kind: str  # "500" | "429" | "reset"
     seen: int = 0
     fired: bool = False
@@ -37,12 +37,13 @@ class Faults:
     def take(self, method: str, path: str) -> str | None:
         """The kind of fault this request meets, or None (it is served)."""
         with self._lock:
-            for fault in self.pending:
-                if fault.method == method and path.startswith(fault.path):
-                    fault.seen += 1
-                    if fault.seen == fault.nth:
-                        fault.fired = True
-                        self.pending.remove(fault)
-                        self.fired.append(fault)
-                        return fault.kind
-        return None
+            matching = [f for f in self.pending if f.method == method and path.startswith(f.path)]
+            for fault in matching:  # every fault counts every request it matches
+                fault.seen += 1
+            due = next((f for f in matching if f.seen == f.nth), None)
+            if due is None:
+                return None
+            due.fired = True
+            self.pending.remove(due)
+            self.fired.append(due)
+            return due.kind

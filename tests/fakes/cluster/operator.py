@@ -2,7 +2,7 @@
 
 Every tick it: turns each TServer into a StatefulSet (or a DaemonSet when spec.k8s.daemonSet) after the
 outcome's reconcile delay; rolls the pods of each workload to its pod template (StatefulSet: highest
-ordinal first, one at a time, each after the others are Ready; DaemonSet: one pod per node, an unready old
+ordinal first, one at a time, each after the updated ones are Ready; DaemonSet: one pod per node, an unready old
 pod at once, a ready one only when all are Ready); moves each pod along its outcome; writes the workloads'
 and TServers' status; deletes what lost its controlling owner.
 """
@@ -233,12 +233,17 @@ class Operator:
         if strategy.get("type") == "OnDelete" or len(pods) < replicas:
             return
         partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+        # as the StatefulSet controller does: the highest ordinal not at the update revision is replaced; an
+        # updated pod that is not Ready stops the rollout there (OrderedReady: any pod that is not Ready does),
+        # so a fix replaces crash-looping old pods while a broken revision stalls after its first pod
         for ordinal in sorted((o for o in pods if o >= partition), reverse=True):
             if pods[ordinal]["metadata"]["labels"].get(REVISION_LABEL) != rev:
-                if all(is_ready(p) for o, p in pods.items() if o != ordinal):
+                if not ordered or all(is_ready(p) for o, p in pods.items() if o != ordinal):
                     node = self.nodes[ordinal % len(self.nodes)]
                     self._delete_pod(sts, pods[ordinal])
                     self._create_pod(sts, f"{name}-{ordinal}", rev, node, now)
+                return
+            if not is_ready(pods[ordinal]):
                 return
 
     def _sync_daemonset(self, ds: dict[str, Any], now: float) -> None:

@@ -1,0 +1,92 @@
+"""Records that cannot lie (state/verification.py): a revision is verified only when tracking proved it Ready;
+a failed one is never inherited by later revisions; an interrupted or API-lost one is unverified and tracked
+again by the next release, before its dependents; transient API errors while tracking are retried."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from clustermono import ClusterMono, name_of, sample_in_cluster
+from fakes.cluster import Outcome
+
+pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
+NS = "tars"
+LOG, HELLO = "Base.LogServer", "Base.HelloServer"  # HelloServer depends on LogServer
+
+
+class Mono(ClusterMono):
+    def start(self, *args: str, out: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=self.root, env=self.env,
+                                stdout=(self.tmp / f"{out}.json").open("w"), stderr=(self.tmp / f"{out}.err").open("w"))
+
+    def status(self, *args: str) -> dict[str, dict]:
+        result = self("status", "--json", *args)
+        assert result.stdout.startswith("{"), result.stderr
+        return {s["id"]: s for s in json.loads(result.stdout)["services"]}
+
+    def labels(self, sid: str, revision: int) -> dict[str, str]:
+        secret = self.cluster.get("Secret", NS, f"sh.helm.release.v1.{name_of(sid)}.v{revision}")
+        return secret["metadata"]["labels"]
+
+
+@pytest.fixture
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(Mono, tmp_path, cluster_registry, ready_after=0.2) as m:
+        yield m
+
+
+def test_a_fixed_failure_is_not_inherited_by_later_revisions(mono):
+    mono.cluster.set_outcome(mono.image_of(LOG), Outcome.crashloop(delay=0.2, restart_period=0.2))
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 1 and services[LOG]["status"] == "failed"
+    assert mono.labels(LOG, 1)["tars-tasks.io/rollout-1"] == "failed"
+    assert mono.status("--service", LOG)[LOG]["verdict"] == "failed"
+    mono.change(LOG)  # the fix: a new image that starts
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0, result.stderr
+    assert services[LOG]["rollout"]["verification"] == "verified"
+    labels = mono.labels(LOG, 2)
+    assert labels["tars-tasks.io/rollout-2"] == "verified" and labels.get("tars-tasks.io/rollout-1") == "failed"
+    assert mono.status("--service", LOG)[LOG]["verdict"] == "in sync"
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0 and services[LOG]["status"] == "unchanged", services[LOG]["reason"]
+    history = json.loads(mono.helm("history", name_of(LOG), "-n", NS, "-o", "json"))
+    assert [h["revision"] for h in history] == [1, 2]
+
+
+def test_an_interrupted_rollout_is_unverified_and_the_next_release_tracks_it_before_its_dependents(mono):
+    assert mono.release("--service", LOG, "--service", HELLO)[0].returncode == 0
+    mono.change(LOG)
+    new_image = mono.image_of(LOG)
+    mono.cluster.set_outcome(new_image, Outcome.crashloop(delay=3, restart_period=0.2))
+    proc = mono.start("release", "--json", "--service", LOG, "--with-dependents", out="first")
+    mono.cluster.wait_for(lambda: any(p["spec"]["containers"][0]["image"] == new_image
+                                      for p in mono.cluster.objects("Pod", NS)), timeout=240)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    assert mono.status("--service", LOG)[LOG]["verdict"] == "unverified"
+    plan = json.loads(mono("plan", "--json").stdout)
+    reasons = {s["id"]: s["reasons"] for s in plan["services"]}
+    assert reasons[LOG][0].startswith("last release is unverified (revision 2): never proved Ready")
+    result, services = mono.release("--with-dependents")
+    assert result.returncode == 1
+    log = services[LOG]
+    assert log["status"] == "rolled-back" and log["rollout"]["retracked"] is True
+    assert "CrashLoopBackOff" in log["reason"] and log["rollout"]["rolledBackTo"] == 1
+    assert services[HELLO]["status"] == "skipped"
+    assert mono.labels(LOG, 2)["tars-tasks.io/rollout-2"] == "failed"
+    history = json.loads(mono.helm("history", name_of(LOG), "-n", NS, "-o", "json"))
+    assert [h["revision"] for h in history] == [1, 2, 3]  # tracked again, not applied again
+
+
+def test_a_transient_api_error_while_tracking_is_retried(mono):
+    path = f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name_of(LOG)}"
+    error, reset = mono.cluster.fail_request(path, nth=1), mono.cluster.fail_request(path, nth=2, kind="reset")
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0, result.stderr
+    assert error.fired and reset.fired
+    assert services[LOG]["status"] == "deployed" and services[LOG]["rollout"]["verification"] == "verified"
