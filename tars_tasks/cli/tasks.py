@@ -253,6 +253,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
+FORCE_HELP = "deploy even when the cluster runs this release already, or when dependencies are not deployed"
 BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
                                    "rebuilt against it in this release"}
 
@@ -287,7 +288,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
-                                  **LOCK_HELP, "force": "deploy even when dependencies are not deployed",
+                                  **LOCK_HELP, "force": FORCE_HELP,
                                   **RECORD_HELP, **BREAKING_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
@@ -301,8 +302,8 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
-    opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace,
-                   allow_breaking=allow_breaking)
+    opts = Options(ids=service, force_ids=service, redeploy=force, with_deps=with_deps, tag=tag, dry_run=dry_run,
+                   namespace=namespace, allow_breaking=allow_breaking)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
                  user=user, reason=reason)

@@ -158,12 +158,12 @@ class Rollout:
         if retrack is not None:
             rollout["retracked"] = True
         if verdict.state == READY:
-            self._mark(target.name, revision, Verification.VERIFIED, log, rollout)
+            self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
             log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
             return rollout
         summary = failure_summary(verdict, time.monotonic() - start)
         rollout["failure"] = self.explain(target, verdict, summary)
-        self._mark(target.name, revision, Verification.FAILED, log, rollout)  # helm calls it deployed; we do not
+        self.mark(target.name, revision, Verification.FAILED, log, rollout)  # helm calls it deployed; we do not
         self._write_explanation(log, rollout["failure"])
         self._undo(target, previous, rollout, summary, log, progress)
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
@@ -196,7 +196,7 @@ class Rollout:
             raise DeployFailed(f"tracking lost the cluster ({exc}): revision {revision} is unverified; the next "
                                "release tracks it again", ServiceStatus.FAILED, rollout) from None
 
-    def _mark(self, release: str, revision: int, verdict: Verification, log: TextIO, rollout: dict[str, Any]) -> None:
+    def mark(self, release: str, revision: int, verdict: Verification, log: TextIO, rollout: dict[str, Any]) -> None:
         """Record what tracking proved; when that cannot be written the revision stays unverified (the truth)."""
         if not revision:
             return
@@ -301,7 +301,7 @@ class Rollout:
         rollout["rolledBackTo"] = previous
         rollout["rollback"] = verdict.to_json()
         mark: dict[str, Any] = {}
-        self._mark(target.name, self._newest(target.name),
+        self.mark(target.name, self._newest(target.name),
                    Verification.VERIFIED if verdict.state == READY else Verification.FAILED, log, mark)
         rollout["rollback"]["verification"] = mark.get("verification", Verification.UNVERIFIED.value)
         state = "ready" if verdict.state == READY else "NOT ready"

@@ -257,11 +257,12 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
 
 
 def forced(draft: Draft) -> None:
-    """--all, and the services `deploy` names, are deployed whatever changed."""
+    """--all, and the services `deploy --force` names, are deployed whatever changed (`deploy` without --force
+    deploys a named service only when it is not in sync: no identical helm revision to roll back to)."""
     for s in draft.selected:
         if draft.opts.force_all:
             draft.changed.setdefault(s.id, []).insert(0, "--all: deploy every selected service")
-        elif s.id in draft.opts.force_ids:
+        elif s.id in draft.opts.force_ids and draft.opts.redeploy:
             draft.changed.setdefault(s.id, []).insert(0, "named with --service")
 
 

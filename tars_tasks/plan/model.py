@@ -35,7 +35,8 @@ class Options:
     ids: Sequence[str] = ()
     since: str | None = None
     force_all: bool = False  # --all: every selected service counts as changed
-    force_ids: Sequence[str] = ()  # deployed even when the cluster runs them already (`deploy --service`)
+    force_ids: Sequence[str] = ()  # named for `deploy --service`: their dependencies must be deployed
+    redeploy: bool = True  # force_ids are deployed even when the cluster runs them already (`deploy --force`)
     with_dependents: bool = False
     with_deps: bool = False
     tag: str | None = None

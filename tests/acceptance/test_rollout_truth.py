@@ -12,6 +12,7 @@ import pytest
 
 from clustermono import ClusterMono, name_of, sample_in_cluster
 from fakes.cluster import Outcome
+from fakes.cluster.resources import by_kind
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 NS = "tars"
@@ -90,3 +91,42 @@ def test_a_transient_api_error_while_tracking_is_retried(mono):
     assert result.returncode == 0, result.stderr
     assert error.fired and reset.fired
     assert services[LOG]["status"] == "deployed" and services[LOG]["rollout"]["verification"] == "verified"
+
+
+def test_crash_looping_pods_with_nothing_changed_are_unhealthy_and_status_exit_code_says_so(mono):
+    assert mono.release("--service", LOG)[0].returncode == 0
+    assert mono("status", "--service", LOG, "--exit-code").returncode == 0
+    for pod in mono.cluster.objects("Pod", NS):  # the pods start crashing later, nothing deployed changed
+        if pod["metadata"]["name"].startswith(name_of(LOG)):
+            mono.cluster.set_outcome(f"pod:{pod['metadata']['name']}", Outcome.crashloop(delay=0.1,
+                                                                                           restart_period=0.1))
+            mono.cluster.store.delete(by_kind("Pod"), NS, pod["metadata"]["name"])  # the kubelet restarts it
+    mono.cluster.wait_for(lambda: mono.status("--service", LOG)[LOG]["verdict"] == "unhealthy", timeout=30)
+    state = mono.status("--service", LOG)[LOG]
+    assert any("CrashLoopBackOff" in d for d in state["details"]), state
+    result = mono("status", "--service", LOG, "--exit-code")
+    assert result.returncode == 1 and "1 service(s) not in sync" in result.stderr
+
+
+def test_deploy_of_an_unchanged_service_does_nothing_unless_forced(mono):
+    assert mono.release("--service", LOG)[0].returncode == 0
+    result = mono("deploy", "--service", LOG, "--json")
+    services = {s["id"]: s for s in json.loads(result.stdout)["services"]}
+    assert result.returncode == 0 and services[LOG]["status"] == "unchanged"
+    result = mono("deploy", "--service", LOG, "--force", "--json")
+    services = {s["id"]: s for s in json.loads(result.stdout)["services"]}
+    assert result.returncode == 0 and services[LOG]["status"] == "deployed"
+    history = json.loads(mono.helm("history", name_of(LOG), "-n", NS, "-o", "json"))
+    assert [h["revision"] for h in history] == [1, 2]
+
+
+def test_rolling_back_to_a_failed_revision_says_so(mono):
+    assert mono.release("--service", LOG)[0].returncode == 0
+    mono.change(LOG)
+    mono.cluster.set_outcome(mono.image_of(LOG), Outcome.crashloop(delay=0.2, restart_period=0.2))
+    assert mono.release("--service", LOG)[1][LOG]["status"] == "rolled-back"  # revision 2 failed, 3 = 1 again
+    result = mono("rollback", "--service", LOG, "--to", "2", "--json")
+    report = json.loads(result.stdout)["services"][0]
+    assert result.returncode == 1
+    assert "revision 2 failed its rollout when it was deployed" in report["reason"]
+    assert report["warnings"] == ["revision 2 failed its rollout when it was deployed: it may fail again"]
