@@ -234,7 +234,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                      records=RecordInputs(user, reason))
     with Interrupts() as stop:
         try:
-            _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel)
+            _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel,
+                                waiting=lambda msg: print(msg, file=sys.stderr, flush=True))
         except TarsError as exc:
             if stop.received:  # e.g. a helm list stopped while planning
                 raise Exit(f"interrupted ({exc})", code=stop.code) from None
@@ -248,6 +249,9 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     if stop.received:
         raise Exit(f"interrupted by {stop.name}: {report.counts().get('interrupted', 0)} service(s) interrupted; "
                    "a rerun continues", code=stop.code)
+    if report.interrupted:  # not by a signal: the lock was lost (the note says whose it is now)
+        raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
+                   f"{report.notes[0] if report.notes else 'the run was stopped'}", code=1)
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)

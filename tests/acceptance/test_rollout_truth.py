@@ -130,3 +130,18 @@ def test_rolling_back_to_a_failed_revision_says_so(mono):
     assert result.returncode == 1
     assert "revision 2 failed its rollout when it was deployed" in report["reason"]
     assert report["warnings"] == ["revision 2 failed its rollout when it was deployed: it may fail again"]
+
+
+def test_the_report_is_printed_when_the_lock_cannot_be_given_up(mono):
+    lease = f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/tars-tasks-release"
+    assert mono.release("--service", LOG)[0].returncode == 0  # the Lease exists: taking it is a PUT
+    mono.change(LOG)
+    fault = mono.cluster.fail_request(lease, nth=2, kind="500", method="PUT")  # 1: take it, 2: give it up
+    result, services = mono.release("--service", LOG)
+    assert fault.fired
+    assert result.returncode == 0, result.stderr
+    assert services[LOG]["status"] == "deployed"
+    report = json.loads(result.stdout)
+    assert report["notes"][0].startswith("the release lock could not be given up (write Lease tars-tasks-release: "
+                                         "500 ")
+    assert "note: the release lock could not be given up" in result.stderr
