@@ -181,18 +181,6 @@ class Kube:
                                                                           labels={APP_LABEL: operators.exists()})))
         return [_as_dict(p) for p in found or []]
 
-    def helm_record_labels(self, namespace: str, status: str = "deployed") -> dict[str, dict[str, str]]:
-        """release name -> the labels of its record of one status (helm's name/version/status, ours): what plan
-        needs to tell a verified revision from one that is not (state/verification.py)."""
-        out: dict[str, dict[str, str]] = {}
-        for secret in self.helm_records(namespace, status):
-            labels = (secret.get("metadata") or {}).get("labels") or {}
-            name, version = labels.get("name", ""), str(labels.get("version", ""))
-            kept = out.get(name)
-            if name and version.isdigit() and (kept is None or int(kept.get("version", 0)) < int(version)):
-                out[name] = dict(labels)
-        return out
-
     def helm_records(self, namespace: str, status: str = "deployed") -> list[dict[str, Any]]:
         """helm's release records (its Secrets, the default storage) of one status in ``namespace``: one list
         call gives each release's stored values, manifest and labels (see operate/records.py)."""

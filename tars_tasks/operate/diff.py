@@ -24,10 +24,11 @@ import yaml
 from tars_tasks.chart.package import package
 from tars_tasks.core.helm import Helm
 from tars_tasks.deploy.kube import Kube
-from tars_tasks.operate.live import Live, read_live
 from tars_tasks.operate.mask import mask_object
 from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service, wanted
 from tars_tasks.project import Project
+from tars_tasks.state.compare import manifest_objects, missing_objects
+from tars_tasks.state.live import Live, read_live
 
 
 @dataclass
@@ -39,15 +40,6 @@ class ServiceDiff:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "verdict": self.verdict, "diff": self.text, "notes": self.notes}
-
-
-def objects(manifest: str) -> dict[str, dict[str, Any]]:
-    """"Kind/name" -> object, for every object of a multi-document manifest."""
-    out: dict[str, dict[str, Any]] = {}
-    for doc in yaml.safe_load_all(manifest or ""):
-        if isinstance(doc, dict) and doc.get("kind"):
-            out[f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '')}"] = doc
-    return out
 
 
 def normal(objs: dict[str, dict[str, Any]], masked: bool = True) -> list[str]:
@@ -72,13 +64,16 @@ def unified(old: list[str], new: list[str], old_name: str, new_name: str) -> str
 
 def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     record = live.records.get(state.release)
-    deployed = objects(record.manifest if record else "")
-    apply = objects(rendered)
+    deployed = manifest_objects(record.manifest if record else "")
+    apply = manifest_objects(rendered)
     old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
     text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")
     result = ServiceDiff(state.id, state.verdict, text)
     if not text and normal(deployed, masked=False) != normal(apply, masked=False):
         result.notes.append("differs only in masked (secret) values")
+    for gone in missing_objects(record, live):  # deleted by hand: what a release recreates, against nothing
+        result.text += unified(normal({gone: deployed[gone]}), [], f"{gone} (helm revision {record.revision})"
+                               if record else gone, f"{gone} (live: missing)")
     key = f"TServer/{state.release}"
     tserver = live.tservers.get(state.release)
     if key in deployed and tserver is not None:

@@ -31,10 +31,11 @@ from tars_tasks.core.helm import MANAGED_LABEL, Helm
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.track import pod_issue, pod_ready
-from tars_tasks.operate.live import Live, read_live
 from tars_tasks.plan.make import Draft, select
 from tars_tasks.plan.model import Options
 from tars_tasks.project import Project
+from tars_tasks.state.compare import missing_objects
+from tars_tasks.state.live import Live, read_live
 from tars_tasks.state.verdict import Verdict
 from tars_tasks.state.verification import Verification, of_revision
 
@@ -137,10 +138,11 @@ def drift(state: ServiceState, live: Live, name: str) -> list[str]:
     record, tserver = live.records.get(name), live.tservers.get(name)
     if record is None or record.status != "deployed":
         return []
+    out = [f"{key} is gone from the cluster (deleted outside helm): a release recreates it"
+           for key in missing_objects(record, live)]
     if tserver is None:
-        return [f"TServer {name} is gone from the cluster (deleted outside helm)"]
+        return out
     repo = record.values.get("repo") or {}
-    out = []
     if repo.get("id") is not None and str(repo["id"]) != state.release_id:
         out.append(f"release id {state.release_id or '(none)'} in the cluster, {repo['id']} deployed by tars-tasks")
     if repo.get("image") and repo["image"] != state.image:

@@ -31,13 +31,15 @@ from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.kube import Kube, KubeError
+from tars_tasks.deploy.kube import Kube
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.interfaces.impact import PlanImpact, plan_impact
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
+from tars_tasks.state.compare import missing_objects
+from tars_tasks.state.live import Cluster, read_objects
 from tars_tasks.state.verification import Verification, of_revision
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
@@ -215,20 +217,22 @@ def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]
         notes.append("cluster not reachable: dry run treats every service as not deployed")
         return {}
     if releases and kube is not None:
-        try:
-            labels = kube.helm_record_labels(namespace)
-        except KubeError as exc:
-            notes.append(f"helm's release records could not be read ({exc}): rollouts taken as verified")
+        live = read_objects(kube, namespace, releases, pods=False)
+        if live.cluster is not Cluster.REACHABLE:
+            notes.append(f"helm's release records could not be read ({'; '.join(live.notes)}): rollouts taken as "
+                         "verified, objects as present")
             return releases
         for name, entry in releases.items():
-            revision = int(entry.get("revision") or 0)
-            if entry.get("status") != "deployed" or str((labels.get(name) or {}).get("version")) != str(revision):
+            revision, record = int(entry.get("revision") or 0), live.records.get(name)
+            if entry.get("status") != "deployed" or record is None or record.revision != revision:
                 continue
-            verification = of_revision(labels[name], revision)
+            verification = of_revision(record.labels, revision)
             if verification is Verification.FAILED:
                 releases[name] = {**entry, "status": f"failed rollout (revision {revision})"}
             elif verification is Verification.UNVERIFIED:
                 releases[name] = {**entry, "status": f"unverified (revision {revision})"}
+            else:
+                releases[name] = {**entry, "missing": missing_objects(record, live)}
     return releases
 
 
@@ -251,6 +255,8 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
             why = "last release failed" if status.startswith("failed") else f"last release is {status}"
         elif entry.get("chart") != wanted:
             why = f"cluster runs an older release ({entry.get('chart')}, now {wanted})"
+        elif entry.get("missing"):
+            why = f"{', '.join(entry['missing'])} deleted from the cluster by hand: recreate"
         else:
             continue
         draft.changed.setdefault(s.id, []).append(why)

@@ -145,3 +145,34 @@ def test_the_report_is_printed_when_the_lock_cannot_be_given_up(mono):
     assert report["notes"][0].startswith("the release lock could not be given up (write Lease tars-tasks-release: "
                                          "500 ")
     assert "note: the release lock could not be given up" in result.stderr
+
+
+def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release_recreates_them(mono):
+    cart = "Shop.CartServer"
+    result, _ = mono.release()
+    assert result.returncode == 0, result.stderr
+    app_config = next(c["metadata"]["name"] for c in mono.cluster.objects("TConfig", NS)
+                      if c["metadata"]["name"].startswith("shop-cartserver-a-"))
+    mono.cluster.store.delete(by_kind("TConfig"), NS, app_config)
+    mono.cluster.store.delete(by_kind("TServer"), NS, name_of(LOG))
+    states = mono.status()
+    assert states[cart]["verdict"] == "drifted"
+    assert f"TConfig/{app_config} is gone from the cluster (deleted outside helm): a release recreates it" in \
+        states[cart]["details"]
+    assert states[LOG]["verdict"] == "drifted"
+    assert any(d.startswith(f"TServer/{name_of(LOG)} is gone") for d in states[LOG]["details"])
+    assert mono("status", "--exit-code").returncode == 1
+    diff = mono("diff", "--service", cart, "--exit-code")
+    assert diff.returncode == 1 and f"+++ TConfig/{app_config} (live: missing)" in diff.stdout
+    assert "-configName: shop.conf" in diff.stdout
+    plan = {s["id"]: s for s in json.loads(mono("plan", "--json").stdout)["services"]}
+    assert plan[cart]["changed"] and plan[cart]["reasons"][0] == \
+        f"TConfig/{app_config} deleted from the cluster by hand: recreate"
+    assert plan[LOG]["changed"] and plan[LOG]["reasons"][0].startswith(f"TServer/{name_of(LOG)} deleted")
+    assert not plan["Base.AuthServer"]["changed"]
+    result, services = mono.release()
+    assert result.returncode == 0, result.stderr
+    assert services[cart]["status"] == services[LOG]["status"] == "deployed"
+    assert mono.cluster.get("TConfig", NS, app_config) is not None
+    assert mono.cluster.get("TServer", NS, name_of(LOG)) is not None
+    assert {s["verdict"] for s in mono.status().values()} == {"in sync"}
