@@ -157,6 +157,8 @@ PLAN_HELP = {
     "json": "print JSON instead of a table",
     "namespace": "Kubernetes namespace (default: tars.namespace)",
     "tag": "image tag for every service (default: each one's content fingerprint)",
+    "repair": "undo what people changed in the cluster (replicas scaled, release switched); default: report and "
+              "keep it (tars.drift)",
 }
 
 
@@ -165,7 +167,7 @@ PLAN_HELP = {
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
-         tag: str | None = None, dry_run: bool = False) -> None:
+         tag: str | None = None, dry_run: bool = False, repair: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
@@ -174,7 +176,7 @@ def plan(c: Context, since: str | None = None, all_: bool = False, service: list
 
     result = plan_only(Project.load(settings_of(c)),
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
-                               tag=tag, dry_run=dry_run, namespace=namespace))
+                               tag=tag, dry_run=dry_run, namespace=namespace, repair=repair))
     if out:
         result.save(Path(out))
         print(f"plan saved to {out}", file=sys.stderr)
@@ -274,12 +276,13 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-            user: str | None = None, reason: str | None = None, allow_breaking: bool = False) -> None:
+            user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
+            repair: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking)
+                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, repair=repair)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
                  user=user, reason=reason)
@@ -288,7 +291,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
                                   "namespace": PLAN_HELP["namespace"], "tag": PLAN_HELP["tag"],
                                   "dry_run": "deploy nothing: build locally, render and check charts",
-                                  "with_deps": "also bring their dependencies up first",
+                                  "with_deps": "also bring their dependencies up first", "repair": PLAN_HELP["repair"],
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
@@ -300,14 +303,14 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
-           allow_breaking: bool = False) -> None:
+           allow_breaking: bool = False, repair: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, redeploy=force, with_deps=with_deps, tag=tag, dry_run=dry_run,
-                   namespace=namespace, allow_breaking=allow_breaking)
+                   namespace=namespace, allow_breaking=allow_breaking, repair=repair)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
                  user=user, reason=reason)

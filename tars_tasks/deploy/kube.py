@@ -103,6 +103,16 @@ class Kube:
         obj = self._call(f"get TServer {name}", self.client().get, resource, name, namespace=namespace)
         return None if obj is None else _as_dict(obj)
 
+    def annotate_tserver(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        """Merge ``annotations`` into a TServer's."""
+        from lightkube.generic_resource import create_namespaced_resource
+        from lightkube.types import PatchType
+
+        version = self.api_version.rsplit("/", 1)[-1]
+        resource = create_namespaced_resource(TARS_GROUP, version, "TServer", "tservers")
+        self._call(f"annotate TServer {name}", self.client().patch, resource, name,
+                   {"metadata": {"annotations": annotations}}, namespace=namespace, patch_type=PatchType.MERGE)
+
     def workload(self, namespace: str, name: str, daemon: bool) -> dict[str, Any] | None:
         from lightkube.resources.apps_v1 import DaemonSet, StatefulSet
 

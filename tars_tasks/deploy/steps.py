@@ -26,10 +26,12 @@ from tars_tasks.deploy.track import Target
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
 from tars_tasks.image.spec import sanitize_tag
+from tars_tasks.plan.make import REPAIR_REASON
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 
 Progress = Callable[[str, str, str], None]  # (service id, step, message)
+DECLARED_REPLICAS = "tars-tasks.io/declared-replicas"  # helm-template/templates/tserver.yaml
 
 
 @dataclass
@@ -134,6 +136,10 @@ class Steps:
             values += [str(secrets)] if secrets else []
             helm = replace(self.helm, upgrade_values=tuple(values))
             rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
+            if any(r.startswith(REPAIR_REASON) for r in self.plan.by_id()[sid].reasons):
+                # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
+                # this annotation): marking it changed makes the upgrade apply the declared replicas again
+                self.kube().annotate_tserver(self.plan.namespace, service.name, {DECLARED_REPLICAS: "repair"})
             try:
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))

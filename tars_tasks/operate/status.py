@@ -34,7 +34,7 @@ from tars_tasks.deploy.track import pod_issue, pod_ready
 from tars_tasks.plan.make import Draft, select
 from tars_tasks.plan.model import Options
 from tars_tasks.project import Project
-from tars_tasks.state.compare import missing_objects
+from tars_tasks.state.compare import missing_objects, person_edits
 from tars_tasks.state.live import Live, read_live
 from tars_tasks.state.verdict import Verdict
 from tars_tasks.state.verification import Verification, of_revision
@@ -140,17 +140,7 @@ def drift(state: ServiceState, live: Live, name: str) -> list[str]:
         return []
     out = [f"{key} is gone from the cluster (deleted outside helm): a release recreates it"
            for key in missing_objects(record, live)]
-    if tserver is None:
-        return out
-    repo = record.values.get("repo") or {}
-    if repo.get("id") is not None and str(repo["id"]) != state.release_id:
-        out.append(f"release id {state.release_id or '(none)'} in the cluster, {repo['id']} deployed by tars-tasks")
-    if repo.get("image") and repo["image"] != state.image:
-        out.append(f"image {state.image or '(none)'} in the cluster, {repo['image']} deployed by tars-tasks")
-    if state.replicas_live is not None and state.replicas_declared is not None \
-            and state.replicas_live != state.replicas_declared:
-        out.append(f"replicas {state.replicas_live} live, {state.replicas_declared} declared")
-    return out
+    return out + person_edits(record, tserver)
 
 
 def judge_service(service: Service, draft: Draft, live: Live) -> ServiceState:

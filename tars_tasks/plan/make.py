@@ -38,11 +38,12 @@ from tars_tasks.interfaces.impact import PlanImpact, plan_impact
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
-from tars_tasks.state.compare import missing_objects
+from tars_tasks.state.compare import missing_objects, person_edits
 from tars_tasks.state.live import Cluster, read_objects
 from tars_tasks.state.verification import Verification, of_revision
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
+REPAIR_REASON = "changed in the cluster by hand"  # a plan reason that makes the deploy undo a person's edits
 
 
 @dataclass
@@ -232,7 +233,8 @@ def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]
             elif verification is Verification.UNVERIFIED:
                 releases[name] = {**entry, "status": f"unverified (revision {revision})"}
             else:
-                releases[name] = {**entry, "missing": missing_objects(record, live)}
+                releases[name] = {**entry, "missing": missing_objects(record, live),
+                                  "edits": person_edits(record, live.tservers.get(name))}
     return releases
 
 
@@ -257,9 +259,19 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
             why = f"cluster runs an older release ({entry.get('chart')}, now {wanted})"
         elif entry.get("missing"):
             why = f"{', '.join(entry['missing'])} deleted from the cluster by hand: recreate"
+        elif entry.get("edits") and repairs(draft):
+            why = f"{REPAIR_REASON} ({'; '.join(entry['edits'])}): repair"
         else:
+            if entry.get("edits"):
+                draft.notes.append(f"{s.id}: changed in the cluster by hand ({'; '.join(entry['edits'])}): kept "
+                                   "(--repair, or tars.drift: repair, restores what git declares)")
             continue
         draft.changed.setdefault(s.id, []).append(why)
+
+
+def repairs(draft: Draft) -> bool:
+    """Are a person's edits in the cluster undone by this run? (`--repair`, or `tars.drift: repair`)"""
+    return draft.opts.repair or draft.project.settings.drift == "repair"
 
 
 def forced(draft: Draft) -> None:

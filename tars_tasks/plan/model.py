@@ -37,6 +37,7 @@ class Options:
     force_all: bool = False  # --all: every selected service counts as changed
     force_ids: Sequence[str] = ()  # named for `deploy --service`: their dependencies must be deployed
     redeploy: bool = True  # force_ids are deployed even when the cluster runs them already (`deploy --force`)
+    repair: bool = False  # --repair: undo a person's edits in the cluster (else reported and kept; tars.drift)
     with_dependents: bool = False
     with_deps: bool = False
     tag: str | None = None
@@ -54,7 +55,8 @@ class Options:
         """The flags that choose what to release (refused next to a saved plan, which already chose)."""
         named = {"--service": bool(self.ids), "--since": self.since is not None, "--all": self.force_all,
                  "--with-dependents": self.with_dependents, "--with-deps": self.with_deps,
-                 "--tag": self.tag is not None, "--namespace": self.namespace is not None}
+                 "--tag": self.tag is not None, "--namespace": self.namespace is not None,
+                 "--repair": self.repair}
         return [flag for flag, given in named.items() if given]
 
 

@@ -176,3 +176,27 @@ def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release
     assert mono.cluster.get("TConfig", NS, app_config) is not None
     assert mono.cluster.get("TServer", NS, name_of(LOG)) is not None
     assert {s["verdict"] for s in mono.status().values()} == {"in sync"}
+
+
+def test_a_persons_edits_are_reported_and_kept_unless_repair(mono):
+    auth, hello = "Base.AuthServer", HELLO
+    assert mono.release()[0].returncode == 0
+    released_id = mono.cluster.get("TServer", NS, name_of(hello))["spec"]["release"]["id"]
+    mono.cluster.store.mutate(by_kind("TServer"), NS, name_of(auth), lambda o: o["spec"]["k8s"].update(replicas=3))
+    mono.cluster.store.mutate(by_kind("TServer"), NS, name_of(hello), lambda o: o["spec"]["release"].update(id="v2"))
+    plan = json.loads(mono("plan", "--json").stdout)
+    assert not any(s["changed"] for s in plan["services"])
+    assert f"{auth}: changed in the cluster by hand (replicas 3 live, 2 declared): kept (--repair, or tars.drift: " \
+           "repair, restores what git declares)" in plan["notes"]
+    result, services = mono.release()
+    assert result.returncode == 0 and services[auth]["status"] == services[hello]["status"] == "unchanged"
+    assert mono.cluster.get("TServer", NS, name_of(auth))["spec"]["k8s"]["replicas"] == 3
+    assert mono.status("--service", auth)[auth]["verdict"] == "drifted"
+    result, services = mono.release("--repair")
+    assert result.returncode == 0, result.stderr
+    assert services[auth]["status"] == services[hello]["status"] == "deployed"
+    assert services[auth]["reason"].startswith("changed in the cluster by hand (replicas 3 live, 2 declared)")
+    assert mono.cluster.get("TServer", NS, name_of(auth))["spec"]["k8s"]["replicas"] == 2
+    assert mono.cluster.get("TServer", NS, name_of(hello))["spec"]["release"]["id"] == released_id
+    assert services[auth]["rollout"]["ready"] == 2
+    assert {s["verdict"] for s in mono.status().values()} == {"in sync"}
