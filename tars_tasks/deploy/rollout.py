@@ -18,10 +18,12 @@ roll back to the last good revision.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,8 +126,10 @@ class Rollout:
         pods = self.kube.pods(target.namespace, target.app, target.server) if workload else []
         return judge(target, tserver, workload, pods)
 
-    def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None]) -> dict[str, Any]:
-        """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError."""
+    def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None],
+               waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> dict[str, Any]:
+        """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError. ``waiting``
+        is entered once the upgrade is applied: from then on this deploy only waits (its --jobs slot is free)."""
         if not self.policy.track:
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
             log.write(redact_text(proc.stdout + proc.stderr))
@@ -151,7 +155,8 @@ class Rollout:
             revision = self._newest(target.name)
         log.write(f"tracking {target.name} revision {revision} to Ready (image {target.image})\n")
         rollout: dict[str, Any] = {"tracked": True, "revision": revision}
-        verdict = self._track(target, deadline, progress, rollout, revision)
+        with waiting():
+            verdict = self._track(target, deadline, progress, rollout, revision)
         rollout.update({**verdict.to_json(), "seconds": round(time.monotonic() - start, 3)})
         if recovered:
             rollout["recovered"] = recovered

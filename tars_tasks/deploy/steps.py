@@ -4,8 +4,10 @@ The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py w
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -51,6 +53,7 @@ class Steps:
     images: dict[str, str] = field(default_factory=dict)  # service id -> the image its chart deploys
     records: Records | None = None  # who/when/why of each release (None: from values.yaml, CI and git)
     checked: dict[str, str] = field(default_factory=dict)  # dry run: id -> what check_charts found ("": fine)
+    waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext  # scheduler.py Scheduler.waiting
     _kube: Kube | None = None
 
     def image(self, sid: str) -> None:
@@ -142,7 +145,8 @@ class Steps:
                 self.kube().annotate_tserver(self.plan.namespace, service.name, {DECLARED_REPLICAS: "repair"})
             try:
                 self.reports[sid].rollout = rollout.deploy(
-                    target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))
+                    target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg),
+                    self.waiting)
             except DeployFailed as exc:
                 self.reports[sid].rollout = exc.rollout
                 raise
