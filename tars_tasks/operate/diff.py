@@ -25,9 +25,10 @@ from tars_tasks.chart.package import package
 from tars_tasks.core.helm import Helm
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.mask import mask_object
-from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service, wanted
+from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service
 from tars_tasks.project import Project
 from tars_tasks.state.compare import manifest_objects, missing_objects
+from tars_tasks.state.desired import desired
 from tars_tasks.state.live import Live, read_live
 
 
@@ -91,15 +92,15 @@ def diff(project: Project, ids: list[str], namespace: str | None = None, helm: H
     settings = project.settings
     ns = namespace or settings.namespace
     helm = helm or Helm.from_settings(settings)
-    draft = wanted(project, ids, ns)
+    want = desired(project, ids, ns)
     live = read_live(helm, kube or Kube.from_settings(settings), ns)
     out: list[ServiceDiff] = []
     with TemporaryDirectory(prefix="tars-diff-") as tmp:
-        for service in sorted(draft.selected, key=lambda s: s.id):
-            state = judge_service(service, draft, live)
+        for service in want.services:
+            state = judge_service(service, want, live)
             if state.verdict == IN_SYNC:
                 continue
-            _, path = package(service, settings, draft.artifacts[service.id].tag, Path(tmp))
+            _, path = package(service, settings, want.artifacts[service.id].tag, Path(tmp))
             rendered = helm.template_against(service.name, str(path), ns)
             found = diff_one(state, live, rendered)
             if found.text or found.notes:

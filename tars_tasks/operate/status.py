@@ -26,15 +26,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import MANAGED_LABEL, Helm
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.track import pod_issue, pod_ready
-from tars_tasks.plan.make import Draft, select
-from tars_tasks.plan.model import Options
 from tars_tasks.project import Project
 from tars_tasks.state.compare import missing_objects, person_edits
+from tars_tasks.state.desired import Desired, desired
 from tars_tasks.state.live import Live, read_live
 from tars_tasks.state.verdict import Verdict
 from tars_tasks.state.verification import Verification, of_revision
@@ -86,14 +84,6 @@ class StatusReport:
                 "services": [s.to_json() for s in self.services]}
 
 
-def wanted(project: Project, ids: list[str], namespace: str) -> Draft:
-    """What git would deploy for the named services (default: all): plan's own first steps."""
-    draft = Draft(project, Options(ids=ids, namespace=namespace), namespace, FileLister(project.settings.root))
-    select(draft)
-    draft.add_artifacts(draft.selected)
-    return draft
-
-
 def _int(value: Any) -> int | None:
     try:
         return None if value is None or value == "" else int(value)
@@ -143,10 +133,10 @@ def drift(state: ServiceState, live: Live, name: str) -> list[str]:
     return out + person_edits(record, tserver)
 
 
-def judge_service(service: Service, draft: Draft, live: Live) -> ServiceState:
+def judge_service(service: Service, want: Desired, live: Live) -> ServiceState:
     name = service.name
-    state = ServiceState(service.id, name, IN_SYNC, wanted_chart=draft.chart_ref(service),
-                         wanted_image=draft.artifacts[service.id].ref)
+    state = ServiceState(service.id, name, IN_SYNC, wanted_chart=want.chart_ref(service),
+                         wanted_image=want.artifacts[service.id].ref)
     entry = live.releases.get(name)
     if entry is None:
         state.verdict = MISSING
@@ -212,10 +202,10 @@ def status(project: Project, ids: list[str], namespace: str | None = None, helm:
     """The status of the named services (default: all, plus orphans) in ``namespace`` (default tars.namespace)."""
     settings = project.settings
     ns = namespace or settings.namespace
-    draft = wanted(project, ids, ns)
+    want = desired(project, ids, ns)
     live = read_live(helm or Helm.from_settings(settings), kube or Kube.from_settings(settings),
                      ns)
-    states = [judge_service(s, draft, live) for s in sorted(draft.selected, key=lambda s: s.id)]
+    states = [judge_service(s, want, live) for s in want.services]
     if not ids:
         states += orphans(project, live)
     return StatusReport(ns, states, live.notes)
