@@ -151,8 +151,7 @@ class Rollout:
         else:
             previous = last_good_revision(history, failed)
             self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
-            self._upgrade(target, chart, previous, log, progress)
-            revision = self._newest(target.name)
+            revision = self._upgrade(target, chart, previous, log, progress) or self._newest(target.name)
         log.write(f"tracking {target.name} revision {revision} to Ready (image {target.image})\n")
         rollout: dict[str, Any] = {"tracked": True, "revision": revision}
         with waiting():
@@ -174,10 +173,13 @@ class Rollout:
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
 
     def _upgrade(self, target: Target, chart: str, previous: int | None, log: TextIO,
-                 progress: Callable[[str], None]) -> None:
+                 progress: Callable[[str], None]) -> int:
+        """helm upgrade --install; the revision it made (0: its output did not say)."""
         try:
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
+            said = re.search(r"^REVISION: (\d+)$", proc.stdout, re.MULTILINE)
+            return int(said.group(1)) if said else 0
         except HelmError as exc:
             log.write(f"{exc}\n")
             if self.policy.cancel.is_set():  # our helm was stopped: nobody else works on its release

@@ -200,3 +200,16 @@ def test_a_persons_edits_are_reported_and_kept_unless_repair(mono):
     assert mono.cluster.get("TServer", NS, name_of(hello))["spec"]["release"]["id"] == released_id
     assert services[auth]["rollout"]["ready"] == 2
     assert {s["verdict"] for s in mono.status().values()} == {"in sync"}
+
+
+def test_when_the_api_server_dies_mid_release_the_report_is_still_printed(mono):
+    mono.cluster.set_default_outcome(Outcome.ready(delay=30))  # tracking is under way when the server dies
+    proc = mono.start("release", "--json", "--service", LOG, out="dying")
+    mono.cluster.wait_for(lambda: mono.cluster.objects("Pod", NS), timeout=240)
+    mono.cluster.go_down()
+    assert proc.wait(timeout=120) == 1
+    report = json.loads((mono.tmp / "dying.json").read_text())
+    log = {s["id"]: s for s in report["services"]}[LOG]
+    assert log["status"] == "failed" and (log.get("rollout") or {}).get("state") == "unverified", log["reason"]
+    assert "revision 1 is unverified; the next release tracks it again" in log["reason"]
+    assert report["notes"][0].startswith("the release lock could not be given up")

@@ -109,6 +109,10 @@ class FakeCluster:
     def set_default_outcome(self, outcome: Outcome) -> None:
         self.operator.default = outcome
 
+    def go_down(self) -> None:
+        """The API server dies: every request from now on, on new and open connections alike, is reset."""
+        self.api.faults.down = True
+
     def fail_request(self, path: str, nth: int = 1, kind: str = "500", method: str = "GET") -> Fault:
         """The ``nth`` next ``method`` request to a path starting with ``path`` fails once: answered ``kind``
         ("500", "429") or its connection reset ("reset"). ``.fired`` on the result tells whether it happened."""

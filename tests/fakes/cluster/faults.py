@@ -25,6 +25,7 @@ class Faults:
         self._lock = threading.Lock()
         self.pending: list[Fault] = []
         self.fired: list[Fault] = []
+        self.down = False  # every request has its connection reset (the API server is gone)
 
     def add(self, path: str, nth: int = 1, kind: str = ERROR, method: str = "GET") -> Fault:
         if kind not in (ERROR, TOO_MANY, RESET):
@@ -36,6 +37,8 @@ class Faults:
 
     def take(self, method: str, path: str) -> str | None:
         """The kind of fault this request meets, or None (it is served)."""
+        if self.down:
+            return RESET
         with self._lock:
             matching = [f for f in self.pending if f.method == method and path.startswith(f.path)]
             for fault in matching:  # every fault counts every request it matches
