@@ -34,6 +34,7 @@ from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
+from tars_tasks.deploy.watch import NamespaceWatch
 from tars_tasks.state.verification import Verification
 
 LOG_LINES = 20
@@ -118,13 +119,28 @@ class Rollout:
     namespace: str
     timeout: str
     policy: RolloutPolicy
+    watch: NamespaceWatch | None = None  # the run's watches of the namespace (None: every look asks the API)
+    _seen: int | None = field(default=None, init=False, repr=False)  # the watch's change count at the last look
 
     def look(self, target: Target) -> Verdict:
+        """One look: from the watches' cache when it is in sync, else asked of the API (three GETs)."""
+        if self.watch is not None:
+            verdict, self._seen = self.watch.look(target)
+            if verdict is not None:
+                return verdict
+            self._seen = None
         tserver = self.kube.tserver(target.namespace, target.name)
         daemon = bool((((tserver or {}).get("spec") or {}).get("k8s") or {}).get("daemonSet"))
         workload = self.kube.workload(target.namespace, target.name, daemon) if tserver else None
         pods = self.kube.pods(target.namespace, target.app, target.server) if workload else []
         return judge(target, tserver, workload, pods)
+
+    def _pause(self, interval: float) -> None:
+        """Between two looks: until the watched namespace changes (at most ``interval``), else sleep it out."""
+        if self.watch is not None and self._seen is not None:
+            self.watch.wait(self._seen, interval)
+        else:
+            time.sleep(interval)
 
     def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None],
                waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> dict[str, Any]:
@@ -197,7 +213,7 @@ class Rollout:
                revision: int) -> Verdict:
         """Track to a verdict; the API lost for good leaves the revision unverified (the next plan tracks it)."""
         try:
-            return track(target, self._look_unless_cancelled, deadline, progress)
+            return track(target, self._look_unless_cancelled, deadline, progress, self._pause)
         except KubeError as exc:
             rollout.update(state="unverified", apiError=str(exc))
             raise DeployFailed(f"tracking lost the cluster ({exc}): revision {revision} is unverified; the next "
@@ -304,7 +320,7 @@ class Rollout:
         live = self.kube.tserver(target.namespace, target.name) or {}
         image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
         back = Target(target.namespace, target.name, target.app, target.server, image)
-        verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress)
+        verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress, self._pause)
         rollout["rolledBackTo"] = previous
         rollout["rollback"] = verdict.to_json()
         mark: dict[str, Any] = {}

@@ -5,6 +5,7 @@ The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py w
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -25,6 +26,7 @@ from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import Target
+from tars_tasks.deploy.watch import NamespaceWatch
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
 from tars_tasks.image.spec import sanitize_tag
@@ -55,6 +57,8 @@ class Steps:
     checked: dict[str, str] = field(default_factory=dict)  # dry run: id -> what check_charts found ("": fine)
     waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext  # scheduler.py Scheduler.waiting
     _kube: Kube | None = None
+    _watch: NamespaceWatch | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image(self, sid: str) -> None:
         """Build (and push) the image unless the registry has its tag."""
@@ -114,6 +118,17 @@ class Steps:
             self._kube = Kube.from_settings(self.settings)
         return self._kube
 
+    def namespace_watch(self) -> NamespaceWatch:
+        """The run's watches of its namespace, started by the first deploy (deploy/watch.py); close() stops them."""
+        with self._lock:
+            if self._watch is None:
+                self._watch = NamespaceWatch(self.kube(), self.plan.namespace).start()
+            return self._watch
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+
     def deploy(self, sid: str) -> None:
         """helm upgrade --install, then track the rollout to Ready (deploy/rollout.py); a dry run writes what
         it would run."""
@@ -138,7 +153,8 @@ class Steps:
                                          service.secrets, Path(tmp) / f"{service.name}.secrets.json")
             values += [str(secrets)] if secrets else []
             helm = replace(self.helm, upgrade_values=tuple(values))
-            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
+            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy,
+                              self.namespace_watch())
             if any(r.startswith(REPAIR_REASON) for r in self.plan.by_id()[sid].reasons):
                 # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
                 # this annotation): marking it changed makes the upgrade apply the declared replicas again

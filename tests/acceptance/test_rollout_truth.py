@@ -213,3 +213,18 @@ def test_when_the_api_server_dies_mid_release_the_report_is_still_printed(mono):
     assert log["status"] == "failed" and (log.get("rollout") or {}).get("state") == "unverified", log["reason"]
     assert "revision 1 is unverified; the next release tracks it again" in log["reason"]
     assert report["notes"][0].startswith("the release lock could not be given up")
+
+
+def test_tracking_watches_instead_of_polling(mono):
+    """A rollout of 3 s: the tracker follows watches (a fixed number of requests), it does not poll pods."""
+    mono.cluster.set_default_outcome(Outcome.ready(delay=3))
+    start = len(mono.cluster.requests)
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0, result.stderr
+    assert services[LOG]["rollout"]["ready"] == 2
+    ours = [r for r in mono.cluster.requests[start:] if "python-httpx" in r.user_agent or "lightkube" in
+            r.user_agent.lower()]
+    pods = [r for r in ours if r.method == "GET" and r.path == f"/api/v1/namespaces/{NS}/pods"]
+    watches = [r for r in pods if r.query.get("watch") in ("1", "true")]
+    assert 1 <= len(watches) <= 3, [(r.path, r.query) for r in pods]
+    assert len(pods) - len(watches) <= 3, [(r.path, r.query) for r in pods]  # lists: the informer's, not a poll
