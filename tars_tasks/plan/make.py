@@ -40,6 +40,7 @@ from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
 from tars_tasks.state.compare import missing_objects, person_edits
 from tars_tasks.state.live import Cluster, read_objects
+from tars_tasks.state.verdict import Verdict
 from tars_tasks.state.verification import Verification, of_revision
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
@@ -62,6 +63,7 @@ class Draft:
     notes: list[str] = field(default_factory=list)
     changed_paths: list[str] | None = None  # --since: the files git says changed (asked once per plan)
     kube: Kube | None = None  # reads helm's records for what tracking proved (None: not asked)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # what the cluster runs, when it was asked
 
     def add_artifacts(self, services: list[Service]) -> None:
         settings = self.project.settings
@@ -242,10 +244,11 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
     """A service changed when the cluster runs another chart version of it, or none, or a failed one.
     ``since``: the services git did not find (their reason is git's)."""
     for s in draft.selected:
-        if since and s.id in draft.changed:
-            continue
         entry = deployed.get(s.name)
         wanted = draft.chart_ref(s)
+        draft.verdicts[s.id] = cluster_verdict(entry, wanted)
+        if since and s.id in draft.changed:
+            continue
         status = str((entry or {}).get("status"))
         if entry is None:
             why = "not deployed here" if since else f"not deployed in namespace {draft.namespace}"
@@ -267,6 +270,22 @@ def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = Fa
                                    "(--repair, or tars.drift: repair, restores what git declares)")
             continue
         draft.changed.setdefault(s.id, []).append(why)
+
+
+def cluster_verdict(entry: dict | None, wanted: str) -> Verdict:
+    """The verdict of state/verdict.py from what plan reads (no pods: never "unhealthy")."""
+    status = str((entry or {}).get("status"))
+    if entry is None:
+        return Verdict.MISSING
+    if status.startswith("unverified"):
+        return Verdict.UNVERIFIED
+    if status.startswith("pending"):
+        return Verdict.PENDING
+    if status != "deployed":
+        return Verdict.FAILED
+    if entry.get("chart") != wanted:
+        return Verdict.OUT_OF_DATE
+    return Verdict.DRIFTED if entry.get("missing") or entry.get("edits") else Verdict.IN_SYNC
 
 
 def repairs(draft: Draft) -> bool:
@@ -381,7 +400,8 @@ def to_plan(draft: Draft) -> Plan:
         steps, why = steps_for(draft, s.id) if changed else ([], [])
         reasons = draft.changed[s.id] + why if changed else unchanged
         plans.append(ServicePlan(s.id, changed, reasons, steps, art.ref, layer[s.id],
-                                 [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s)))
+                                 [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s),
+                                 str(draft.verdicts.get(s.id, ""))))
     plans.sort(key=lambda p: (p.wave, p.id))
     return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag,
                 draft.project.settings.env)

@@ -14,6 +14,7 @@ from tars_tasks.core.errors import UsageError
 from tars_tasks.core.fsio import write_text_atomic
 from tars_tasks.core.settings import check_setting
 from tars_tasks.core.textenum import TextEnum
+from tars_tasks.state.verdict import Verdict
 
 PLAN_FORMAT = "tars-tasks/plan@1"
 
@@ -71,6 +72,7 @@ class ServicePlan:
     dependsOn: list[str] = field(default_factory=list)  # noqa: N815 - JSON field name
     fingerprint: str = ""
     chart: str = ""  # <name>-<version> that will be deployed
+    verdict: str = ""  # what the cluster runs against git (state/verdict.py); "": the cluster was not asked
 
     def needs(self, step: Step) -> bool:
         return step.value in self.steps
@@ -159,6 +161,7 @@ _SERVICE_FIELDS: dict[str, Check] = {
     "dependsOn": (_STRINGS, lambda v: _strings(v)),
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
     "chart": ("a string", lambda v: isinstance(v, str)),
+    "verdict": ("a verdict (in sync, out of date, ...) or empty", lambda v: v == "" or v in set(Verdict)),
 }
 
 
@@ -191,5 +194,5 @@ def _fields(data: dict, where: str, known: dict[str, Check], required: set[str])
 def _service(data: Any, where: str) -> ServicePlan:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: must be an object, not {_kind(data)}")
-    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS))
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"verdict"})  # older plans lack it
     return ServicePlan(**data)

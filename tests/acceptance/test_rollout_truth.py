@@ -73,6 +73,7 @@ def test_an_interrupted_rollout_is_unverified_and_the_next_release_tracks_it_bef
     plan = json.loads(mono("plan", "--json").stdout)
     reasons = {s["id"]: s["reasons"] for s in plan["services"]}
     assert reasons[LOG][0].startswith("last release is unverified (revision 2): never proved Ready")
+    assert {s["id"]: s["verdict"] for s in plan["services"]}[LOG] == "unverified"
     result, services = mono.release("--with-dependents")
     assert result.returncode == 1
     log = services[LOG]
@@ -169,7 +170,8 @@ def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release
     assert plan[cart]["changed"] and plan[cart]["reasons"][0] == \
         f"TConfig/{app_config} deleted from the cluster by hand: recreate"
     assert plan[LOG]["changed"] and plan[LOG]["reasons"][0].startswith(f"TServer/{name_of(LOG)} deleted")
-    assert not plan["Base.AuthServer"]["changed"]
+    assert not plan["Base.AuthServer"]["changed"] and plan["Base.AuthServer"]["verdict"] == "in sync"
+    assert plan[cart]["verdict"] == plan[LOG]["verdict"] == "drifted"  # the vocabulary of status
     result, services = mono.release()
     assert result.returncode == 0, result.stderr
     assert services[cart]["status"] == services[LOG]["status"] == "deployed"
