@@ -25,9 +25,8 @@ from tars_tasks.chart.package import package
 from tars_tasks.core.helm import Helm
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.mask import mask_object
-from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service
 from tars_tasks.project import Project
-from tars_tasks.state.compare import manifest_objects, missing_objects
+from tars_tasks.state.compare import IN_SYNC, ServiceState, judge_service, manifest_objects, missing_objects
 from tars_tasks.state.desired import desired
 from tars_tasks.state.live import Live, read_live
 

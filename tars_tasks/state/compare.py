@@ -1,17 +1,75 @@
-"""The comparison of what this tool deployed (helm's record of the current revision) with what the cluster
-has: an object the chart owns that is gone is damage a release repairs (helm recreates it), not a matter of
-taste. Used by status (the verdict and the object named), diff (the object shown against nothing) and plan
-(the service is redeployed, the reason names the object)."""
+"""The one comparison: ``compare(desired, live)`` gives each service a verdict (state/verdict.py, first match
+wins) and names each object of the chart that differs:
+
+- missing: no helm release of the service in the namespace;
+- pending: its release is pending-install/-upgrade/-rollback (a run in progress, or one that was killed);
+- failed: helm's release failed, or tracking proved its current revision failed (state/verification.py);
+- out of date: it runs another chart version than git would deploy (the chart version digests the chart, the
+  values and the image tag, so equal versions mean nothing to deploy);
+- drifted: an object the chart made is gone (deleted by hand: a release recreates it), or the live TServer
+  differs from what this tool deployed (helm's stored values of the deployed revision): its release id or
+  image was switched, or it was scaled away from the declared replicas, e.g. in the TARS web console (kept,
+  unless --repair / tars.drift: repair);
+- unverified: its current revision was never tracked to a verdict (interrupted, the cluster lost, --no-wait);
+- unhealthy: none of the above, yet its pods are not all Ready (crash-looping, not active);
+- in sync: none of the above.
+
+plan reads the same records and objects (without pods) through missing_objects, person_edits and the
+verification marks; status prints the comparison, diff renders it."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tars_tasks.core.services import Service
+from tars_tasks.deploy.track import pod_issue, pod_ready
 from tars_tasks.operate.records import Record
 from tars_tasks.state.live import Cluster, Live
+from tars_tasks.state.verdict import Verdict
+from tars_tasks.state.verification import Verification, of_revision
+
+if TYPE_CHECKING:  # desired.py builds on plan/make.py, which compares with missing_objects/person_edits
+    from tars_tasks.state.desired import Desired
+
+IN_SYNC, OUT_OF_DATE, FAILED, PENDING = Verdict.IN_SYNC, Verdict.OUT_OF_DATE, Verdict.FAILED, Verdict.PENDING
+DRIFTED, MISSING, UNVERIFIED, UNHEALTHY = Verdict.DRIFTED, Verdict.MISSING, Verdict.UNVERIFIED, Verdict.UNHEALTHY
 
 OWNED_KINDS = ("TServer", "TConfig", "TImage")  # what the chart makes and the Live reader lists
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """One object the chart owns that differs in the cluster: gone (deleted by hand) or changed by a person."""
+
+    object: str  # Kind/name
+    verdict: Verdict  # MISSING (a release recreates it) or DRIFTED (changed by hand; kept unless --repair)
+    detail: str
+
+
+@dataclass
+class ServiceState:
+    id: str  # App.Server ("" for an orphan whose service is gone; see release)
+    release: str
+    verdict: Verdict
+    details: list[str] = field(default_factory=list)
+    wanted_chart: str = ""  # <name>-<version> git would deploy
+    wanted_image: str = ""
+    revision: int = 0
+    helm_status: str = ""
+    chart: str = ""  # <name>-<version> helm runs
+    image: str = ""  # live TServer spec.release.image
+    release_id: str = ""  # live TServer spec.release.id
+    replicas_declared: int | None = None
+    replicas_live: int | None = None
+    pods_ready: int = 0
+    pods_desired: int = 0
+    worst_pod: str = ""  # the worst pod state, "" when every pod is ready
+    objects: list[ObjectState] = field(default_factory=list)  # the chart's objects that differ, each named
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def manifest_objects(manifest: str) -> dict[str, dict[str, Any]]:
@@ -61,3 +119,94 @@ def _int(value: Any) -> int | None:
         return None if value is None or value == "" else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _spec(obj: dict[str, Any] | None) -> dict[str, Any]:
+    return (obj or {}).get("spec") or {}
+
+
+def fill_live(state: ServiceState, live: Live, name: str) -> None:
+    """The live columns of one release: helm's entry, its TServer, its workload and its pods."""
+    entry = live.releases.get(name) or {}
+    state.revision = _int(entry.get("revision")) or 0
+    state.helm_status = str(entry.get("status") or "")
+    state.chart = str(entry.get("chart") or "")
+    tserver = live.tservers.get(name)
+    k8s, rel = _spec(tserver).get("k8s") or {}, _spec(tserver).get("release") or {}
+    state.image, state.release_id = str(rel.get("image") or ""), str(rel.get("id") or "")
+    daemon = bool(k8s.get("daemonSet"))
+    record = live.records.get(name)
+    if tserver is not None and not daemon:
+        state.replicas_live = _int(k8s.get("replicas"))
+        declared = (record.values.get("replicas", 1) if record is not None else
+                    ((tserver.get("metadata") or {}).get("annotations") or {}).get("tars-tasks.io/declared-replicas"))
+        state.replicas_declared = _int(declared)
+    workload = live.workloads.get(name)
+    pods = live.pods.get(name, [])
+    if workload is not None:
+        ws = workload.get("status") or {}
+        state.pods_desired = (_int(ws.get("desiredNumberScheduled")) or 0) if daemon else (
+            _int(_spec(workload).get("replicas")) or 0)
+    state.pods_ready = sum(1 for p in pods if pod_ready(p))
+    issues = [pod_issue(p, name) for p in pods if not pod_ready(p)]
+    worst = next((i for i in issues if i.terminal), issues[0] if issues else None)
+    state.worst_pod = worst.reason if worst else ""
+
+
+def drift(state: ServiceState, live: Live, name: str) -> list[str]:
+    """How the chart's objects in the cluster differ from what this tool deployed (the deployed revision's
+    record): each one also named in ``state.objects``."""
+    record, tserver = live.records.get(name), live.tservers.get(name)
+    if record is None or record.status != "deployed":
+        return []
+    for key in missing_objects(record, live):
+        state.objects.append(ObjectState(key, MISSING, "is gone from the cluster (deleted outside helm): a release "
+                                                       "recreates it"))
+    for edit in person_edits(record, tserver):
+        state.objects.append(ObjectState(f"TServer/{name}", DRIFTED, edit))
+    return [f"{o.object} {o.detail}" if o.verdict is MISSING else o.detail for o in state.objects]
+
+
+def judge_service(service: Service, want: Desired, live: Live) -> ServiceState:
+    name = service.name
+    state = ServiceState(service.id, name, IN_SYNC, wanted_chart=want.chart_ref(service),
+                         wanted_image=want.artifacts[service.id].ref)
+    entry = live.releases.get(name)
+    if entry is None:
+        state.verdict = MISSING
+        state.details.append(f"not deployed in namespace {live.namespace}")
+        return state
+    fill_live(state, live, name)
+    record = live.records.get(name)
+    verification = of_revision(record.labels, state.revision) if record is not None and \
+        record.revision == state.revision else Verification.UNVERIFIED
+    drifted = drift(state, live, name)
+    if state.helm_status.startswith("pending"):
+        state.verdict = PENDING
+        state.details.append(f"helm release {name} is {state.helm_status} since {entry.get('updated', '?')}: "
+                             "a run is deploying it, or one was stopped")
+    elif state.helm_status == "failed" or verification is Verification.FAILED:
+        state.verdict = FAILED
+        what = "helm failed" if state.helm_status == "failed" else "its rollout failed"
+        state.details.append(f"revision {state.revision}: {what}")
+    elif state.chart != state.wanted_chart:
+        state.verdict = OUT_OF_DATE
+        state.details.append(f"cluster runs {state.chart}, git would deploy {state.wanted_chart}")
+    elif drifted:
+        state.verdict = DRIFTED
+    elif verification is Verification.UNVERIFIED:
+        state.verdict = UNVERIFIED
+        state.details.append(f"revision {state.revision} was never tracked to Ready (interrupted, the cluster was "
+                             "lost, or --no-wait): the next release tracks it")
+    elif state.worst_pod or state.pods_ready < state.pods_desired:
+        state.verdict = UNHEALTHY
+    state.details += drifted
+    if state.worst_pod or state.pods_ready < state.pods_desired:
+        state.details.append(f"pods ready {state.pods_ready}/{state.pods_desired}"
+                             + (f": {state.worst_pod}" if state.worst_pod else ""))
+    return state
+
+
+def compare(want: Desired, live: Live) -> list[ServiceState]:
+    """The verdict of every desired service against what the namespace runs, in id order."""
+    return [judge_service(service, want, live) for service in want.services]

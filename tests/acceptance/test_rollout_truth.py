@@ -160,6 +160,8 @@ def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release
     assert states[cart]["verdict"] == "drifted"
     assert f"TConfig/{app_config} is gone from the cluster (deleted outside helm): a release recreates it" in \
         states[cart]["details"]
+    assert states[cart]["objects"] == [{"object": f"TConfig/{app_config}", "verdict": "missing", "detail":
+                                        "is gone from the cluster (deleted outside helm): a release recreates it"}]
     assert states[LOG]["verdict"] == "drifted"
     assert any(d.startswith(f"TServer/{name_of(LOG)} is gone") for d in states[LOG]["details"])
     assert mono("status", "--exit-code").returncode == 1
@@ -193,7 +195,9 @@ def test_a_persons_edits_are_reported_and_kept_unless_repair(mono):
     result, services = mono.release()
     assert result.returncode == 0 and services[auth]["status"] == services[hello]["status"] == "unchanged"
     assert mono.cluster.get("TServer", NS, name_of(auth))["spec"]["k8s"]["replicas"] == 3
-    assert mono.status("--service", auth)[auth]["verdict"] == "drifted"
+    drifted = mono.status("--service", auth)[auth]
+    assert drifted["verdict"] == "drifted" and drifted["objects"] == [
+        {"object": f"TServer/{name_of(auth)}", "verdict": "drifted", "detail": "replicas 3 live, 2 declared"}]
     result, services = mono.release("--repair")
     assert result.returncode == 0, result.stderr
     assert services[auth]["status"] == services[hello]["status"] == "deployed"
