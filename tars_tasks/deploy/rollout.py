@@ -276,8 +276,11 @@ class Rollout:
                 lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)
             except KubeError as exc:  # the explanation is best effort: say why there is no log
                 lines = [f"(no log: {exc})"]
-        events = [_event(e) for e in self.kube.warning_events(target.namespace, self._current_uids(target))]
-        events = events[-EVENTS_SHOWN:]
+        try:
+            found = self.kube.warning_events(target.namespace, self._current_uids(target))
+            events = [_event(e) for e in found][-EVENTS_SHOWN:]
+        except KubeError as exc:  # best effort too: the failure is what tracking saw, not what explains it
+            events = [{"object": "", "reason": "NotRead", "message": f"events could not be read: {exc}", "count": 1}]
         return {"summary": summary, "log": {"pod": failing.pod, "container": failing.container or target.name,
                                             "lines": lines} if failing else None, "events": events}
 

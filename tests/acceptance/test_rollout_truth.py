@@ -86,7 +86,7 @@ def test_an_interrupted_rollout_is_unverified_and_the_next_release_tracks_it_bef
 
 
 def test_a_transient_api_error_while_tracking_is_retried(mono):
-    path = f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name_of(LOG)}"
+    path = f"/apis/apps/v1/namespaces/{NS}/statefulsets"  # the watch's list and a tracker's own GET alike
     error, reset = mono.cluster.fail_request(path, nth=1), mono.cluster.fail_request(path, nth=2, kind="reset")
     result, services = mono.release("--service", LOG)
     assert result.returncode == 0, result.stderr

@@ -82,3 +82,26 @@ def test_zero_replicas_is_ready_once_the_pods_are_gone():
     assert judge(TARGET, tserver(replicas=0), workload(replicas=0, update="r2", current="r2"),
                  [pod(0, "r2")]).state == WAITING
     assert judge(TARGET, tserver(replicas=0), workload(replicas=0, update="r2", current="r2"), []).state == READY
+
+
+def test_tracking_asks_again_after_a_transient_api_error_and_gives_up_on_any_other():
+    import pytest
+
+    from tars_tasks.deploy.kube import KubeError
+    from tars_tasks.deploy.track import track
+
+    answers: list[Any] = [KubeError("get StatefulSet: 503 unavailable", transient=True),
+                          KubeError("cluster not reachable: reset", transient=True)]
+    ready = judge(TARGET, tserver(), workload(current="r2"), [pod(0, "r2"), pod(1, "r2")])
+    slept: list[float] = []
+
+    def look(_target: Target) -> Any:
+        if answers:
+            raise answers.pop(0)
+        return ready
+
+    assert track(TARGET, look, deadline=1e12, sleep=slept.append).state == READY
+    assert slept == [0.2, 0.4]  # backoff
+    answers[:] = [KubeError("get StatefulSet: 403 forbidden")]
+    with pytest.raises(KubeError, match="403"):
+        track(TARGET, look, deadline=1e12, sleep=slept.append)

@@ -279,7 +279,7 @@ class ApiServer:
             rv = int(query["resourceVersion"])
         if initial:
             send(self._bookmark(route, rv, initial_end=True))
-        while not self.store.closed and time.monotonic() < deadline:
+        while not self.store.closed and not self.faults.down and time.monotonic() < deadline:
             changes = list(self.store.changes_after(rv, route.resource, route.namespace,
                                                     min(1.0, max(0.0, deadline - time.monotonic()))))
             if not changes and bookmarks:
