@@ -86,7 +86,7 @@ class Project:
         wanted = set(ids)
         out = []
         for problem in self.discovery.problems:
-            entry = scan(self.settings.root / problem.file, self.settings.max_values_bytes)
+            entry = scan(self.settings.root / problem.file, self.settings.max_values_bytes, head=True)
             if entry.plain and f"{entry.app}.{entry.server}" in wanted:
                 out.append(problem)
         return out

@@ -95,6 +95,7 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
     if to is not None and not str(to).isdigit():
         raise UsageError(f"--to {to}: a revision number (see `invoke history`)")
     from tars_tasks.cli.output import TableReporter, reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.operate.history import rollback as rollback_of
     from tars_tasks.project import Project
 
@@ -102,7 +103,7 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
     svc = _one_service(project, service)
     sid = svc.id
     _, report = rollback_of(project, svc, int(to) if to is not None else None, namespace,
-                            progress=lambda msg: print(f"{sid}: {msg}", file=sys.stderr, flush=True))
+                            progress=lambda msg: print(escape(f"{sid}: {msg}"), file=sys.stderr, flush=True))
     print(reporter(json_).report(report), end="")
     if json_:
         print(TableReporter().report(report), end="", file=sys.stderr)

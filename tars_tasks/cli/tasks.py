@@ -119,7 +119,9 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
+    from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.image.run import run_build
     from tars_tasks.image.shard import parse_shard
     from tars_tasks.project import Project
@@ -130,20 +132,24 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
 
     def progress(service_id: str, message: str) -> None:  # called from the build threads
         with lock:
-            print(f"{service_id}: {message}", file=sys.stderr, flush=True)
+            print(f"{escape(service_id)}: {escape(message)}", file=sys.stderr, flush=True)
 
     project = Project.load(settings_of(c))
     selected = project.select(service or [])
     project.require_valid(selected)
-    results = run_build(project.settings, selected, tag=tag, push=push,
-                        jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
-                        overwrite_tag=overwrite_tag, shard=part)
+    with Interrupts() as stop:  # a signal: nothing new starts, compile steps are stopped, the report still prints
+        results = run_build(project.settings, selected, tag=tag, push=push,
+                            jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
+                            overwrite_tag=overwrite_tag, shard=part, cancel=stop.cancel)
     if part is not None and not results:
         print(f"note: none of the {len(selected)} selected service(s) is in shard {shard}: nothing to build",
               file=sys.stderr)
     for r in results:
         print(r.summary(), file=sys.stderr)
-    print(reporter(json_).images(results), end="")
+    print(reporter(json_).images(results), end="", flush=True)
+    if stop.received:
+        stopped = sum(r.status.value == "interrupted" for r in results)
+        raise Exit(f"interrupted by {stop.name}: {stopped} image(s) interrupted; a rerun continues", code=stop.code)
     failed = [r for r in results if not r.ok]
     if failed:
         raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)

@@ -47,17 +47,19 @@ class Entry:
         return self.app is not None and self.server is not None
 
 
-def scan(path: Path, max_bytes: int) -> Entry:
-    """The id and image a values.yaml's text states plainly (not followed through symlinks; FIFOs not opened)."""
+def scan(path: Path, max_bytes: int, head: bool = False) -> Entry:
+    """The id and image a values.yaml's text states plainly (not followed through symlinks; FIFOs not opened).
+    ``head``: a file larger than ``max_bytes`` is judged by its first ``max_bytes`` (to name the service an
+    oversized file belongs to in its error; never to use its values)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a symlink fails here: parsed instead
     except OSError:
         return Entry(path, None, None)
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes and not head:
             return Entry(path, None, None)
-        data = os.read(fd, info.st_size + 1)
+        data = os.read(fd, min(info.st_size, max_bytes) + 1)
     except OSError:
         return Entry(path, None, None)
     finally:

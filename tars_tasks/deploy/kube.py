@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,24 @@ def kubeconfig_path() -> Path | None:
     return default if default.is_file() else None
 
 
+def current_context(configured: str) -> str:
+    """The kube context a run talks to: ``configured`` (tars.kube_context), else the kubeconfig's
+    current-context ("" without a kubeconfig, or one that names none)."""
+    if configured:
+        return configured
+    path = kubeconfig_path()
+    if path is None:
+        return ""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    found = data.get("current-context") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else ""
+
+
 def _as_dict(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
@@ -67,26 +85,55 @@ class Kube:
             return self._client
 
     def _connect(self) -> Any:
+        """A lightkube client for the configured context; users are authenticated as deploy/kubeauth.py says
+        (exec credential plugins of every apiVersion run there), and what it cannot do is a KubeConfigError."""
         import httpx  # lightkube's HTTP library
         from lightkube import Client, KubeConfig
         from lightkube.core.exceptions import ConfigError
 
+        from tars_tasks.deploy.kubeauth import (
+            ExecCredentialAuth,
+            KubeConfigError,
+            check_user,
+            install,
+            kubeconfig_entry,
+        )
+
         path = kubeconfig_path()
+        where = f"kubeconfig {path or '(in-cluster)'}"
         try:
             config = KubeConfig.from_file(path) if path else KubeConfig.from_service_account()
             single = config.get(context_name=self.kube_context or None)
         except (ConfigError, OSError, ValueError) as exc:
-            raise KubeError(f"kubeconfig {path or '(in-cluster)'}: {exc}") from None
+            raise KubeError(f"{where}: {exc}") from None
         if single is None:
             raise KubeError(f"kubeconfig {path}: no context {self.kube_context or '(current)'}")
-        return Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
+        auth = None
+        if single.user is not None and path is not None:
+            user = kubeconfig_entry(path, "users", single.context.user)
+            check_user(user, where)
+            if single.user.exec is not None and user.get("exec"):
+                cluster = kubeconfig_entry(path, "clusters", single.context.cluster)
+                auth = ExecCredentialAuth(user["exec"], where, path.parent, cluster)
+                single = single._replace(user=replace(single.user, exec=None))  # lightkube runs no plugin
+        try:
+            client = Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
+        except ConfigError as exc:
+            raise KubeConfigError(f"{where}: {exc}") from None
+        if auth is not None:
+            install(client, auth, where)
+        return client
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import httpx
-        from lightkube.core.exceptions import ApiError
+        from lightkube.core.exceptions import ApiError, ConfigError
+
+        from tars_tasks.deploy.kubeauth import KubeConfigError
 
         try:
             return fn(*args, **kwargs)
+        except ConfigError as exc:  # lightkube checks some of the kubeconfig only at the first request
+            raise KubeConfigError(f"kubeconfig {kubeconfig_path() or '(in-cluster)'}: {exc}") from None
         except ApiError as exc:
             if exc.status.code == 404:
                 return None

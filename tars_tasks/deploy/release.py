@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tars_tasks.core.errors import TarsError, UsageError
+from tars_tasks.core.escape import escape
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import Helm, seconds
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.kube import Kube, KubeError, kubeconfig_path
+from tars_tasks.deploy.kube import Kube, KubeError, current_context, kubeconfig_path
 from tars_tasks.deploy.lock import ReleaseLock
 from tars_tasks.deploy.records import RecordInputs, Records
 from tars_tasks.deploy.report import Report, ServiceReport
@@ -63,15 +64,36 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
         raise UsageError(f"--plan runs exactly the saved plan: drop {', '.join(opts.selects)} "
                          "(or make a new plan with them)")
     plan = Plan.load(plan_file)
-    env = project.settings.env
-    if plan.env != env:
-        raise UsageError(f"{plan_file}: the plan was made for {_env_name(plan.env)}, this run is for "
-                         f"{_env_name(env)} (--env): make a new plan")
+    bound_to_this_run(plan, plan_file, project.settings, opts)
     opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
     artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
                             opts.dry_run)
     cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     return plan, artifacts, opts
+
+
+def bound_to_this_run(plan: Plan, plan_file: Path, settings: Settings, opts: Options) -> None:
+    """A saved plan runs only where it was made for: its environment, namespace and kube context are this
+    run's (a plan file is input anyone may have edited: its namespace is never taken from it alone)."""
+    env = settings.env
+    if plan.env != env:
+        raise UsageError(f"{plan_file}: the plan was made for {_env_name(plan.env)}, this run is for "
+                         f"{_env_name(env)} (--env): make a new plan")
+    namespace = opts.namespace or settings.namespace
+    if plan.namespace != namespace:
+        raise UsageError(f"{plan_file}: the plan was made for namespace {escape(plan.namespace)}, this run is for "
+                         f"namespace {namespace} (--namespace, else tars.namespace): make a new plan for this "
+                         "namespace (a plan made with `plan --namespace N` runs with `release --plan FILE "
+                         "--namespace N`)")
+    context = current_context(settings.kube_context)
+    if plan.kube_context != context:
+        raise UsageError(f"{plan_file}: the plan was made for kube context {_context_name(plan.kube_context)}, this "
+                         f"run is for kube context {_context_name(context)} (tars.kube_context, else the kubeconfig's "
+                         "current-context): make a new plan against this cluster")
+
+
+def _context_name(context: str) -> str:
+    return escape(context) if context else "(none)"
 
 
 def _env_name(env: str) -> str:
@@ -113,7 +135,7 @@ def release(project: Project, opts: Options, run: RunOptions = RunOptions(), pro
     cancel = cancel if cancel is not None else threading.Event()
     saved = Plan.load(run.plan_file) if run.plan_file is not None else None
     dry_run = opts.dry_run or (saved is not None and saved.dry_run)
-    namespace = saved.namespace if saved is not None else (opts.namespace or settings.namespace)
+    namespace = opts.namespace or settings.namespace  # a saved plan's must be the same (bound_to_this_run)
     lock = None if dry_run else release_lock(settings, namespace, run.lock_timeout, cancel, waiting)
     try:
         plan, report = _release(project, opts, run, progress, on_plan, cancel, unlocked=not dry_run and lock is None)

@@ -273,7 +273,10 @@ class Rollout:
         lines: list[str] = []
         if failing is not None:
             try:
-                lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)
+                # what the container prints may hold the secrets it was given: hidden by value here, in the
+                # report itself, whatever shows or stores it later
+                lines = [redact_text(line) for line in
+                         self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)]
             except KubeError as exc:  # the explanation is best effort: say why there is no log
                 lines = [f"(no log: {exc})"]
         try:

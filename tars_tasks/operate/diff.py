@@ -7,8 +7,11 @@
   the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
   The TImage release record a deploy adds (who/when/why, deploy/records.py) is made at deploy time and is
   not rendered here: a new release's entry shows without createPerson/createTime/mark.
-- Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name) and masked
-  (operate/mask.py) before they are compared. A diff that is empty only because masked values changed
+- The local side gets the resolved secrets the way a deploy gives them (helm's stdin), so a `!secret` value
+  renders as what the deploy wrote (the same TConfig name), not as its reference.
+- Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name), masked
+  (operate/mask.py) and redacted by value (every resolved secret, core/redact.py: what the deployed side holds
+  is the secret itself) before they are compared. A diff that is empty only because masked values changed
   says so.
 """
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import Any
 
 import yaml
 
-from tars_tasks.chart.package import package
+from tars_tasks.chart.package import package, secret_values
 from tars_tasks.core.helm import Helm
+from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.mask import mask_object
 from tars_tasks.project import Project
@@ -46,7 +50,7 @@ def normal(objs: dict[str, dict[str, Any]], masked: bool = True) -> list[str]:
     """Lines to compare: each object under a `# Kind/name` header, keys sorted."""
     lines: list[str] = []
     for key in sorted(objs):
-        obj = mask_object(objs[key]) if masked else objs[key]
+        obj = redact_data(mask_object(objs[key])) if masked else objs[key]
         lines += [f"# {key}\n", *yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(True)]
     return lines
 
@@ -100,7 +104,8 @@ def diff(project: Project, ids: list[str], namespace: str | None = None, helm: H
             if state.verdict == IN_SYNC:
                 continue
             _, path = package(service, settings, want.artifacts[service.id].tag, Path(tmp))
-            rendered = helm.template_against(service.name, str(path), ns)
+            tag = want.artifacts[service.id].tag
+            rendered = helm.template_against(service.name, str(path), ns, secret_values(service, settings, tag))
             found = diff_one(state, live, rendered)
             if found.text or found.notes:
                 out.append(found)

@@ -31,7 +31,7 @@ from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy.kube import Kube, current_context
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.interfaces.impact import PlanImpact, plan_impact
@@ -403,5 +403,6 @@ def to_plan(draft: Draft) -> Plan:
                                  [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s),
                                  str(draft.verdicts.get(s.id, ""))))
     plans.sort(key=lambda p: (p.wave, p.id))
-    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag,
-                draft.project.settings.env)
+    settings = draft.project.settings
+    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag, settings.env,
+                current_context(settings.kube_context))

@@ -56,8 +56,7 @@ class Options:
         """The flags that choose what to release (refused next to a saved plan, which already chose)."""
         named = {"--service": bool(self.ids), "--since": self.since is not None, "--all": self.force_all,
                  "--with-dependents": self.with_dependents, "--with-deps": self.with_deps,
-                 "--tag": self.tag is not None, "--namespace": self.namespace is not None,
-                 "--repair": self.repair}
+                 "--tag": self.tag is not None, "--repair": self.repair}  # --namespace: it must be the plan's
         return [flag for flag, given in named.items() if given]
 
 
@@ -87,6 +86,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     tag: str | None = None
     env: str = ""  # the environment it was made for ("" = the base settings)
+    kube_context: str = ""  # the kube context it was made for ("" = none configured, no kubeconfig)
     # breaking interface changes it would deploy without rebuilding their clients (not saved: re-derived)
     breaking: list[str] = field(default_factory=list, compare=False)
 
@@ -94,7 +94,8 @@ class Plan:
         return {s.id: s for s in self.services}
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": PLAN_FORMAT, "env": self.env, "namespace": self.namespace, "dryRun": self.dry_run,
+        return {"format": PLAN_FORMAT, "env": self.env, "namespace": self.namespace,
+                "kubeContext": self.kube_context, "dryRun": self.dry_run,
                 "tag": self.tag, "notes": self.notes, "services": [asdict(s) for s in self.services],
                 "waves": self.waves}
 
@@ -117,7 +118,8 @@ class Plan:
         except UsageError as exc:
             raise UsageError(str(exc).replace("tars.namespace", "namespace", 1)) from None
         return cls(services, [list(w) for w in data["waves"]], data["namespace"], bool(data.get("dryRun", False)),
-                   list(data.get("notes") or []), data.get("tag"), data.get("env") or "")
+                   list(data.get("notes") or []), data.get("tag"), data.get("env") or "",
+                   data.get("kubeContext") or "")
 
     def save(self, path: Path) -> None:
         """Written whole or not at all, never through a symlink planted at ``path`` (core/fsio.py)."""
@@ -145,6 +147,7 @@ _PLAN_FIELDS: dict[str, Check] = {
     "format": ("a string", lambda v: isinstance(v, str)),
     "namespace": ("a string", lambda v: isinstance(v, str)),
     "env": ("a string", lambda v: isinstance(v, str)),
+    "kubeContext": ("a string", lambda v: isinstance(v, str)),
     "dryRun": ("true or false", lambda v: isinstance(v, bool)),
     "tag": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "notes": (_STRINGS, lambda v: _strings(v)),

@@ -25,7 +25,7 @@ RELEASE_ID = re.compile(r"^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$")
 
 def load_one(repo, text: str, **settings):
     repo.write("services/S/values.yaml", text)
-    (repo.root / "services" / "libs").mkdir(exist_ok=True)
+    repo.write("services/libs/common.h", "int x;\n")  # the build.inputs of the tricky files: one file at least
     project = repo.load(**settings)
     project.require_valid()
     return project, project.services[0]
@@ -295,7 +295,7 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     real = charts_mod.load_template()
     broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
                    for rel, data in real.files)
-    monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(broken, real.meta, "x" * 64))
+    monkeypatch.setattr(charts_mod, "load_template", lambda path="", stamp=(): ChartTemplate(broken, real.meta, "x" * 64))
     repo.service("Shop", "Cart")
     project = repo.load()
     problems = [str(p) for p in project.check(project.services)]

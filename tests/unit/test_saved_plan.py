@@ -92,7 +92,7 @@ def test_a_field_of_the_wrong_type_is_a_usage_error_naming_it(three, field, valu
      "services[0].evil: unknown field (known: id, changed, reasons, steps, image, wave, dependsOn, fingerprint, chart, verdict)"),
     (lambda d: d["services"][1].pop("fingerprint"), "services[1].fingerprint: missing"),
     (lambda d: d.update(extra=True),
-     "extra: unknown field (known: format, namespace, env, dryRun, tag, notes, services, waves)"),
+     "extra: unknown field (known: format, namespace, env, kubeContext, dryRun, tag, notes, services, waves)"),
     (lambda d: d.pop("waves"), "waves: missing"),
     (lambda d: d.update(services={}), "services: must be a list, not an object"),
     (lambda d: d["services"].append(7), "services[3]: must be an object, not a number"),
