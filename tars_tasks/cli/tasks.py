@@ -219,6 +219,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import ProgressView, TableReporter, reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
@@ -243,7 +244,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     with Interrupts() as stop:
         try:
             _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel,
-                                waiting=lambda msg: print(msg, file=sys.stderr, flush=True))
+                                waiting=lambda msg: print(escape(msg), file=sys.stderr, flush=True))
         except TarsError as exc:
             if stop.received:  # e.g. a helm list stopped while planning
                 raise Exit(f"interrupted ({exc})", code=stop.code) from None
@@ -259,7 +260,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                    "a rerun continues", code=stop.code)
     if report.interrupted:  # not by a signal: the lock was lost (the note says whose it is now)
         raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
-                   f"{report.notes[0] if report.notes else 'the run was stopped'}", code=1)
+                   f"{escape(report.notes[0]) if report.notes else 'the run was stopped'}", code=1)
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
