@@ -127,7 +127,7 @@ def deployed(settings: Settings, real_helm: str, tmp: Path) -> tuple[dict[str, d
                             "app_version": chart.app_version, "updated": "2026-01-01 00:00:00 +0000 UTC"}
         objects.append(helm_record(s.name, ref, json.loads(chart.values), manifest))
         objects += [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict) and d.get("kind") in
-                    ("TServer", "TImage")]
+                    ("TServer", "TImage", "TConfig")]
     return releases, objects
 
 
