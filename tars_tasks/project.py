@@ -105,6 +105,19 @@ class Project:
         if errors:
             raise InputError(errors)
 
+    def unnamed(self) -> list[Problem]:
+        """The values files that name no service (app or server missing, null or not a string): `list` says so."""
+        out = []
+        for s in self.discovery.services:
+            for key, name in (("app", s.app), ("server", s.server)):
+                if not name:
+                    value = s.values.get(key)
+                    why = "(a service is named App.Server by its app and server)"
+                    out.append(s.problem([key], f"{'null' if value is None else repr(value)} {why}")
+                               if key in s.values else s.problem([], f"missing key '{key}' {why}"))
+                    break
+        return out
+
     def listing(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """`invoke list`: id, folder (relative to the root), template and dependsOn of the named services."""
         root = self.settings.root

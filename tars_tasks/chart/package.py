@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tars_tasks.chart.config_names import config_names
 from tars_tasks.core import assets, fsio
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.secrets import values_document
@@ -133,6 +134,9 @@ def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     values["repo"] = repo
     values["tarsTasks"] = {"apiVersion": settings.api_version, "serverType": server_type(service) or "cpp",
                            "service": service.id}
+    names = config_names(values, service.secret_hashes)
+    if names:  # the TConfig version names (chart/config_names.py): keyed where the content holds secrets
+        values["tarsTasks"]["configs"] = names
     return values
 
 

@@ -31,8 +31,8 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
 
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
-    unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
-    for problem in unread:  # a file that could not be read is not listed: say which, and why
+    unread = project.discovery.problems + project.unnamed()  # found while reading the files anyway (no schema)
+    for problem in unread:  # a file that could not be read, or names no App.Server, is not listed: which, and why
         print(f"note: not listed: {problem}", file=sys.stderr)
     if unread:
         print("note: `invoke validate` checks everything", file=sys.stderr)
@@ -268,7 +268,9 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
 
 FORCE_HELP = "deploy even when the cluster runs this release already, or when dependencies are not deployed"
 BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
-                                   "rebuilt against it in this release"}
+                                   "rebuilt against it in this release",
+                 "replace": "uninstall and install again a deployed service whose subtype or app/server changed "
+                            "(the framework cannot change them; its pods restart)"}
 
 
 @tars_task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
@@ -284,12 +286,13 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
             user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
-            repair: bool = False) -> None:
+            repair: bool = False, replace: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, repair=repair)
+                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, repair=repair,
+                   replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
                  user=user, reason=reason)
@@ -310,14 +313,14 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
-           allow_breaking: bool = False, repair: bool = False) -> None:
+           allow_breaking: bool = False, repair: bool = False, replace: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, redeploy=force, with_deps=with_deps, tag=tag, dry_run=dry_run,
-                   namespace=namespace, allow_breaking=allow_breaking, repair=repair)
+                   namespace=namespace, allow_breaking=allow_breaking, repair=repair, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
                  user=user, reason=reason)

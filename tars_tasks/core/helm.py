@@ -19,9 +19,6 @@ from tars_tasks.core.redact import redact, redact_text
 if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.core.settings import Settings
 
-# on helm's release record (its Secret) of a revision whose rollout failed although helm saw it succeed:
-# the next plan redoes it, a rollback does not go back to it (deploy/rollout.py)
-ROLLOUT_LABEL = "tars-tasks.io/rollout"
 # on helm's release record of every release this tool installs (helm >= 4: `--labels`); see operate/status.py
 MANAGED_LABEL = "tars-tasks.io/managed"
 
@@ -79,6 +76,27 @@ class Helm:
         args = ["template", release, chart, "--namespace", namespace, "--dry-run=server"]
         return self.run(args + (["--values", "-"] if stdin_values is not None else []), stdin=stdin_values).stdout
 
+    def template_upgrade(self, release: str, chart: str, namespace: str) -> str:
+        """`helm template` with the values an upgrade_install adds (the release record; the resolved secrets on
+        stdin): the objects the upgrade will apply (lookups see nothing; deploy/configs.py reads only the
+        TConfigs)."""
+        args = ["template", release, chart, "--namespace", namespace]
+        for path in self.upgrade_values:
+            args += ["--values", path]
+        if self.upgrade_stdin is not None:
+            args += ["--values", "-"]
+        return self.run(args, stdin=self.upgrade_stdin).stdout
+
+    def values(self, release: str, namespace: str, revision: int) -> dict[str, Any]:
+        """All the values (the chart's and those given at deploy time) of one revision of a release."""
+        out = self.read(["get", "values", release, "--namespace", namespace, "--revision", str(revision), "--all",
+                         "--output", "json"]).stdout
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise HelmError(f"helm get values printed something that is not JSON: {out[:200]!r}") from None
+        return data if isinstance(data, dict) else {}
+
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
 
@@ -120,6 +138,8 @@ class Helm:
             args += ["--values", "-"]
         if self.major() >= 4:  # the release record says who made it: `status`/`prune` find orphans by it
             args.append(f"--labels={MANAGED_LABEL}=true")
+        # TConfig versions are kept apart from the release (deploy/configs.py, helm-template/templates/tconfig.yaml)
+        args += ["--set", "tarsTasks.configsApart=true"]
         return self.run(args, timeout=seconds(timeout) + 60, stdin=self.upgrade_stdin)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:

@@ -207,6 +207,7 @@ def resolve(services: Sequence[Any], source: SecretSource, dry_run: bool) -> lis
             key = source.hmac_key()
         service.secrets = found
         service.secret_digest = secret_digest(found, key or b"")
+        service.secret_hashes = {name: secret_digest({name: value}, key or b"") for name, value in found.items()}
     if problems:
         raise InputError(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message)))
     return [f"dry run: secret {name} is not set ({source.where(name)}): {', '.join(sorted(set(ids)))} rendered "

@@ -39,6 +39,8 @@ class Service:
     # at plan time (core/secrets.py): the values of the secrets it references, and their keyed hash
     secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     secret_digest: str = field(default="", repr=False, compare=False)
+    # each secret's own keyed hash (same key and HMAC as secret_digest): TConfig names digest those they use
+    secret_hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, file: Path, display: str, values: dict, text: str) -> Service:

@@ -1,4 +1,5 @@
-"""The Kubernetes API, read-only, for rollout tracking: TServers, their workloads, pods, logs and events.
+"""The Kubernetes API for rollout tracking (TServers, their workloads, pods, logs and events, read-only) and
+for the TConfig versions a deploy creates, re-activates and removes (deploy/configs.py).
 
 The client is lightkube (see the README for why): it reads the same kubeconfig as helm ($KUBECONFIG, else
 ~/.kube/config, else the in-cluster service account) and the same context (`tars.kube_context`). Results
@@ -26,12 +27,14 @@ TRANSIENT_CODES = (429, 500, 502, 503, 504)
 
 
 class KubeError(TarsError):
-    """The cluster could not be asked (unreachable, forbidden, bad kubeconfig). ``transient``: worth asking
-    again (a 5xx or 429 answer, a reset or timed-out connection), as tracking does within its deadline."""
+    """The cluster could not be asked (unreachable, forbidden, bad kubeconfig), or refused (``code``: its HTTP
+    status; 0 when it was not reached). ``transient``: worth asking again (a 5xx or 429 answer, a reset or
+    timed-out connection), as tracking does within its deadline."""
 
-    def __init__(self, message: str, transient: bool = False):
+    def __init__(self, message: str, code: int = 0, transient: bool = False):
         super().__init__(message)
-        self.transient = transient
+        self.code = code
+        self.transient = transient or code in TRANSIENT_CODES
 
 
 def kubeconfig_path() -> Path | None:
@@ -41,6 +44,11 @@ def kubeconfig_path() -> Path | None:
             return Path(entry).expanduser()
     default = Path.home() / ".kube" / "config"
     return default if default.is_file() else None
+
+
+def cluster_configured() -> bool:
+    """Is a Kubernetes API configured at all (a kubeconfig, or in a pod)?"""
+    return kubeconfig_path() is not None or bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
 def current_context(configured: str) -> str:
@@ -137,10 +145,9 @@ class Kube:
         except ApiError as exc:
             if exc.status.code == 404:
                 return None
-            raise KubeError(f"{what}: {exc.status.code} {exc.status.message}",
-                            exc.status.code in TRANSIENT_CODES) from None
+            raise KubeError(f"{what}: {exc.status.code} {exc.status.message}", exc.status.code or 0) from None
         except httpx.HTTPError as exc:
-            raise KubeError(f"{what}: cluster not reachable: {exc}", True) from None
+            raise KubeError(f"{what}: cluster not reachable: {exc}", transient=True) from None
 
     def tserver(self, namespace: str, name: str) -> dict[str, Any] | None:
         from lightkube.generic_resource import create_namespaced_resource
@@ -206,6 +213,37 @@ class Kube:
         found = self._call(f"list revisions of {release}", lambda: list(self.client().list(
             Secret, namespace=namespace, labels={"owner": "helm", "name": release})))
         return marks((_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or [])
+
+    # --- TConfig versions (deploy/configs.py): create, re-activate, delete ----------------------------------
+
+    def _tars_resource(self, kind: str) -> Any:
+        from lightkube.generic_resource import create_namespaced_resource
+
+        return create_namespaced_resource(TARS_GROUP, self.api_version.rsplit("/", 1)[-1], kind, kind.lower() + "s")
+
+    def create_tars(self, namespace: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a TARS object (POST: never an update of one that exists). None: it already existed."""
+        resource = self._tars_resource(str(obj["kind"]))
+        try:
+            made = self._call(f"create {obj['kind']} {obj['metadata']['name']}", self.client().create,
+                              resource.from_dict(obj), namespace=namespace)
+        except KubeError as exc:
+            if exc.code == 409:
+                return None
+            raise
+        return None if made is None else _as_dict(made)
+
+    def patch_tars(self, namespace: str, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any] | None:
+        """A JSON merge patch of a TARS object (None: it is gone)."""
+        from lightkube.types import PatchType
+
+        found = self._call(f"patch {kind} {name}", self.client().patch, self._tars_resource(kind), name, patch,
+                           namespace=namespace, patch_type=PatchType.MERGE)
+        return None if found is None else _as_dict(found)
+
+    def delete_tars(self, namespace: str, kind: str, name: str) -> None:
+        """Delete a TARS object (gone already: fine). A refusal (e.g. a webhook's) raises KubeError."""
+        self._call(f"delete {kind} {name}", self.client().delete, self._tars_resource(kind), name, namespace=namespace)
 
     # --- whole namespaces, for `status`: ONE list call per kind, never one per service --------------------
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from tars_tasks.core.escape import escape
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import Helm, seconds
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.kube import Kube, KubeError, current_context, kubeconfig_path
+from tars_tasks.deploy.kube import Kube, KubeError, cluster_configured, current_context
 from tars_tasks.deploy.lock import ReleaseLock
 from tars_tasks.deploy.records import RecordInputs, Records
 from tars_tasks.deploy.report import Report, ServiceReport
@@ -52,8 +51,14 @@ class RunOptions:
     records: RecordInputs = RecordInputs()  # --user / --reason: who and why, on each TImage release record
 
 
+def kube_for_plan(settings: Settings, dry_run: bool) -> Kube | None:
+    """The client the plan checks the framework's rules with (plan/cluster_rules.py); None in a dry run."""
+    return None if dry_run or not cluster_configured() else Kube.from_settings(settings)
+
+
 def plan_only(project: Project, opts: Options) -> Plan:
-    return make_plan(project, opts, helm=Helm.from_settings(project.settings))[0]
+    return make_plan(project, opts, helm=Helm.from_settings(project.settings),
+                     kube=kube_for_plan(project.settings, opts.dry_run))[0]
 
 
 def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm, lister: FileLister,
@@ -112,7 +117,7 @@ def release_lock(settings: Settings, namespace: str, wait: float, cancel: thread
                  waiting: Callable[[str], None] = lambda msg: None) -> ReleaseLock | None:
     """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
     is a usage error, as for helm. ``waiting`` hears who holds it and how long this run still waits."""
-    if kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+    if not cluster_configured():
         return None
     lock = ReleaseLock(Kube.from_settings(settings), namespace,
                        duration=seconds(settings.lock_duration), wait=wait, cancel=cancel,
@@ -169,7 +174,8 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
         plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
-                                    check_deps=not run.force, require_cluster=True)
+                                    check_deps=not run.force, require_cluster=True,
+                                    kube=kube_for_plan(settings, opts.dry_run))
     refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")

@@ -20,7 +20,8 @@ from tars_tasks.core.errors import TarsError
 from tars_tasks.core.fsio import Log, open_log
 from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy import configs as tconfigs
+from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
@@ -149,8 +150,18 @@ class Steps:
             # the resolved secrets go on helm's stdin, never to a file: the packaged chart holds only references
             secrets = secret_values(service, self.settings, self.artifacts[sid].tag)
             helm = replace(self.helm, upgrade_values=values, upgrade_stdin=secrets)
+            record = records.record(service)
+            declares = any(service.values.get(k) for k in ("config", "nodeConfig", "appConfig"))
             rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy,
-                              self.namespace_watch())
+                              declares_configs=declares, configs_in_cluster=cluster_configured(),
+                              config_person=record.get("createPerson", ""),
+                              config_reason=record.get("mark", ""),
+                              watch=self.namespace_watch() if cluster_configured() else None)
+            if self.plan.by_id()[sid].replace:  # plan/cluster_rules.py: an immutable field changes
+                self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
+                log.writelines(f"{line}\n" for line in tconfigs.uninstall(
+                    helm, self.kube(), service.name, self.plan.namespace, self.settings.helm_timeout,
+                    lambda msg: self.progress(sid, "deploy", msg)))
             if any(r.startswith(REPAIR_REASON) for r in self.plan.by_id()[sid].reasons):
                 # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
                 # this annotation): marking it changed makes the upgrade apply the declared replicas again

@@ -1,8 +1,9 @@
 """`diff`: for each service that would change, a unified diff of what runs against what a release would apply.
 
 - "What runs" is helm's stored manifest of the deployed revision (hooks included), read with the release
-  records `status` reads (operate/records.py); for a drifted server, also the live TServer against that
-  manifest (only the fields the manifest sets).
+  records `status` reads (operate/records.py), and the activated version of each of the service's configs
+  (TConfig versions are kept apart from the helm release, deploy/configs.py; deactivated versions are
+  history); for a drifted server, also the live TServer against that manifest (only the fields it sets).
 - "What a release would apply" is `helm template --dry-run=server` of the chart the release would package:
   the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
   The TImage release record a deploy adds (who/when/why, deploy/records.py) is made at deploy time and is
@@ -66,9 +67,32 @@ def unified(old: list[str], new: list[str], old_name: str, new_name: str) -> str
     return "".join(difflib.unified_diff(old, new, old_name, new_name))
 
 
+CONFIG_FIELDS = ("apiVersion", "kind", "app", "server", "configName", "configContent", "podSeq", "activated")
+CONFIG_META = {"labels": ("app.kubernetes.io/part-of", "tars-tasks.io/release", "tars.io/ConfigKind"),
+               "annotations": ("tars-tasks.io/config-name", "helm.sh/resource-policy")}
+
+
+def config_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """A live TConfig version as the chart renders one (the framework's and helm's own fields left out)."""
+    meta = obj.get("metadata") or {}
+    view: dict[str, Any] = {k: obj[k] for k in CONFIG_FIELDS if k in obj}
+    view["metadata"] = {"name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+                        **{part: {k: v for k, v in (meta.get(part) or {}).items() if k in keys}
+                           for part, keys in CONFIG_META.items()}}
+    view["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+    return view
+
+
+def activated_configs(live: Live, release: str) -> dict[str, dict[str, Any]]:
+    """The activated version of each config of ``release`` (TConfig versions are not in helm's manifest)."""
+    return {f"TConfig/{name}": config_view(obj) for name, obj in sorted(live.tconfigs.items())
+            if obj.get("activated") and ((obj.get("metadata") or {}).get("labels") or {}).get(
+                "tars-tasks.io/release") == release}
+
+
 def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     record = live.records.get(state.release)
-    deployed = manifest_objects(record.manifest if record else "")
+    deployed = {**manifest_objects(record.manifest if record else ""), **activated_configs(live, state.release)}
     apply = manifest_objects(rendered)
     old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
     text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")

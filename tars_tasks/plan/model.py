@@ -46,6 +46,7 @@ class Options:
     push: bool = True
     namespace: str | None = None  # None: tars.namespace
     allow_breaking: bool = False  # release a breaking interface change without its clients (interfaces/impact.py)
+    replace: bool = False  # delete and create a deployed TServer whose immutable fields change (plan/cluster_rules.py)
 
     def __post_init__(self) -> None:  # lists from callers become tuples: hashable, not shared
         object.__setattr__(self, "ids", tuple(self.ids))
@@ -71,6 +72,7 @@ class ServicePlan:
     dependsOn: list[str] = field(default_factory=list)  # noqa: N815 - JSON field name
     fingerprint: str = ""
     chart: str = ""  # <name>-<version> that will be deployed
+    replace: bool = False  # uninstalled first: its app/server/subtype changed (--replace, plan/cluster_rules.py)
     verdict: str = ""  # what the cluster runs against git (state/verdict.py); "": the cluster was not asked
 
     def needs(self, step: Step) -> bool:
@@ -164,6 +166,7 @@ _SERVICE_FIELDS: dict[str, Check] = {
     "dependsOn": (_STRINGS, lambda v: _strings(v)),
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
     "chart": ("a string", lambda v: isinstance(v, str)),
+    "replace": ("true or false", lambda v: isinstance(v, bool)),
     "verdict": ("a verdict (in sync, out of date, ...) or empty", lambda v: v == "" or v in set(Verdict)),
 }
 
@@ -197,5 +200,5 @@ def _fields(data: dict, where: str, known: dict[str, Check], required: set[str])
 def _service(data: Any, where: str) -> ServicePlan:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: must be an object, not {_kind(data)}")
-    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"verdict"})  # older plans lack it
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"replace", "verdict"})  # older plans
     return ServicePlan(**data)

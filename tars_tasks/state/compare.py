@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tars_tasks.chart.config_names import rendered
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.track import pod_issue, pod_ready
 from tars_tasks.operate.records import Record
@@ -153,6 +154,28 @@ def fill_live(state: ServiceState, live: Live, name: str) -> None:
     state.worst_pod = worst.reason if worst else ""
 
 
+def config_objects(record: Record | None, live: Live) -> list[ObjectState]:
+    """The configs of the deployed revision whose version is not the activated one: gone (deleted by hand: a
+    release creates it again, deploy/configs.py) or another version activated (e.g. in the TARS web console: a
+    person's edit). TConfig versions live apart from helm's release (chart/config_names.py renders the names from
+    the revision's values); deactivated versions are the framework's history, not drift."""
+    if record is None or record.status != "deployed" or live.cluster is not Cluster.REACHABLE:
+        return []
+    out = []
+    for wanted in rendered(record.values, record.name, live.namespace):
+        name = wanted["metadata"]["name"]
+        found = live.tconfigs.get(name)
+        what = f"config {wanted['configName']}" + (f" (pod {wanted['podSeq']})" if wanted["podSeq"] != "m" else "")
+        if found is None:
+            gone = f"{what}: its deployed version is gone from the cluster (deleted outside helm): a release " \
+                   "recreates it"
+            out.append(ObjectState(f"TConfig/{name}", MISSING, gone))
+        elif not found.get("activated"):
+            other = f"{what}: another version is activated in the cluster than the deployed one"
+            out.append(ObjectState(f"TConfig/{name}", DRIFTED, other))
+    return out
+
+
 def drift(state: ServiceState, live: Live, name: str) -> list[str]:
     """How the chart's objects in the cluster differ from what this tool deployed (the deployed revision's
     record): each one also named in ``state.objects``."""
@@ -160,11 +183,12 @@ def drift(state: ServiceState, live: Live, name: str) -> list[str]:
     if record is None or record.status != "deployed":
         return []
     for key in missing_objects(record, live):
-        state.objects.append(ObjectState(key, MISSING, "is gone from the cluster (deleted outside helm): a release "
-                                                       "recreates it"))
+        state.objects.append(ObjectState(key, MISSING, f"{key} is gone from the cluster (deleted outside helm): a "
+                                                       "release recreates it"))
     for edit in person_edits(record, tserver):
         state.objects.append(ObjectState(f"TServer/{name}", DRIFTED, edit))
-    return [f"{o.object} {o.detail}" if o.verdict is MISSING else o.detail for o in state.objects]
+    state.objects.extend(config_objects(record, live))
+    return [o.detail for o in state.objects]
 
 
 def judge_service(service: Service, want: Desired, live: Live) -> ServiceState:

@@ -158,16 +158,18 @@ def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release
     mono.cluster.store.delete(by_kind("TServer"), NS, name_of(LOG))
     states = mono.status()
     assert states[cart]["verdict"] == "drifted"
-    assert f"TConfig/{app_config} is gone from the cluster (deleted outside helm): a release recreates it" in \
-        states[cart]["details"]
-    assert states[cart]["objects"] == [{"object": f"TConfig/{app_config}", "verdict": "missing", "detail":
-                                        "is gone from the cluster (deleted outside helm): a release recreates it"}]
+    gone = "config shop.conf: its deployed version is gone from the cluster (deleted outside helm): a release " \
+           "recreates it"
+    assert gone in states[cart]["details"]
+    assert states[cart]["objects"] == [{"object": f"TConfig/{app_config}", "verdict": "missing", "detail": gone}]
     assert states[LOG]["verdict"] == "drifted"
-    assert any(d.startswith(f"TServer/{name_of(LOG)} is gone") for d in states[LOG]["details"])
+    assert f"TServer/{name_of(LOG)} is gone from the cluster (deleted outside helm): a release recreates it" in \
+        states[LOG]["details"]
+    assert mono("diff", "--service", LOG, "--exit-code").returncode == 1
     assert mono("status", "--exit-code").returncode == 1
     diff = mono("diff", "--service", cart, "--exit-code")
-    assert diff.returncode == 1 and f"+++ TConfig/{app_config} (live: missing)" in diff.stdout
-    assert "-configName: shop.conf" in diff.stdout
+    assert diff.returncode == 1 and f"# TConfig/{app_config}" in diff.stdout
+    assert "+configName: shop.conf" in diff.stdout  # what a release would create again
     plan = {s["id"]: s for s in json.loads(mono("plan", "--json").stdout)["services"]}
     assert plan[cart]["changed"] and plan[cart]["reasons"][0] == \
         f"TConfig/{app_config} deleted from the cluster by hand: recreate"
