@@ -39,6 +39,8 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
 
 
 OVERWRITE_TAG_HELP = "replace an image tag that already holds other content (tags are immutable otherwise)"
+REFRESH_HELP = ("ask the registry about every image tag again (tags it confirmed before are remembered in "
+                "dist/cache/registry-tags.json)")
 CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default: on; tars.crds_dir overrides them)"
 
 
@@ -111,11 +113,11 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
                                   "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report",
                                   "overwrite_tag": OVERWRITE_TAG_HELP,
                                   "shard": "K/N: build only shard K of N (a stable split of the service ids; "
-                                           "N parallel CI jobs share the work)"})
+                                           "N parallel CI jobs share the work)", "refresh": REFRESH_HELP})
 @reports_errors
 def build(c: Context, service: list[str] | None = None, tag: str | None = None, push: bool = True,
-          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False, shard: str | None = None
-          ) -> None:
+          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False, shard: str | None = None,
+          refresh: bool = False) -> None:
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
@@ -134,9 +136,11 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
         with lock:
             print(f"{escape(service_id)}: {escape(message)}", file=sys.stderr, flush=True)
 
-    project = Project.load(settings_of(c))
+    project = Project.load_selected(settings_of(c), service or [])  # --service X: X's files and its rules' needs
     selected = project.select(service or [])
     project.require_valid(selected)
+    if refresh:
+        forget_registry_tags(project.settings)
     with Interrupts() as stop:  # a signal: nothing new starts, compile steps are stopped, the report still prints
         results = run_build(project.settings, selected, tag=tag, push=push,
                             jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
@@ -165,6 +169,7 @@ PLAN_HELP = {
     "tag": "image tag for every service (default: each one's content fingerprint)",
     "repair": "undo what people changed in the cluster (replicas scaled, release switched); default: report and "
               "keep it (tars.drift)",
+    "refresh": REFRESH_HELP,
 }
 
 
@@ -173,14 +178,17 @@ PLAN_HELP = {
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
-         tag: str | None = None, dry_run: bool = False, repair: bool = False) -> None:
+         tag: str | None = None, dry_run: bool = False, repair: bool = False, refresh: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
     from tars_tasks.plan.model import Options
     from tars_tasks.project import Project
 
-    result = plan_only(Project.load(settings_of(c)),
+    project = Project.load(settings_of(c))
+    if refresh:
+        forget_registry_tags(project.settings)
+    result = plan_only(project,
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
                                tag=tag, dry_run=dry_run, namespace=namespace, repair=repair))
     if out:
@@ -214,7 +222,8 @@ def _seconds_flag(value: str | None, flag: str) -> float:
 def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_: bool, plan_file: str | None = None,
                  crd_check: bool = True, wait: bool = True, rollback: bool = True,
                  cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-                 force: bool = False, user: str | None = None, reason: str | None = None) -> None:
+                 force: bool = False, user: str | None = None, reason: str | None = None,
+                 refresh: bool = False) -> None:
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
@@ -227,6 +236,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     from tars_tasks.project import Project
 
     project = Project.load(settings_of(c))
+    if refresh:
+        forget_registry_tags(project.settings)
     views: list[ProgressView] = []
 
     def on_plan(p: Plan) -> None:
@@ -286,7 +297,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
             user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
-            repair: bool = False, replace: bool = False) -> None:
+            repair: bool = False, replace: bool = False, refresh: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
@@ -295,7 +306,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                    replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
-                 user=user, reason=reason)
+                 user=user, reason=reason, refresh=refresh)
 
 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -306,14 +317,15 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
                                   **LOCK_HELP, "force": FORCE_HELP,
-                                  **RECORD_HELP, **BREAKING_HELP})
+                                  **RECORD_HELP, **BREAKING_HELP, "refresh": REFRESH_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
            dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
-           allow_breaking: bool = False, repair: bool = False, replace: bool = False) -> None:
+           allow_breaking: bool = False, repair: bool = False, replace: bool = False,
+           refresh: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
@@ -323,7 +335,14 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
                    namespace=namespace, allow_breaking=allow_breaking, repair=repair, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
-                 user=user, reason=reason)
+                 user=user, reason=reason, refresh=refresh)
+
+
+def forget_registry_tags(settings: Any) -> None:
+    """`--refresh`."""
+    from tars_tasks.image.tag_memory import forget_confirmed
+
+    forget_confirmed(settings.dist_path, settings.root)
 
 
 def preflight(tasks_file: str, argv: list[str] | None = None, environ: dict[str, str] | None = None) -> None:

@@ -71,8 +71,10 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
     plan = Plan.load(plan_file)
     bound_to_this_run(plan, plan_file, project.settings, opts)
     opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
-    artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
-                            opts.dry_run)
+    own = registries or Registries.of(project.settings)
+    artifacts = saved.check(plan, project, lister, own, opts.dry_run)
+    if registries is None:
+        own.memory.save()
     cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
     return plan, artifacts, opts
 
@@ -164,7 +166,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
              on_plan: Callable[[Plan], None] | None, cancel: threading.Event, unlocked: bool) -> tuple[Plan, Report]:
     settings = project.settings
     helm = Helm.from_settings(settings)
-    registries = Registries(home=settings.registry, overwrite_tag=run.overwrite_tag)
+    registries = Registries.of(settings, run.overwrite_tag)
     lister = FileLister(settings.root)
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
@@ -176,6 +178,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
                                     check_deps=not run.force, require_cluster=True,
                                     kube=kube_for_plan(settings, opts.dry_run))
+    registries.memory.save()  # the tags the plan confirmed, whatever the builds do
     refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
@@ -189,4 +192,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
                   settings.dist_path / "charts", run.crd_check, say, dataclasses.replace(run.policy, cancel=cancel))
     steps.records = Records(settings.root, run.records)
     runner = Runner(plan, steps, run.jobs or settings.jobs, run.fail_fast, cancel)
-    return plan, runner.run()
+    try:
+        return plan, runner.run()
+    finally:
+        registries.memory.save()  # and the tags its pushes confirmed

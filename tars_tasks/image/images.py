@@ -243,7 +243,7 @@ class ImageBuilder:
                  pool: EnginePool | None = None, lister: FileLister | None = None, overwrite_tag: bool = False,
                  jobs: int | None = None, cancel: threading.Event | None = None):
         self.settings = settings
-        self.registries = registries or Registries(home=settings.registry, overwrite_tag=overwrite_tag)
+        self.registries = registries or Registries.of(settings, overwrite_tag)
         self.overwrite_tag = overwrite_tag or self.registries.overwrite_tag
         self.progress = progress or (lambda sid, msg: None)
         self.pool = pool or EnginePool(settings.builders, settings.builder, jobs or settings.jobs,
@@ -252,8 +252,9 @@ class ImageBuilder:
         self.cancel = cancel or threading.Event()  # set (a signal): nothing new starts, what runs is given up
 
     def close(self) -> None:
-        """Close the engines' clients (the builder is not used after)."""
+        """Close the engines' clients (the builder is not used after); keep the tags confirmed by this run."""
         self.pool.close()
+        self.registries.memory.save()
 
     def log_path(self, artifact: Artifact) -> Path:
         return self.settings.log_path / f"{artifact.service.id}.build.log"
@@ -347,10 +348,15 @@ class ImageBuilder:
             self._build(engine, artifact, log, cache=registry_ok)
             result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
         if push:
-            self._push(client, artifact, artifact.tag, log)
+            try:
+                self._push(client, artifact, artifact.tag, log)
+            except BaseException:
+                self.registries.push_failed(artifact.image, artifact.tag)
+                raise
             result.status = BuildStatus.PUSHED
             if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
                 raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
+            self.registries.pushed(artifact.image, artifact.tag, artifact.fingerprint)
             if engine.builder == BUILDKIT:
                 self._push_cache(client, artifact, log)
 

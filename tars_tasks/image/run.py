@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from tars_tasks.core.files import FileLister
+from tars_tasks.core.files import FEW_SERVICES, FileLister
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.image.artifacts import resolve
@@ -23,7 +23,7 @@ def run_build(settings: Settings, services: Sequence[Service], tag: str | None =
     and engine call stopped."""
     if shard is not None:
         services = [s for s in services if shard_of(s.id, shard[1]) == shard[0]]
-    lister = FileLister(settings.root)
+    lister = FileLister(settings.root, few=len(services) <= FEW_SERVICES)
     artifacts = resolve(settings, services, tag, lister)
     jobs = jobs or settings.jobs
     builder = ImageBuilder(settings, progress=progress, lister=lister, overwrite_tag=overwrite_tag, jobs=jobs,

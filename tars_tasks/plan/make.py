@@ -111,7 +111,12 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
     impact = through_interfaces(draft, since)
     if opts.with_dependents:
         add_dependents(draft)
-    look_up_registry(draft, registries or Registries(home=project.settings.registry))
+    if registries is None:  # our own: keep the tags it confirmed (the caller's keeps its own)
+        registries = Registries.of(project.settings)
+        look_up_registry(draft, registries)
+        registries.memory.save()
+    else:
+        look_up_registry(draft, registries)
     plan = to_plan(draft)
     plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
     plan.notes.extend(f"breaking interface change: {why}" for why in plan.breaking)

@@ -138,7 +138,9 @@ def test_helms_release_record_holds_the_resolved_secrets_as_docs_security_says(m
     assert {"name": "PIN", "value": PIN} in given["envVars"]
     assert any(API_KEY in c["content"] for c in given["config"])
     manifest = mono.helm("get", "manifest", "base-logserver", "--namespace", "tars")
-    assert API_KEY in manifest  # the rendered TConfig too
+    assert PIN in manifest  # the rendered TServer's env
+    assert "kind: TConfig" not in manifest  # config versions live apart from the release (docs/configs.md) ...
+    assert any(API_KEY in c["configContent"] for c in mono.cluster.objects("TConfig", "tars"))  # ... as TConfigs
     records = [s for s in mono.cluster.objects("Secret", "tars") if s["metadata"]["name"].startswith(
         "sh.helm.release.v1.base-logserver.")]
     assert [s["type"] for s in records] == ["helm.sh/release.v1"]
