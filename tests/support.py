@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -24,18 +23,10 @@ def new_namespace() -> str:
     return NAMESPACE_PREFIX + uuid.uuid4().hex[:8]
 
 
-# Where the tool processes the tests start keep their compiled modules: hundreds of them run per session, and
-# with PYTHONDONTWRITEBYTECODE (set on some machines) each one compiled the whole package again (~0.1 s CPU each).
-# Outside the checkout and the test monorepos, so nothing a test looks at gains a __pycache__.
-PYCACHE = Path(tempfile.gettempdir()) / f"tars-tasks-tests-pycache-{os.getuid()}"
-
-
 def tool_env(extra: dict | None = None) -> dict[str, str]:
     """The environment of every subprocess that runs the tool: THIS checkout's tars_tasks first on the import
-    path (never whichever checkout was last `pip install -e`'d), ahead of any PYTHONPATH the caller gives;
-    compiled modules cached in PYCACHE."""
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(PYCACHE), **(extra or {})}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    path (never whichever checkout was last `pip install -e`'d), ahead of any PYTHONPATH the caller gives."""
+    env = {**os.environ, **(extra or {})}
     rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *rest])
     return env
