@@ -151,12 +151,12 @@ def test_a_stuck_release_is_recovered_when_old_and_named_when_new(mono):
 
 
 def test_since_includes_what_the_cluster_lacks_or_failed_then_its_dependents(mono):
+    mono.own_images()  # a first --since on a new cluster and an empty registry namespace
     image = json.loads(mono("plan", "--json", "--service", "Shop.CartServer", "--dry-run").stdout)["services"][0]
     mono.cluster.set_outcome(image["image"], Outcome.ready(delay=5))  # not ready within 2s: the rollout fails
     result, services = mono.release("--since", "HEAD", "--with-dependents", INVOKE_TARS_HELM_TIMEOUT="2s")
     assert result.returncode == 1
     assert services["Base.LogServer"]["status"] == "deployed"
-    # a first --since on a new cluster, with a registry namespace of this test's own
     assert services["Base.LogServer"]["reason"] == "not deployed here; image tag not in registry"
     assert services["Shop.CartServer"]["status"] == "failed"
     assert {services[s]["status"] for s in ("Shop.OrderServer", "Shop.WebGateway")} == {"skipped"}
