@@ -1,6 +1,6 @@
-"""The wheel build maps the top-level chart and schemas into the package (see tars_tasks/core/assets.py).
+"""The wheel build maps the top-level chart, schemas and CI templates into the package (tars_tasks/core/assets.py).
 
-`helm-template/` and `schema/` are the one copy in git; building copies them to `tars_tasks/_bundled/` in
+`helm-template/`, `schema/` and `ci/` are the one copy in git; building copies them to `tars_tasks/_bundled/` in
 the build tree only (never into the checkout). Everything else is declared in pyproject.toml.
 """
 import shutil
@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
-ASSETS = ("helm-template", "schema")
+ASSETS = ("helm-template", "schema", "ci")
 
 
 class BuildWithAssets(build_py):

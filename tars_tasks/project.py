@@ -33,12 +33,15 @@ class Project:
     def load_selected(cls, settings: Settings, ids: Sequence[str]) -> Project:
         """The project for a task on the named services only (all of them when ``ids`` is empty): only their
         files and what their rules need are read and checked (core/index.py), and ``problems`` are theirs."""
-        from tars_tasks.core.environments import apply_environment
+        from tars_tasks.core.environments import apply_environment, env_files
         from tars_tasks.core.index import discover_selected
         from tars_tasks.validate.schema import validate_selected
 
+        # an environment file adds values to every service: then dependsOn is read from the merged files only
+        common = bool(settings.env) and env_files(settings).get(settings.env) is not None
         found = discover_selected(settings.services_path, settings.root, settings.max_values_bytes, ids,
-                                  settings.registry, settings.env) if ids else None
+                                  settings.registry, settings.env, settings.dist_path / "cache" / "values-index.json",
+                                  trust_deps=not common) if ids else None
         if found is None:
             return cls.load(settings)
         discovery = apply_environment(found[0], settings)
@@ -86,7 +89,7 @@ class Project:
         wanted = set(ids)
         out = []
         for problem in self.discovery.problems:
-            entry = scan(self.settings.root / problem.file, self.settings.max_values_bytes)
+            entry = scan(self.settings.root / problem.file, self.settings.max_values_bytes, head=True)
             if entry.plain and f"{entry.app}.{entry.server}" in wanted:
                 out.append(problem)
         return out
@@ -105,6 +108,19 @@ class Project:
         if errors:
             raise InputError(errors)
 
+    def unnamed(self) -> list[Problem]:
+        """The values files that name no service (app or server missing, null or not a string): `list` says so."""
+        out = []
+        for s in self.discovery.services:
+            for key, name in (("app", s.app), ("server", s.server)):
+                if not name:
+                    value = s.values.get(key)
+                    why = "(a service is named App.Server by its app and server)"
+                    out.append(s.problem([key], f"{'null' if value is None else repr(value)} {why}")
+                               if key in s.values else s.problem([], f"missing key '{key}' {why}"))
+                    break
+        return out
+
     def listing(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """`invoke list`: id, folder (relative to the root), template and dependsOn of the named services."""
         root = self.settings.root
@@ -115,19 +131,33 @@ class Project:
     def check(self, selected: Sequence[Service], render: bool = True, crd_check: bool = True) -> list[Problem]:
         """`invoke validate`: file problems of the selected services, then (when they are valid) their rendered
         charts — each must render, and with ``crd_check`` every manifest must conform to the CRD schemas."""
-        from tars_tasks.validate.render import render_problems  # helm and jsonschema only when validating
-
         problems = self.problems_for(selected)
         if render and selected and not any(not p.warning for p in problems):
+            from tars_tasks.validate.render import render_problems  # helm and jsonschema only when rendering
+
             problems = problems + render_problems(self.settings, selected, crd_check)
         return problems + interface_problems(self, selected)
 
 
 def interface_problems(project: Project, selected: Sequence[Service]) -> list[Problem]:
     """`invoke validate` of interfaces (tars_tasks/interfaces/checks.py): .tars files parse, one owner per
-    interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line."""
+    interface, no stale copy; a call to a service missing from dependsOn is a warning at the calling line.
+    A repository that tracks no .tars file under its services folder has no interfaces: nothing is checked
+    (one `git ls-files`, not a scan of every source file)."""
+    from tars_tasks.interfaces.sources import IDL_SUFFIX, services_folder, tracked_files
+
+    root = project.settings.root
+    if not any(f.endswith(IDL_SUFFIX) and (root / f).is_file()
+               for f in tracked_files(root, services_folder(project.settings))):
+        return []  # and the parser (lark) is never imported
     from tars_tasks.interfaces.checks import validate_interfaces
 
+    if project.partial and project.discovery.files_by_id is not None:
+        from tars_tasks.interfaces.selected import calls_only_problems
+
+        quick = calls_only_problems(project.settings, selected, project.discovery.files_by_id)
+        if quick is not None:  # none of them holds a .tars file: other services' are not read
+            return quick
     # who owns an interface and whom a call reaches depend on every service's servants, not only on the
     # services the values rules of ``selected`` needed (load_selected): read them all (no schema applied)
     everyone = Project.load(project.settings).services if project.partial else project.services

@@ -12,6 +12,7 @@ from pathlib import Path
 from fakes.cluster import FakeCluster, Outcome
 from support import REPO_ROOT, RegistryProcess, copy_samples, init_git, new_namespace, tool_env
 
+FRAMEWORK_NAMESPACES = ("default", "kube-system", "tars", "tars-staging", "tars-prod")
 CI_VARS = ("CI", "GITLAB_USER_LOGIN", "GITHUB_ACTOR", "CI_PIPELINE_URL", "CI_JOB_ID", "GITHUB_RUN_ID",
            "GITHUB_SERVER_URL", "GITHUB_REPOSITORY")
 
@@ -78,9 +79,12 @@ class ClusterMono:
 
 @contextlib.contextmanager
 def sample_in_cluster(cls: type[ClusterMono], tmp: Path, registry: RegistryProcess,
-                      ready_after: float) -> Iterator[ClusterMono]:
-    """A git copy of the sample monorepo and a fake cluster whose pods are Ready ``ready_after`` seconds in."""
+                      ready_after: float, tconfig_guard: float = 2.0) -> Iterator[ClusterMono]:
+    """A git copy of the sample monorepo and a fake cluster whose pods are Ready ``ready_after`` seconds in; the
+    framework's TConfig deletion guard is ``tconfig_guard`` seconds instead of 48."""
     root = copy_samples(tmp / "mono")
     init_git(root)
-    with FakeCluster(default_outcome=Outcome.ready(delay=ready_after)) as cluster:
+    # K8SFramework is installed in the sample's namespaces (its TTemplates are there before the first release)
+    with FakeCluster(default_outcome=Outcome.ready(delay=ready_after), tconfig_guard=tconfig_guard,
+                     namespaces=FRAMEWORK_NAMESPACES) as cluster:
         yield cls(root, cluster, registry, tmp)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tars_tasks.chart.config_names import config_names
 from tars_tasks.core import assets, fsio
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.secrets import values_document
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.core.tarball import Tarball
@@ -41,8 +45,9 @@ class ChartTemplate:
 
 
 @lru_cache(maxsize=4)
-def load_template(path: str = "") -> ChartTemplate:
-    """The chart at ``path`` (tars.chart_dir), or the one shipped in the package."""
+def load_template(path: str = "", stamp: tuple[tuple[str, int, int], ...] = ()) -> ChartTemplate:
+    """The chart at ``path`` (tars.chart_dir), or the one shipped in the package. ``stamp`` (see chart_stamp)
+    is part of the cache key only: an edited chart is read again, an unchanged one is read once."""
     folder = Path(path) if path else assets.chart_dir()
     if not folder.joinpath("Chart.yaml").is_file():
         raise UsageError(f"tars.chart_dir: {path} has no Chart.yaml")
@@ -56,10 +61,28 @@ def load_template(path: str = "") -> ChartTemplate:
     return ChartTemplate(tuple(files), meta, digest.hexdigest())
 
 
+def chart_stamp(folder: Path | Traversable) -> tuple[tuple[str, int, int], ...]:
+    """Each file of a chart folder on disk as (path, size, mtime in ns): one stat per file, no read. A process
+    that plans again after the chart was edited (a library caller) gets the new chart and its new versions."""
+    if not isinstance(folder, Path) or not folder.is_dir():  # a chart inside a zip never changes
+        return ()
+    stamp = []
+    for top, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(top, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # a dangling link: load_template says what is wrong with it
+                continue
+            stamp.append((path, st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
+
+
 def template_for(settings: Settings) -> ChartTemplate:
     """The chart of this project: tars.chart_dir when set, else the shipped one."""
     custom = settings.path(settings.chart_dir)
-    return load_template(str(custom) if custom else "")
+    return load_template(str(custom) if custom else "", chart_stamp(custom or assets.chart_dir()))
 
 
 @dataclass(frozen=True)
@@ -111,7 +134,16 @@ def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     values["repo"] = repo
     values["tarsTasks"] = {"apiVersion": settings.api_version, "serverType": server_type(service) or "cpp",
                            "service": service.id}
+    names = config_names(values, service.secret_hashes)
+    if names:  # the TConfig version names (chart/config_names.py): keyed where the content holds secrets
+        values["tarsTasks"]["configs"] = names
     return values
+
+
+def secret_values(service: Service, settings: Settings, tag: str) -> str | None:
+    """What helm gets on its stdin besides the chart when ``service`` is deployed with ``tag``: its resolved
+    secrets filled into the chart values that reference them (core/secrets.py). None: it uses no secret."""
+    return values_document(chart_values(service, settings, sanitize_tag(tag)), service.secrets)
 
 
 def chart_version(tag: str, digest: str) -> str:
@@ -145,18 +177,18 @@ def tgz_bytes(chart: Chart) -> bytes:
     return tarball.tgz_bytes(compresslevel=6)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, within: Path | None = None) -> None:
     """Temp file + rename in the same folder: concurrent packagers never see half a chart, and a symlink at
-    ``path`` is replaced, never followed (core/fsio.py)."""
-    fsio.write_atomic(path, data)
+    ``path`` is replaced, never followed, one on the way below ``within`` refused (core/fsio.py)."""
+    fsio.write_atomic(path, data, within=within)
 
 
 def package(service: Service, settings: Settings, tag: str, out_dir: Path | None = None) -> tuple[Chart, Path]:
     """Write <out>/<app>-<server>-<version>.tgz (default dist/charts/) and return it with its chart."""
     chart = assemble(service, settings, tag)
-    out_dir = out_dir or settings.dist_path / "charts"
+    out_dir = fsio.real_folder(out_dir or settings.dist_path / "charts", settings.root)
     path = out_dir / chart.filename
     data = tgz_bytes(chart)
     if not (path.is_file() and path.read_bytes() == data):
-        write_atomic(path, data)
+        write_atomic(path, data, settings.root)
     return chart, path

@@ -2,15 +2,19 @@
 turning expected failures into a one-line message and an exit code."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import io
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO, TypeVar
 
 from invoke import Context, Exit, task
 
 from tars_tasks.core.errors import InputError, TarsError, UsageError
+from tars_tasks.core.escape import escape_lines
+from tars_tasks.core.redact import redact_text
 from tars_tasks.core.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,19 +61,68 @@ def settings_of(c: Context, env: str | None = None) -> Settings:
     return Settings.from_mapping(data)
 
 
+class Redacting(io.TextIOBase):
+    """A text stream that hides every known secret value (core/redact.py) in what is written to it: whatever a
+    task prints, a report, a diff, a note or progress, passes here, so no single printer can forget it."""
+
+    def __init__(self, inner: TextIO):
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(redact_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # TextIOBase declares it writable
+        return getattr(self.inner, "encoding", "utf-8")
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """stdout and stderr redacted by value while a task runs (secrets resolved during it are known by then)."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Redacting(out), Redacting(err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
 def reports_errors(fn: F) -> F:
-    """Turn expected failures into a one-line message and an exit code, never a traceback."""
+    """Turn expected failures into a one-line message and an exit code, never a traceback; everything the task
+    prints, and the message it ends with, is redacted by value."""
 
     @functools.wraps(fn)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        from tars_tasks.cli.interrupt import Interrupts, Stopped
+
         try:
-            return fn(c, *args, **kwargs)
+            with redacted_output(), Interrupts(cooperative=False):  # a signal stops the task's children first
+                return fn(c, *args, **kwargs)
+        except Stopped as exc:
+            raise Exit(f"interrupted by {exc}", code=exc.code) from None
         except InputError as exc:
             for p in exc.problems:
-                print(p, file=sys.stderr)
+                print(redact_text(str(p)), file=sys.stderr)
             raise Exit(f"{len(exc.problems)} problem(s) found", code=1) from None
         except TarsError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+            raise Exit(escape_lines(redact_text(f"error: {exc}")), code=exc.exit_code) from None
+        except Exit as exc:
+            if isinstance(exc.message, str):
+                exc.message = escape_lines(redact_text(exc.message))
+            raise
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
 

@@ -10,6 +10,7 @@ from invoke import Context, Exit
 
 from tars_tasks.cli.common import reports_errors, settings_of, tars_task
 from tars_tasks.core.errors import UsageError, errors_only
+from tars_tasks.core.escape import escape
 
 if TYPE_CHECKING:  # the parser (lark) and the project are imported by the tasks that run, not by `invoke --list`
     from tars_tasks.interfaces.graph import Graph, Suggestion
@@ -26,7 +27,7 @@ def graph_text(graph: Graph) -> str:
         at = f"{e.call.written} {e.call.where()}" if e.call else "-"
         rows.append((e.caller, e.callee, "yes" if e.declared else "NO", at))
     lonely = [sid for sid in graph.services if not graph.from_service(sid)]
-    return table(rows) + (f"no dependencies: {', '.join(lonely)}\n" if lonely else "")
+    return table(rows) + (f"no dependencies: {escape(', '.join(lonely))}\n" if lonely else "")
 
 
 def suggestion_text(suggestions: list[Suggestion], cycles: list[list[str]]) -> str:
@@ -35,13 +36,13 @@ def suggestion_text(suggestions: list[Suggestion], cycles: list[list[str]]) -> s
     out = []
     for s in suggestions:
         called = {c.callee: c for c in s.added}
-        out.append(f"# {s.file}\ndependsOn:\n")
+        out.append(f"# {escape(s.file)}\ndependsOn:\n")
         for dep in s.depends_on:
             why = (f"  # new: calls {called[dep].written} at {called[dep].where()}" if dep in called
                    else "  # declared, no call found" if dep in s.uncalled else "")
-            out.append(f"  - {dep}{why}\n")
+            out.append(f"  - {escape(dep + why)}\n")
     for cycle in cycles:
-        out.append(f"# warning: these lists make a dependency cycle: {' -> '.join(cycle + [cycle[0]])}\n")
+        out.append(f"# warning: these lists make a dependency cycle: {escape(' -> '.join(cycle + [cycle[0]]))}\n")
     return "".join(out)
 
 
@@ -78,7 +79,7 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
 
 
 def interfaces_text(report: InterfacesReport) -> str:
-    from tars_tasks.cli.output import table
+    from tars_tasks.cli.output import notes, table
 
     rows = [("INTERFACE", "OWNER", "DEFINED AT", "CLIENT", "HOW")]
     for r in report.rows:
@@ -92,8 +93,9 @@ def interfaces_text(report: InterfacesReport) -> str:
         out += f"\nchanges since {since.ref}:\n" if since.definitions else f"\nno interface changed since {since.ref}\n"
         for d in since.definitions:
             for change in d.changes:
-                out += f"  {change.kind:<10}  {change.subject}: {change.message}  ({d.file}, owner {d.owner or '-'})\n"
-        out += "".join(f"note: {n}\n" for n in since.notes)
+                out += escape(f"  {change.kind:<10}  {change.subject}: {change.message}  ({d.file}, owner "
+                              f"{d.owner or '-'})") + "\n"
+        out += notes(since.notes)
     return out
 
 

@@ -90,6 +90,7 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
     if to is not None and not str(to).isdigit():
         raise UsageError(f"--to {to}: a revision number (see `invoke history`)")
     from tars_tasks.cli.output import TableReporter, reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.operate.history import rollback as rollback_of
     from tars_tasks.project import Project
 
@@ -97,7 +98,7 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
     svc = _one_service(project, service)
     sid = svc.id
     _, report = rollback_of(project, svc, int(to) if to is not None else None, namespace,
-                            progress=lambda msg: print(f"{sid}: {msg}", file=sys.stderr, flush=True))
+                            progress=lambda msg: print(escape(f"{sid}: {msg}"), file=sys.stderr, flush=True))
     print(reporter(json_).report(report), end="")
     if json_:
         print(TableReporter().report(report), end="", file=sys.stderr)
@@ -111,6 +112,7 @@ def prune(c: Context, namespace: str | None = None, yes: bool = False, json_: bo
     """List the releases of this tool whose service no longer exists; uninstall them with --yes."""
     from tars_tasks.cli.output import prune_text
     from tars_tasks.core.helm import Helm
+    from tars_tasks.deploy.kube import Kube
     from tars_tasks.operate.prune import prune as prune_of
     from tars_tasks.operate.status import ORPHAN
     from tars_tasks.operate.status import status as status_of
@@ -120,7 +122,8 @@ def prune(c: Context, namespace: str | None = None, yes: bool = False, json_: bo
     project = Project.load(settings)
     ns = namespace or settings.namespace
     orphans = [s for s in status_of(project, [], ns).services if s.verdict == ORPHAN]
-    results = prune_of(Helm.from_settings(settings), orphans, ns, settings.helm_timeout) if yes and orphans else None
+    results = prune_of(Helm.from_settings(settings), Kube.from_settings(settings), orphans, ns, settings.helm_timeout,
+                       lambda msg: print(f"prune: {msg}", file=sys.stderr, flush=True)) if yes and orphans else None
     print(prune_text(orphans, results, json_), end="")
     if results and any(err for _, err in results):
         raise Exit("some orphaned releases could not be uninstalled", code=1)

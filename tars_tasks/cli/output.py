@@ -1,7 +1,12 @@
 """Everything the tool shows: a live progress view, and reporters that turn results into text.
 
 A reporter (TableReporter, JsonReporter) has one method per kind of result; the invoke tasks pick one with
-`reporter(json_)` and print what it returns. Results go to stdout, progress and notes to stderr."""
+`reporter(json_)` and print what it returns. Results go to stdout, progress and notes to stderr.
+
+Whatever came from input (ids and folder names, a saved plan's reasons, notes, messages, values) is shown
+through `escape` (core/escape.py): every cell of a table, every note and progress line; JSON escapes control
+characters itself. Secrets are hidden by value on the way out (cli/common.py) and, for JSON, in the data before
+it is encoded (a multi-line secret is no longer its own text once JSON-escaped)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +17,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from tars_tasks.core.errors import Problem, errors_only
+from tars_tasks.core.escape import escape, escape_lines
+from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.report import Report
 from tars_tasks.plan.model import Plan
 
@@ -50,13 +57,14 @@ class ProgressView:
         with self._lock:
             now = time.monotonic()
             since = self.state.get(sid, ("", None))[1] or now
-            self.state[sid] = (f"{step} {message}", since)
+            self.state[sid] = (escape(f"{step} {message}"), since)
             if step == "deploy" and message.startswith(("done", "failed")) or message.startswith("failed"):
                 self._ended[sid] = now
             if self.live:
                 self._redraw()
             else:
-                print(f"[{now - self.started:7.1f}s] {sid}: {step} {message}", file=self.stream, flush=True)
+                print(f"[{now - self.started:7.1f}s] {escape(sid)}: {escape(step)} {escape(message)}", file=self.stream,
+                      flush=True)
 
     def _redraw(self) -> None:
         if self._drawn:
@@ -67,7 +75,7 @@ class ProgressView:
             what, since = self.state[sid]
             finished = what.split(" ", 1)[-1].startswith(("done", "failed"))
             elapsed = f"{(self._ended.get(sid, now) if finished else now) - since:6.1f}s" if since else "       "
-            self.stream.write(f"\x1b[2K{sid:<{width}}  {elapsed}  {what[:80]}\n")
+            self.stream.write(f"\x1b[2K{escape(sid):<{width}}  {elapsed}  {what[:80]}\n")
         self._drawn = len(self.ids)
         self.stream.flush()
 
@@ -76,7 +84,7 @@ def plan_table(plan: Plan) -> str:
     rows = [("WAVE", "SERVICE", "CHANGED", "STEPS", "WHY")]
     for s in plan.services:
         rows.append((str(s.wave), s.id, "yes" if s.changed else "no", ",".join(s.steps) or "-", "; ".join(s.reasons)))
-    return table(rows) + "".join(f"note: {n}\n" for n in plan.notes)
+    return table(rows) + notes(plan.notes)
 
 
 def report_table(report: Report) -> str:
@@ -88,7 +96,13 @@ def report_table(report: Report) -> str:
     return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
 
 
+def notes(texts: Sequence[str]) -> str:
+    return "".join(f"note: {escape(n)}\n" for n in texts)
+
+
 def table(rows: Sequence[tuple[str, ...]]) -> str:
+    """Aligned columns; every cell escaped (a cell is one line, whatever its text holds)."""
+    rows = [tuple(escape(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] + "\n" for r in rows)
 
@@ -126,7 +140,7 @@ class JsonReporter:
 
     @staticmethod
     def _dump(data: Any) -> str:
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(redact_data(data), indent=2) + "\n"
 
     def listing(self, rows: list[dict[str, Any]]) -> str:
         return self._dump(rows)
@@ -176,7 +190,7 @@ def status_text(report: Any, json_: bool) -> str:
                      s.release_id or "-", replicas, pods if s.helm_status else "-", "; ".join(s.details)))
     summary = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
     return table(rows) + f"{summary} in namespace {report.namespace} (REPLICAS: live/declared)\n" + \
-        "".join(f"note: {n}\n" for n in report.notes)
+        notes(report.notes)
 
 
 def diff_text(diffs: Sequence[Any], json_: bool) -> str:
@@ -185,7 +199,7 @@ def diff_text(diffs: Sequence[Any], json_: bool) -> str:
         return JsonReporter._dump({"differs": bool(diffs), "services": [d.to_json() for d in diffs]})
     out = []
     for d in diffs:
-        out.append(f"=== {d.id} ({d.verdict})\n" + "".join(f"note: {n}\n" for n in d.notes) + d.text)
+        out.append(f"=== {escape(d.id)} ({d.verdict})\n" + notes(d.notes) + escape_lines(d.text))
     return "".join(out)
 
 

@@ -31,14 +31,16 @@ def list_services(c: Context, service: list[str] | None = None, json_: bool = Fa
 
     project = Project.load(settings_of(c))
     print(reporter(json_).listing(project.listing(service or [])), end="")
-    unread = project.discovery.problems  # found while reading the files anyway; the schema is never applied here
-    for problem in unread:  # a file that could not be read is not listed: say which, and why
+    unread = project.discovery.problems + project.unnamed()  # found while reading the files anyway (no schema)
+    for problem in unread:  # a file that could not be read, or names no App.Server, is not listed: which, and why
         print(f"note: not listed: {problem}", file=sys.stderr)
     if unread:
         print("note: `invoke validate` checks everything", file=sys.stderr)
 
 
 OVERWRITE_TAG_HELP = "replace an image tag that already holds other content (tags are immutable otherwise)"
+REFRESH_HELP = ("ask the registry about every image tag again (tags it confirmed before are remembered in "
+                "dist/cache/registry-tags.json)")
 CRD_HELP = "check rendered manifests against the TarsCloud CRD schemas (default: on; tars.crds_dir overrides them)"
 
 
@@ -111,15 +113,17 @@ def chart(c: Context, service: list[str] | None = None, tag: str | None = None, 
                                   "jobs": "parallel builds (default: tars.jobs)", "json": "print a JSON report",
                                   "overwrite_tag": OVERWRITE_TAG_HELP,
                                   "shard": "K/N: build only shard K of N (a stable split of the service ids; "
-                                           "N parallel CI jobs share the work)"})
+                                           "N parallel CI jobs share the work)", "refresh": REFRESH_HELP})
 @reports_errors
 def build(c: Context, service: list[str] | None = None, tag: str | None = None, push: bool = True,
-          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False, shard: str | None = None
-          ) -> None:
+          jobs: str | None = None, json_: bool = False, overwrite_tag: bool = False, shard: str | None = None,
+          refresh: bool = False) -> None:
     """Build (and push) the images of services whose image tag is not in the registry yet."""
     import threading
 
+    from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.image.run import run_build
     from tars_tasks.image.shard import parse_shard
     from tars_tasks.project import Project
@@ -130,20 +134,26 @@ def build(c: Context, service: list[str] | None = None, tag: str | None = None, 
 
     def progress(service_id: str, message: str) -> None:  # called from the build threads
         with lock:
-            print(f"{service_id}: {message}", file=sys.stderr, flush=True)
+            print(f"{escape(service_id)}: {escape(message)}", file=sys.stderr, flush=True)
 
-    project = Project.load(settings_of(c))
+    project = Project.load_selected(settings_of(c), service or [])  # --service X: X's files and its rules' needs
     selected = project.select(service or [])
     project.require_valid(selected)
-    results = run_build(project.settings, selected, tag=tag, push=push,
-                        jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
-                        overwrite_tag=overwrite_tag, shard=part)
+    if refresh:
+        forget_registry_tags(project.settings)
+    with Interrupts() as stop:  # a signal: nothing new starts, compile steps are stopped, the report still prints
+        results = run_build(project.settings, selected, tag=tag, push=push,
+                            jobs=parse_jobs(jobs, "--jobs") if jobs else None, progress=progress,
+                            overwrite_tag=overwrite_tag, shard=part, cancel=stop.cancel)
     if part is not None and not results:
         print(f"note: none of the {len(selected)} selected service(s) is in shard {shard}: nothing to build",
               file=sys.stderr)
     for r in results:
         print(r.summary(), file=sys.stderr)
-    print(reporter(json_).images(results), end="")
+    print(reporter(json_).images(results), end="", flush=True)
+    if stop.received:
+        stopped = sum(r.status.value == "interrupted" for r in results)
+        raise Exit(f"interrupted by {stop.name}: {stopped} image(s) interrupted; a rerun continues", code=stop.code)
     failed = [r for r in results if not r.ok]
     if failed:
         raise Exit(f"{len(failed)} of {len(results)} image(s) failed", code=1)
@@ -157,6 +167,7 @@ PLAN_HELP = {
     "json": "print JSON instead of a table",
     "namespace": "Kubernetes namespace (default: tars.namespace)",
     "tag": "image tag for every service (default: each one's content fingerprint)",
+    "refresh": REFRESH_HELP,
 }
 
 
@@ -165,14 +176,17 @@ PLAN_HELP = {
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
-         tag: str | None = None, dry_run: bool = False) -> None:
+         tag: str | None = None, dry_run: bool = False, refresh: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
     from tars_tasks.plan.model import Options
     from tars_tasks.project import Project
 
-    result = plan_only(Project.load(settings_of(c)),
+    project = Project.load(settings_of(c))
+    if refresh:
+        forget_registry_tags(project.settings)
+    result = plan_only(project,
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
                                tag=tag, dry_run=dry_run, namespace=namespace))
     if out:
@@ -206,7 +220,8 @@ def _seconds_flag(value: str | None, flag: str) -> float:
 def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_: bool, plan_file: str | None = None,
                  crd_check: bool = True, wait: bool = True, rollback: bool = True,
                  cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-                 force: bool = False, user: str | None = None, reason: str | None = None) -> None:
+                 force: bool = False, user: str | None = None, reason: str | None = None,
+                 refresh: bool = False) -> None:
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
@@ -218,6 +233,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     from tars_tasks.project import Project
 
     project = Project.load(settings_of(c))
+    if refresh:
+        forget_registry_tags(project.settings)
     views: list[ProgressView] = []
 
     def on_plan(p: Plan) -> None:
@@ -254,7 +271,9 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
 
 
 BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
-                                   "rebuilt against it in this release"}
+                                   "rebuilt against it in this release",
+                 "replace": "uninstall and install again a deployed service whose subtype or app/server changed "
+                            "(the framework cannot change them; its pods restart)"}
 
 
 @tars_task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",
@@ -269,15 +288,16 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             dry_run: bool = False, fail_fast: bool = False, json_: bool = False, tag: str | None = None,
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
-            user: str | None = None, reason: str | None = None, allow_breaking: bool = False) -> None:
+            user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
+            replace: bool = False, refresh: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking)
+                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
-                 user=user, reason=reason)
+                 user=user, reason=reason, refresh=refresh)
 
 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -288,24 +308,31 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
                                   **LOCK_HELP, "force": "deploy even when dependencies are not deployed",
-                                  **RECORD_HELP, **BREAKING_HELP})
+                                  **RECORD_HELP, **BREAKING_HELP, "refresh": REFRESH_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
            dry_run: bool = False, with_deps: bool = False, jobs: str | None = None, json_: bool = False,
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
-           allow_breaking: bool = False) -> None:
+           allow_breaking: bool = False, replace: bool = False, refresh: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
     opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace,
-                   allow_breaking=allow_breaking)
+                   allow_breaking=allow_breaking, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
-                 user=user, reason=reason)
+                 user=user, reason=reason, refresh=refresh)
+
+
+def forget_registry_tags(settings: Any) -> None:
+    """`--refresh`."""
+    from tars_tasks.image.tag_memory import forget_confirmed
+
+    forget_confirmed(settings.dist_path, settings.root)
 
 
 def preflight(tasks_file: str, argv: list[str] | None = None, environ: dict[str, str] | None = None) -> None:

@@ -3,7 +3,8 @@
 In this repository the chart and the schemas live at the top level, as the project was specified:
 - `helm-template/`: the chart every service is packaged from (`tars.chart_dir` overrides),
 - `schema/values.schema.json`: the values.yaml JSON Schema (`tars.values_schema` overrides),
-- `schema/crds/`: the TarsCloud CRD schemas (`tars.crds_dir` overrides).
+- `schema/crds/`: the TarsCloud CRD schemas (`tars.crds_dir` overrides),
+- `ci/`: the CI pipeline templates `init` writes into a new monorepo (GitLab CI, GitHub Actions).
 They are the one copy in git. Building the wheel maps them into the package (`setup.py` copies them to
 `tars_tasks/_bundled/`), so an installed tool finds them there; a checkout (or an editable install) has no
 `_bundled/` and finds them at the top of the checkout. The Dockerfile templates live in the package
@@ -17,9 +18,10 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
-BUNDLED = "_bundled"  # the folder of the package the wheel build copies helm-template/ and schema/ into
+BUNDLED = "_bundled"  # the folder of the package the wheel build copies helm-template/, schema/ and ci/ into
 CHART = "helm-template"
 SCHEMA = "schema"
+CI = "ci"
 
 
 def _top(name: str) -> Traversable:
@@ -34,12 +36,22 @@ def chart_dir() -> Traversable:
     return _top(CHART)
 
 
+def schema_dir() -> Traversable:
+    """The values schema and, in crds/, the CRD schemas."""
+    return _top(SCHEMA)
+
+
 def values_schema() -> Traversable:
-    return _top(SCHEMA) / "values.schema.json"
+    return schema_dir() / "values.schema.json"
 
 
 def crds_dir() -> Traversable:
-    return _top(SCHEMA) / "crds"
+    return schema_dir() / "crds"
+
+
+def ci_dir() -> Traversable:
+    """The CI pipeline templates: gitlab-ci.yml, github-actions.yml."""
+    return _top(CI)
 
 
 def dockerfiles_dir() -> Traversable:

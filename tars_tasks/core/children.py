@@ -24,17 +24,18 @@ _lock = threading.Lock()
 
 
 def run(argv: Sequence[str], timeout: float, cwd: Path | None = None, merge_stderr: bool = False,
-        ) -> subprocess.CompletedProcess[str]:
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Like subprocess.run(capture_output=True, text=True) in a process group of its own; on timeout the
-    whole group is killed and subprocess.TimeoutExpired raised."""
-    proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, text=True,
-                            errors="replace", start_new_session=True)
+    whole group is killed and subprocess.TimeoutExpired raised. ``stdin``: text written to the child's stdin
+    (secret values go this way, never through a file); otherwise the child's stdin is empty."""
+    proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+                            text=True, errors="replace", start_new_session=True)
     with _lock:
         _running.add(proc)
     try:
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = proc.communicate(input=stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             _signal_group(proc, signal.SIGKILL)
             proc.communicate()

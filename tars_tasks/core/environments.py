@@ -22,11 +22,12 @@ def _unknown(env: str | None, settings: Settings) -> str:
 
 
 def env_files(settings: Settings) -> dict[str, Path]:
-    """environments/<env>.yaml files by environment name."""
+    """environments/<env>.yaml files by environment name: every entry but folders (a FIFO, a device or a
+    symlink out of the repository is one too, refused when read like a service overlay)."""
     folder = settings.root / ENV_DIR
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml") and p.is_file()}
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml") and not p.is_dir()}
 
 
 def overlay_problems(discovery: Discovery, settings: Settings) -> list[Problem]:
@@ -42,6 +43,8 @@ def overlay_problems(discovery: Discovery, settings: Settings) -> list[Problem]:
     for env, path in env_files(settings).items():
         if env not in settings.environments:
             out.append(Problem(display_path(path, root), 1, 1, "", _unknown(env, settings)))
+        elif not path.is_file():  # checked in every run, as service overlays are: its located refusal
+            _read(path, settings, out)
     return out
 
 
@@ -66,7 +69,7 @@ def apply_environment(discovery: Discovery, settings: Settings) -> Discovery:
         return replace(discovery, problems=problems)
     common: list[tuple[dict, Layer]] = []
     env_file = env_files(settings).get(env)
-    if env_file is not None:
+    if env_file is not None and env_file.is_file():  # one that is not was refused by overlay_problems
         read = _read(env_file, settings, problems)
         common = [read] if read else []
     own = {path.parent: path for path in discovery.overlays if overlay_env(path) == env}

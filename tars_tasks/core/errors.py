@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tars_tasks.core.escape import escape
+
 
 class TarsError(Exception):
     """An expected failure: printed as one line, never as a traceback."""
@@ -39,9 +41,9 @@ class Problem:
         if "\n" in self.message:
             object.__setattr__(self, "message", " ".join(self.message.split()))
 
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.col}"
-        what = f"{self.path}: {self.message}" if self.path else self.message
+    def __str__(self) -> str:  # file, path and message may come from input: shown escaped, on one line
+        where = f"{escape(self.file)}:{self.line}:{self.col}"
+        what = f"{escape(self.path)}: {escape(self.message)}" if self.path else escape(self.message)
         return f"{where}: {'warning: ' if self.warning else ''}{what}"
 
     def to_json(self) -> dict:

@@ -28,20 +28,28 @@ from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import VALUES_FILE
 
 _WALK_SKIP_ANYWHERE = (".git", "__pycache__")
+FEW_SERVICES = 4  # up to this many services: list their folders (FileLister few), not the whole repository
 _WALK_SKIP_AT_TOP = (".tools", "dist")
 
 
 class FileLister:
-    """Lists a repository's files once (git when available, else a walk) and answers per folder.
+    """Lists a repository's files (git when available, else a walk) and answers per folder.
 
-    Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from the listing made
-    on first use; ``fresh_under`` lists again (after a build command wrote files, say). ``index`` gives
-    the content id of a listed file, from git's index when git knows it (`tars_tasks.core.gitindex`).
+    Paths are relative to ``root`` with ``/`` separators, sorted. ``under`` answers from a listing made on
+    first use: of the whole repository (one git call for a plan of everything), or with ``few`` (the caller
+    asks about a few services) of the asked folder alone while at most ``SCOPED_LISTINGS`` are asked
+    (`template --service X` in a repository of 10,000 services lists one folder, not 30,000 files).
+    ``fresh_under`` lists again (after a build command wrote files, say). ``index`` gives the content id of a
+    listed file, from git's index when git knows it (`tars_tasks.core.gitindex`), read for the same folders.
     """
 
-    def __init__(self, root: Path):
+    SCOPED_LISTINGS = 16
+
+    def __init__(self, root: Path, few: bool = False):
         self.root = root
+        self.few = few
         self._files: list[str] | None = None
+        self._scoped: dict[str, list[str]] = {}  # folder (or file) -> its files, while no whole listing exists
         self._git: bool | None = None
         self.index = GitIndex(root)
 
@@ -49,18 +57,27 @@ class FileLister:
         if self._files is None:
             listed = self._git_files(".")
             self._files = listed if listed is not None else self._walk_files(".")
+            self._scoped.clear()
         return self._files
 
     def under(self, rel: str) -> list[str]:
         """Files at or below the repo-relative path ``rel`` (as first listed)."""
         rel = _clean(rel)
-        files = self.all_files()
         if rel == ".":
-            return list(files)
-        # sorted paths: rel itself, then everything in [rel + "/", rel + "0") ("0" follows "/"): two bisects
-        at = bisect.bisect_left(files, rel)
-        exact = [rel] if at < len(files) and files[at] == rel else []
-        return exact + files[bisect.bisect_left(files, rel + "/"):bisect.bisect_left(files, rel + "0")]
+            return list(self.all_files())
+        if self._files is not None:
+            return _below(self._files, rel)
+        for prefix, files in self._scoped.items():
+            if rel == prefix or rel.startswith(prefix + "/"):
+                return _below(files, rel)
+        if rel.startswith("/") or os.path.normpath(rel) != rel or rel.startswith("../") or rel == "..":
+            return []  # never a listed path (those are normalised and inside the repository)
+        listed = self._git_files(rel) if self.few and len(self._scoped) < self.SCOPED_LISTINGS else None
+        if listed is None:  # outside git (the walk never follows a symlinked folder: walk it all), or not few
+            return _below(self.all_files(), rel)
+        self._scoped[rel] = listed
+        self.index.scope(rel)
+        return list(listed)
 
     def fresh_under(self, rel: str) -> list[str]:
         """Files at or below ``rel`` as they are now (not cached)."""
@@ -93,7 +110,8 @@ class FileLister:
         if not self._in_git():
             return None
         try:
-            out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", rel],
+            out = subprocess.run(["git", "--literal-pathspecs", "ls-files", "-z", "--cached", "--others",
+                                  "--exclude-standard", "--", rel],
                                  cwd=self.root, capture_output=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -116,6 +134,14 @@ class FileLister:
                 if os.path.isfile(os.path.join(dirpath, name)):  # not a dangling or looping symlink
                     found.append(os.path.relpath(os.path.join(dirpath, name), self.root).replace(os.sep, "/"))
         return sorted(found)
+
+
+def _below(files: list[str], rel: str) -> list[str]:
+    """The paths of sorted ``files`` at or below ``rel``: rel itself, then everything in [rel + "/", rel + "0")
+    ("0" follows "/"): two bisects."""
+    at = bisect.bisect_left(files, rel)
+    exact = [rel] if at < len(files) and files[at] == rel else []
+    return exact + files[bisect.bisect_left(files, rel + "/"):bisect.bisect_left(files, rel + "0")]
 
 
 def _clean(rel: str) -> str:
@@ -196,7 +222,21 @@ def inner_path(service_rel: str, rel: str) -> str:
 
 
 def resolves_inside(path: Path, boundary: Path) -> bool:
-    """Whether ``path``, after every symlink, is ``boundary`` or below it."""
+    """Whether ``path``, after every symlink, is ``boundary`` or below it. A path written below ``boundary``
+    with no symlink among its parts below it is decided by one lstat per part (no realpath: this runs for
+    every named file of every service)."""
+    rel = os.path.relpath(path, boundary)
+    parts = rel.split(os.sep)
+    if rel == ".":
+        return True
+    if ".." not in parts and not os.path.isabs(rel):
+        here = str(boundary)
+        for part in parts:
+            here = os.path.join(here, part)
+            if os.path.islink(here):
+                break
+        else:
+            return True
     try:
         real, base = os.path.realpath(path), os.path.realpath(boundary)
     except (OSError, ValueError):

@@ -29,32 +29,48 @@ _TRUSTED_MODES = ("100644", "100755")
 
 
 class GitIndex:
-    """The trusted blob ids of one repository (paths relative to ``root``), read once on first use."""
+    """The trusted blob ids of one repository (paths relative to ``root``), read once on first use: of the
+    folders given to ``scope`` when every asked path lies in one of them (FileLister's listings of a few
+    services), else of the whole repository."""
 
     def __init__(self, root: Path):
         self.root = root
         self._known: dict[str, str] | None = None
-        self._algorithm = "sha1"
+        self._scopes: dict[str, dict[str, str] | None] = {}  # folder -> its trusted ids (None: not read yet)
+        self._algorithm: str | None = None  # the repository's object format, asked when a file is hashed
         self._lock = threading.Lock()
+
+    def scope(self, rel: str) -> None:
+        """Paths at or below ``rel`` may be answered from git's entries of ``rel`` alone."""
+        with self._lock:
+            self._scopes.setdefault(rel, None)
 
     def blob_id(self, rel: str) -> str | None:
         """The index's blob id of ``rel`` when its working copy is known to equal it, else None."""
-        return self._load().get(rel)
+        return self._load(rel).get(rel)
 
     def content_id(self, rel: str) -> str:
         """The blob id of the working copy of ``rel``: from the index when trusted, else hashed here."""
         return self.blob_id(rel) or self.hash_file(self.root / rel)
 
-    def _load(self) -> dict[str, str]:
+    def _load(self, rel: str = ".") -> dict[str, str]:
         with self._lock:
-            if self._known is None:
-                self._known = self._read()
+            if self._known is not None:
+                return self._known
+            for prefix, known in self._scopes.items():
+                if rel == prefix or rel.startswith(prefix + "/"):
+                    if known is None:
+                        known = self._scopes[prefix] = self._read(prefix)
+                    return known
+            self._known = self._read(".")
             return self._known
 
     def hash_file(self, path: Path) -> str:
         """The blob id git would give the content of ``path`` (after symlinks), read in chunks. A file that
         grows or shrinks while read gets an id of its stated size and the bytes read: still its content's."""
-        self._load()  # the repository's object format
+        if self._algorithm is None:
+            fmt = _git(self.root, "rev-parse", "--show-object-format")
+            self._algorithm = "sha256" if fmt is not None and fmt.strip() == b"sha256" else "sha1"
         digest = hashlib.new(self._algorithm)
         with path.open("rb") as fh:
             digest.update(f"blob {os.fstat(fh.fileno()).st_size}\0".encode())
@@ -62,8 +78,8 @@ class GitIndex:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def _read(self) -> dict[str, str]:
-        staged = _git(self.root, "ls-files", "-s", "-v", "-z")
+    def _read(self, rel: str) -> dict[str, str]:
+        staged = _git(self.root, "--literal-pathspecs", "ls-files", "-s", "-v", "-z", "--", rel)
         if staged is None:
             return {}
         known: dict[str, str] = {}
@@ -77,9 +93,7 @@ class GitIndex:
             tag, mode, blob, stage = (f.decode("ascii", "replace") for f in fields)
             if tag == "H" and stage == "0" and mode in _TRUSTED_MODES:
                 known[name.decode("utf-8", "surrogateescape")] = blob
-        if any(len(b) == 64 for b in known.values()):
-            self._algorithm = "sha256"  # a repository in git's sha256 object format
-        dirty = _git(self.root, "diff-files", "--name-only", "-z", "--relative")
+        dirty = _git(self.root, "--literal-pathspecs", "diff-files", "--name-only", "-z", "--relative", "--", rel)
         if dirty is None:
             return {}
         for path in dirty.decode("utf-8", "surrogateescape").split("\0"):

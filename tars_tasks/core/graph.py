@@ -8,7 +8,9 @@ from tars_tasks.core.errors import Problem, TarsError
 from tars_tasks.core.services import Service
 
 
-def dependency_problems(services: Sequence[Service]) -> list[Problem]:
+def dependency_problems(services: Sequence[Service], known: Mapping[str, Sequence[str]] | None = None) -> list[Problem]:
+    """Unknown ids and cycles in the dependsOn of ``services``; ``known`` (Discovery.graph): the other ids of
+    the repository and the dependsOn of those the services reach, when only some files were parsed."""
     by_id = {s.id: s for s in services if s.app and s.server}
     problems = []
     for s in services:
@@ -20,10 +22,16 @@ def dependency_problems(services: Sequence[Service]) -> list[Problem]:
                 continue
             if dep == s.id:
                 problems.append(s.problem(["dependsOn", i], f"{dep} depends on itself"))
-            elif dep not in by_id and "." in dep:
+            elif dep not in by_id and (known is None or dep not in known) and "." in dep:
                 problems.append(s.problem(["dependsOn", i], f"{dep} is not a service in this repository"))
-    for cycle in find_cycles({sid: [d for d in s.depends_on if d in by_id and d != sid] for sid, s in by_id.items()}):
-        first = by_id[cycle[0]]
+    edges: dict[str, Sequence[str]] = dict(known or {})
+    edges.update((sid, s.depends_on) for sid, s in by_id.items())
+    if known is not None:  # only what the parsed services reach
+        edges = {sid: edges[sid] for sid in closure(by_id, edges) if sid in edges}
+    for cycle in find_cycles({sid: [d for d in deps if d in edges and d != sid] for sid, deps in edges.items()}):
+        first = by_id.get(cycle[0])
+        if first is None:  # pragma: no cover - core/index.py parses every member of a cycle it finds
+            continue
         idx = first.depends_on.index(cycle[1]) if len(cycle) > 1 else 0
         problems.append(first.problem(["dependsOn", idx], "dependency cycle: " + " -> ".join(cycle + [cycle[0]])))
     return problems

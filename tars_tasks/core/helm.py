@@ -9,7 +9,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core import children
@@ -38,6 +38,9 @@ class Helm:
     read_timeout: float = 30.0  # list, status, get, history: a hung API server must not block a plan for long
     # values files added to every upgrade_install, apart from the chart (deploy/records.py: release records)
     upgrade_values: tuple[str, ...] = ()
+    # a values document given to every upgrade_install on helm's stdin (`--values -`): the resolved secrets,
+    # which never go to a file (core/secrets.py)
+    upgrade_stdin: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Helm:
@@ -48,10 +51,11 @@ class Helm:
     def _global(self) -> list[str]:
         return ["--kube-context", self.kube_context] if self.kube_context else []
 
-    def run(self, args: Sequence[str], timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, args: Sequence[str], timeout: float | None = None, check: bool = True,
+            stdin: str | None = None) -> subprocess.CompletedProcess:
         argv = [self.binary, *args, *self._global()]
         try:
-            proc = children.run(argv, timeout=timeout or self.timeout)
+            proc = children.run(argv, timeout=timeout or self.timeout, stdin=stdin)
         except FileNotFoundError:
             raise HelmError(f"helm not found at {self.binary}") from None
         except subprocess.TimeoutExpired:
@@ -68,10 +72,33 @@ class Helm:
     def template(self, release: str, chart: str, namespace: str) -> str:
         return self.run(["template", release, chart, "--namespace", namespace]).stdout
 
-    def template_against(self, release: str, chart: str, namespace: str) -> str:
+    def template_against(self, release: str, chart: str, namespace: str, stdin_values: str | None = None) -> str:
         """`helm template` as an upgrade would render it now: lookups see the live cluster (`--dry-run=server`),
-        so kept replicas and the TImage's earlier releases are what the upgrade would write."""
-        return self.run(["template", release, chart, "--namespace", namespace, "--dry-run=server"]).stdout
+        so kept replicas and the TImage's earlier releases are what the upgrade would write; ``stdin_values``:
+        the values an upgrade gets on its stdin (the resolved secrets), given the same way."""
+        args = ["template", release, chart, "--namespace", namespace, "--dry-run=server"]
+        return self.run(args + (["--values", "-"] if stdin_values is not None else []), stdin=stdin_values).stdout
+
+    def template_upgrade(self, release: str, chart: str, namespace: str) -> str:
+        """`helm template` with the values an upgrade_install adds (the release record; the resolved secrets on
+        stdin): the objects the upgrade will apply (lookups see nothing; deploy/configs.py reads only the
+        TConfigs)."""
+        args = ["template", release, chart, "--namespace", namespace]
+        for path in self.upgrade_values:
+            args += ["--values", path]
+        if self.upgrade_stdin is not None:
+            args += ["--values", "-"]
+        return self.run(args, stdin=self.upgrade_stdin).stdout
+
+    def values(self, release: str, namespace: str, revision: int) -> dict[str, Any]:
+        """All the values (the chart's and those given at deploy time) of one revision of a release."""
+        out = self.read(["get", "values", release, "--namespace", namespace, "--revision", str(revision), "--all",
+                         "--output", "json"]).stdout
+        try:
+            data = json.loads(out or "{}")
+        except json.JSONDecodeError:
+            raise HelmError(f"helm get values printed something that is not JSON: {out[:200]!r}") from None
+        return data if isinstance(data, dict) else {}
 
     def lint(self, chart: str) -> str:
         return self.run(["lint", chart, "--quiet"]).stdout
@@ -110,9 +137,13 @@ class Helm:
             args += ["--atomic" if self.major() < 4 else "--rollback-on-failure", "--wait"]
         for path in self.upgrade_values:
             args += ["--values", path]
+        if self.upgrade_stdin is not None:
+            args += ["--values", "-"]
         if self.major() >= 4:  # the release record says who made it: `status`/`prune` find orphans by it
             args.append(f"--labels={MANAGED_LABEL}=true")
-        return self.run(args, timeout=seconds(timeout) + 60)
+        # TConfig versions are kept apart from the release (deploy/configs.py, helm-template/templates/tconfig.yaml)
+        args += ["--set", "tarsTasks.configsApart=true"]
+        return self.run(args, timeout=seconds(timeout) + 60, stdin=self.upgrade_stdin)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:
         """The release's revisions, oldest first ([] when it was never installed)."""

@@ -4,8 +4,9 @@ Three rules, applied by `redact_text` (and `redact` for argv):
 
 - by value: every known secret value is replaced by `***` wherever it appears. Known values are the ones
   `register_secret` was given (the registry password, passwords and tokens of the docker config, the
-  values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable of
-  `SECRET_ENV` in the environment at the time of the call. Values shorter than `MIN_SECRET_LENGTH` are
+  values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable in the
+  environment at the time of the call whose value is a secret of this tool (core/credentials.py: the registry
+  password, the age identity, DOCKER_AUTH_CONFIG, every TARS_SECRET_<NAME>). Values shorter than `MIN_SECRET_LENGTH` are
   not redacted (hiding every "a" would make output unreadable; such a value is not a secret anyway);
 - the value after a secret-bearing flag (`--password x`, `--set a=b`);
 - `key=value` pairs whose key names a secret (password, token, secret, apikey).
@@ -17,11 +18,13 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tars_tasks.core.credentials import secret_env_names
 
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
 SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
-SECRET_ENV = ("TARS_REGISTRY_PASSWORD",)
 MIN_SECRET_LENGTH = 4
 MASK = "***"
 
@@ -47,8 +50,8 @@ def register_secrets(values: Iterable[str]) -> None:
 
 
 def known_secrets() -> frozenset[str]:
-    """Every value redacted now: the registered ones and those of SECRET_ENV."""
-    env = {os.environ.get(name, "") for name in SECRET_ENV}
+    """Every value redacted now: the registered ones and those of the secret variables of the environment."""
+    env = {os.environ.get(name, "") for name in secret_env_names(os.environ)}
     with _lock:
         return frozenset({v for v in env if len(v) >= MIN_SECRET_LENGTH} | _known)
 
@@ -90,3 +93,16 @@ def redact(argv: Sequence[str]) -> list[str]:
 def redact_text(text: str) -> str:
     """``text`` with every known secret value and every key=secret pair hidden."""
     return SECRET_WORDS.sub(rf"\1={MASK}", _by_value(text))
+
+
+def redact_data(value: Any) -> Any:
+    """``value`` (maps, lists, scalars, as parsed from JSON or YAML) with `redact_text` applied to every string:
+    a secret is hidden before the data is encoded, where JSON or YAML may escape or fold it (a multi-line secret
+    in a JSON string is no longer the secret's own text)."""
+    if isinstance(value, dict):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

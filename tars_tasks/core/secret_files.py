@@ -71,8 +71,7 @@ def write_all(root: Path, env: str, values: Mapping[str, str], environ: Mapping[
     to = recipients(root, env, environ)
     plain = yaml.safe_dump(dict(sorted(values.items())), default_flow_style=False, allow_unicode=True).encode()
     path = age_file(root, env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fsio.write_atomic(path, pyrage.encrypt(plain, to))
+    fsio.write_atomic(path, pyrage.encrypt(plain, to), 0o644, root)
     return path
 
 

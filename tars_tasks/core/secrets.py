@@ -9,9 +9,10 @@ resolved at deploy time and never written where people or git can read them.
   Every resolved value is registered for redaction by value (core/redact.py). A missing one is a problem
   located where the reference is written, raised before any build; a dry run renders the reference instead,
   with a note.
-- Deploying: the resolved values reach helm as a values file of their own (0600, in a temporary folder removed
-  after the deploy) holding, for each top-level chart value that contains a reference, that value with the
-  references substituted (helm replaces lists whole, so the whole top-level value is given).
+- Deploying (and `diff`, which renders what a deploy would apply): the resolved values reach helm on its stdin
+  (`--values -`), never in a file, as a values document holding, for each top-level chart value that contains a
+  reference, that value with the references substituted (helm replaces lists whole, so the whole top-level value
+  is given).
 - Versions: the chart version includes an HMAC of the service's secret values, keyed with a key derived from the
   environment name and the age identity, so rotating a secret redeploys exactly the services that use it while
   the version reveals nothing that can be checked against a guess without the identity.
@@ -29,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from tars_tasks.core import yamlguard
 from tars_tasks.core.errors import InputError, Problem, UsageError
 from tars_tasks.core.redact import register_secret
 
@@ -94,6 +96,8 @@ def identities(text: str) -> list[Any]:
     from pyrage import x25519
 
     keys = [line.strip() for line in text.splitlines() if line.strip().startswith("AGE-SECRET-KEY-")]
+    for key in keys:  # hidden wherever it would show, even when the variable held comments around it
+        register_secret(key)
     try:
         return [x25519.Identity.from_str(k) for k in keys]
     except Exception:  # noqa: BLE001 - pyrage raises its own error types; the key itself is never shown
@@ -114,18 +118,25 @@ def decrypt_map(path: Path, keys: Sequence[Any], display: str) -> dict[str, str]
 
 
 def parse_map(plain: bytes, display: str) -> dict[str, str]:
-    """A secrets map: NAME: string (numbers are written as strings); anything else is an error that shows no value."""
+    """A secrets map: NAME: string. Every value is the text written, byte for byte: the file is read with no
+    implicit types (YAML 1.1 would turn `0123` into 83, `12:30` into 750, `1.50` into 1.5, `yes` into True, `~`
+    into None), and quotes are only YAML's own. Anything else (a list, a map, a key written twice) is an error
+    that shows no value."""
     try:
-        data = yaml.safe_load(plain.decode("utf-8")) or {}
+        text = plain.decode("utf-8")
+        yamlguard.check(text, yaml.BaseLoader)
+        data = yaml.load(text, Loader=yaml.BaseLoader) or {}  # noqa: S506 - BaseLoader builds only str/list/dict
+    except yamlguard.StructureError as exc:
+        raise UsageError(f"{display}: line {exc.line + 1}: {exc.message}") from None
     except (yaml.YAMLError, UnicodeDecodeError):
         raise UsageError(f"{display}: the decrypted content is not a YAML map of NAME: value") from None
     if not isinstance(data, dict):
         raise UsageError(f"{display}: the decrypted content is not a YAML map of NAME: value")
     out: dict[str, str] = {}
     for key, value in data.items():
-        if not (isinstance(key, str) and VALID_NAME.match(key)) or not isinstance(value, (str, int, float)):
+        if not (isinstance(key, str) and VALID_NAME.match(key)) or not isinstance(value, str):
             raise UsageError(f"{display}: entry {str(key)[:40]!r}: expected NAME: string value")
-        out[key] = str(value)
+        out[key] = value
     return out
 
 
@@ -196,19 +207,18 @@ def resolve(services: Sequence[Any], source: SecretSource, dry_run: bool) -> lis
             key = source.hmac_key()
         service.secrets = found
         service.secret_digest = secret_digest(found, key or b"")
+        service.secret_hashes = {name: secret_digest({name: value}, key or b"") for name, value in found.items()}
     if problems:
         raise InputError(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message)))
     return [f"dry run: secret {name} is not set ({source.where(name)}): {', '.join(sorted(set(ids)))} rendered "
             f"with the reference {reference(name)}; a release would stop here" for name, ids in sorted(missing.items())]
 
 
-def values_file(chart_values: Mapping[str, Any], secrets: Mapping[str, str], path: Path) -> Path | None:
-    """The deploy-time values file of one service at ``path`` (mode 0600): every top-level chart value that holds
-    a reference, with its secrets filled in. None when the service uses no secret."""
+def values_document(chart_values: Mapping[str, Any], secrets: Mapping[str, str]) -> str | None:
+    """The deploy-time values of one service, as the JSON text helm reads from its stdin (`--values -`): every
+    top-level chart value that holds a reference, with its secrets filled in. None when it uses no secret.
+    It never touches a disk: a killed run leaves no plaintext file behind."""
     if not secrets:
         return None
     data = {k: substitute(v, secrets) for k, v in chart_values.items() if any(True for _ in refs(v))}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(data, ensure_ascii=False) + "\n")
-    return path
+    return json.dumps(data, ensure_ascii=False) + "\n"

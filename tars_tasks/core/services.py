@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +39,8 @@ class Service:
     # at plan time (core/secrets.py): the values of the secrets it references, and their keyed hash
     secrets: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     secret_digest: str = field(default="", repr=False, compare=False)
+    # each secret's own keyed hash (same key and HMAC as secret_digest): TConfig names digest those they use
+    secret_hashes: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, file: Path, display: str, values: dict, text: str) -> Service:
@@ -93,6 +95,10 @@ class Discovery:
     services: list[Service]
     problems: list[Problem]  # files that could not be read, parsed, or identified
     overlays: list[Path] = field(default_factory=list)  # every values.<env>.yaml found under the services dir
+    # read for a few services (core/index.py): every id in the repository -> its dependsOn where known (those
+    # the parsed services reach), for the dependency checks of services whose files were not parsed
+    graph: dict[str, list[str]] | None = None
+    files_by_id: dict[str, str] | None = None  # and there: every id -> its values.yaml (in the services folder)
 
     def by_id(self) -> dict[str, Service]:
         return {s.id: s for s in self.services}
@@ -117,17 +123,49 @@ def display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    real, base = os.path.realpath(path), os.path.realpath(root)
+class RealPaths:
+    """os.path.realpath of many paths in few folders (one run's discovery): each folder is resolved once, then
+    a path is its folder's real path and its name unless the name itself is a symlink (one lstat)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str | Path) -> str:
+        path = os.fspath(path)
+        if ".." in path:  # resolved in order (a symlink before `..` moves it): as realpath does
+            return os.path.realpath(path)
+        path = os.path.abspath(path)
+        parent, name = os.path.split(path)
+        if not name or os.path.islink(path):
+            return os.path.realpath(path)
+        return os.path.join(self._folder(parent), name)
+
+    def _folder(self, folder: str) -> str:
+        """The real path of ``folder`` (absolute, no `..`): its parent's and its name, unless it is a link."""
+        real = self._folders.get(folder)
+        if real is None:
+            parent, name = os.path.split(folder)
+            if not name or parent == folder or os.path.islink(folder):
+                real = os.path.realpath(folder)
+            else:
+                real = os.path.join(self._folder(parent), name)
+            self._folders[folder] = real
+        return real
+
+
+def _inside(path: Path, root: Path, realpath: Callable[[Path], str] = os.path.realpath) -> bool:
+    real, base = realpath(path), realpath(root)
     return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def read_values(path: Path, display: str, root: Path, max_bytes: int = MAX_VALUES_BYTES) -> tuple[dict, str]:
-    """(values, text) of one values.yaml: a regular file inside ``root``, at most ``max_bytes`` long."""
+def read_values(path: Path, display: str, root: Path, max_bytes: int = MAX_VALUES_BYTES,
+                realpath: Callable[[Path], str] = os.path.realpath) -> tuple[dict, str]:
+    """(values, text) of one values.yaml: a regular file inside ``root``, at most ``max_bytes`` long.
+    ``realpath``: a RealPaths shared by the files of one discovery."""
     def refuse(message: str) -> YamlFileError:
         return YamlFileError(Problem(display, 1, 1, "", message))
 
-    if not _inside(path, root):
+    if not _inside(path, root, realpath):
         raise refuse("resolves outside the repository (a symlink): only files inside the repository are read")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the open
@@ -158,10 +196,11 @@ def discover(services_path: Path, root: Path | None = None, max_bytes: int = MAX
     problems: list[Problem] = []
     seen: dict[str, Service] = {}
     overlays: list[Path] = []
+    realpath = RealPaths()
     for file in find_values_files(services_path, overlays):
         display = display_path(file, root)
         try:
-            values, text = read_values(file, display, root, max_bytes)
+            values, text = read_values(file, display, root, max_bytes, realpath)
         except YamlFileError as exc:
             problems.append(exc.problem)
             continue

@@ -150,9 +150,77 @@ def _open_bracket_at(text: str, line: int, column: int) -> tuple[str, int, int] 
     return stack[-1] if stack else None
 
 
+# Collection tags the quick load builds itself; scalars of other tags are built by the loader's constructor.
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_STR, _NULL, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:bool"
+_SPECIAL_KEYS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
+# Every collection the composer nests starts at an indicator of its own (`[`, `{`, `- `, a key's `:` or `?`),
+# so their count bounds the depth libyaml's composer recurses to (in C): a file with more is never composed
+# before yamlguard's event pass has bounded its depth.
+_INDICATORS = (b":", b"-", b"[", b"{", b"?")
+QUICK_MAX_INDICATORS = 1000
+
+
+class _NotSimple(Exception):
+    """The document is not a plain tree of standard values: load it the careful way."""
+
+
+def _quick_load(text: str, data: bytes) -> dict | None:
+    """The values of a plain document in one pass of the C parser: composed by libyaml, then built here while
+    checking what yamlguard checks. None for anything else (an anchor or alias, a merge key, a collection
+    tag, a complex or repeated key, deep nesting, a syntax error, not a mapping): `load_mapping` then guards
+    and loads it as before, with the same located messages."""
+    if sum(data.count(c) for c in _INDICATORS) > QUICK_MAX_INDICATORS or b"&" in data and b"*" in data:
+        return None  # possibly deep, or possibly aliased (a node reached twice: sizes to count)
+    try:
+        loader = ValuesLoader(text)
+    except yaml.YAMLError:
+        return None
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        value = _build(loader, node, 1)
+    except (_NotSimple, yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return value if isinstance(value, dict) else None
+
+
+def _build(loader: ValuesLoader, node: yaml.Node, depth: int) -> Any:
+    """The value of ``node`` (a tree: no alias is written), a collection at nesting ``depth``."""
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        if tag == _STR:
+            return node.value
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return loader.bool_values[node.value.lower()]
+        return loader.construct_object(node)  # int, float, timestamp, binary, !secret: the loader's own rules
+    if depth > yamlguard.MAX_DEPTH:
+        raise _NotSimple
+    if isinstance(node, yaml.MappingNode) and tag == _MAP:
+        out = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag in _SPECIAL_KEYS:
+                raise _NotSimple
+            out[_build(loader, key_node, depth)] = _build(loader, value_node, depth + 1)
+        if len(out) != len(node.value):
+            raise _NotSimple  # a key written twice (or two that load equal): yamlguard says where
+        return out
+    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+        return [_build(loader, item, depth + 1) for item in node.value]
+    raise _NotSimple
+
+
 def load_mapping(data: bytes, display: str) -> tuple[dict, str]:
     """Parse one YAML document that must be a mapping. Returns (values, text)."""
     text = decode(data, display)
+    quick = _quick_load(text, data)
+    if quick is not None:
+        return quick, text
     try:
         yamlguard.check(text, SafeLoader)  # before loading: depth, alias bombs and duplicate keys, located
     except yamlguard.StructureError as exc:

@@ -1,4 +1,5 @@
-"""The Kubernetes API, read-only, for rollout tracking: TServers, their workloads, pods, logs and events.
+"""The Kubernetes API for rollout tracking (TServers, their workloads, pods, logs and events, read-only) and
+for the TConfig versions a deploy creates, re-activates and removes (deploy/configs.py).
 
 The client is lightkube (see the README for why): it reads the same kubeconfig as helm ($KUBECONFIG, else
 ~/.kube/config, else the in-cluster service account) and the same context (`tars.kube_context`). Results
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
 
 
 class KubeError(TarsError):
-    """The cluster could not be asked (unreachable, forbidden, bad kubeconfig)."""
+    """The cluster could not be asked (unreachable, forbidden, bad kubeconfig), or refused (``code``: its HTTP
+    status; 0 when it was not reached)."""
+
+    def __init__(self, message: str, code: int = 0):
+        super().__init__(message)
+        self.code = code
 
 
 def kubeconfig_path() -> Path | None:
@@ -32,6 +38,29 @@ def kubeconfig_path() -> Path | None:
             return Path(entry).expanduser()
     default = Path.home() / ".kube" / "config"
     return default if default.is_file() else None
+
+
+def cluster_configured() -> bool:
+    """Is a Kubernetes API configured at all (a kubeconfig, or in a pod)?"""
+    return kubeconfig_path() is not None or bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def current_context(configured: str) -> str:
+    """The kube context a run talks to: ``configured`` (tars.kube_context), else the kubeconfig's
+    current-context ("" without a kubeconfig, or one that names none)."""
+    if configured:
+        return configured
+    path = kubeconfig_path()
+    if path is None:
+        return ""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    found = data.get("current-context") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -58,30 +87,59 @@ class Kube:
             return self._client
 
     def _connect(self) -> Any:
+        """A lightkube client for the configured context; users are authenticated as deploy/kubeauth.py says
+        (exec credential plugins of every apiVersion run there), and what it cannot do is a KubeConfigError."""
         import httpx  # lightkube's HTTP library
         from lightkube import Client, KubeConfig
         from lightkube.core.exceptions import ConfigError
 
+        from tars_tasks.deploy.kubeauth import (
+            ExecCredentialAuth,
+            KubeConfigError,
+            check_user,
+            install,
+            kubeconfig_entry,
+        )
+
         path = kubeconfig_path()
+        where = f"kubeconfig {path or '(in-cluster)'}"
         try:
             config = KubeConfig.from_file(path) if path else KubeConfig.from_service_account()
             single = config.get(context_name=self.kube_context or None)
         except (ConfigError, OSError, ValueError) as exc:
-            raise KubeError(f"kubeconfig {path or '(in-cluster)'}: {exc}") from None
+            raise KubeError(f"{where}: {exc}") from None
         if single is None:
             raise KubeError(f"kubeconfig {path}: no context {self.kube_context or '(current)'}")
-        return Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
+        auth = None
+        if single.user is not None and path is not None:
+            user = kubeconfig_entry(path, "users", single.context.user)
+            check_user(user, where)
+            if single.user.exec is not None and user.get("exec"):
+                cluster = kubeconfig_entry(path, "clusters", single.context.cluster)
+                auth = ExecCredentialAuth(user["exec"], where, path.parent, cluster)
+                single = single._replace(user=replace(single.user, exec=None))  # lightkube runs no plugin
+        try:
+            client = Client(config=single, timeout=httpx.Timeout(self.timeout), field_manager="tars-tasks")
+        except ConfigError as exc:
+            raise KubeConfigError(f"{where}: {exc}") from None
+        if auth is not None:
+            install(client, auth, where)
+        return client
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import httpx
-        from lightkube.core.exceptions import ApiError
+        from lightkube.core.exceptions import ApiError, ConfigError
+
+        from tars_tasks.deploy.kubeauth import KubeConfigError
 
         try:
             return fn(*args, **kwargs)
+        except ConfigError as exc:  # lightkube checks some of the kubeconfig only at the first request
+            raise KubeConfigError(f"kubeconfig {kubeconfig_path() or '(in-cluster)'}: {exc}") from None
         except ApiError as exc:
             if exc.status.code == 404:
                 return None
-            raise KubeError(f"{what}: {exc.status.code} {exc.status.message}") from None
+            raise KubeError(f"{what}: {exc.status.code} {exc.status.message}", exc.status.code or 0) from None
         except httpx.HTTPError as exc:
             raise KubeError(f"{what}: cluster not reachable: {exc}") from None
 
@@ -140,6 +198,37 @@ class Kube:
             Secret, namespace=namespace, labels={"owner": "helm", "name": release, ROLLOUT_LABEL: "failed"})))
         labels = [(_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or []]
         return {int(v) for v in (lb.get("version", "") for lb in labels) if v.isdigit()}
+
+    # --- TConfig versions (deploy/configs.py): create, re-activate, delete ----------------------------------
+
+    def _tars_resource(self, kind: str) -> Any:
+        from lightkube.generic_resource import create_namespaced_resource
+
+        return create_namespaced_resource(TARS_GROUP, self.api_version.rsplit("/", 1)[-1], kind, kind.lower() + "s")
+
+    def create_tars(self, namespace: str, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a TARS object (POST: never an update of one that exists). None: it already existed."""
+        resource = self._tars_resource(str(obj["kind"]))
+        try:
+            made = self._call(f"create {obj['kind']} {obj['metadata']['name']}", self.client().create,
+                              resource.from_dict(obj), namespace=namespace)
+        except KubeError as exc:
+            if exc.code == 409:
+                return None
+            raise
+        return None if made is None else _as_dict(made)
+
+    def patch_tars(self, namespace: str, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any] | None:
+        """A JSON merge patch of a TARS object (None: it is gone)."""
+        from lightkube.types import PatchType
+
+        found = self._call(f"patch {kind} {name}", self.client().patch, self._tars_resource(kind), name, patch,
+                           namespace=namespace, patch_type=PatchType.MERGE)
+        return None if found is None else _as_dict(found)
+
+    def delete_tars(self, namespace: str, kind: str, name: str) -> None:
+        """Delete a TARS object (gone already: fine). A refusal (e.g. a webhook's) raises KubeError."""
+        self._call(f"delete {kind} {name}", self.client().delete, self._tars_resource(kind), name, namespace=namespace)
 
     # --- whole namespaces, for `status`: ONE list call per kind, never one per service --------------------
 

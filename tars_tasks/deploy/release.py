@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tars_tasks.core.errors import UsageError
+from tars_tasks.core.escape import escape
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import Helm, seconds
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.kube import Kube, KubeError, kubeconfig_path
+from tars_tasks.deploy.kube import Kube, KubeError, cluster_configured, current_context
 from tars_tasks.deploy.lock import ReleaseLock
 from tars_tasks.deploy.records import RecordInputs, Records
 from tars_tasks.deploy.report import Report, ServiceReport
@@ -51,8 +51,14 @@ class RunOptions:
     records: RecordInputs = RecordInputs()  # --user / --reason: who and why, on each TImage release record
 
 
+def kube_for_plan(settings: Settings, dry_run: bool) -> Kube | None:
+    """The client the plan checks the framework's rules with (plan/cluster_rules.py); None in a dry run."""
+    return None if dry_run or not cluster_configured() else Kube.from_settings(settings)
+
+
 def plan_only(project: Project, opts: Options) -> Plan:
-    return make_plan(project, opts, helm=Helm.from_settings(project.settings))[0]
+    return make_plan(project, opts, helm=Helm.from_settings(project.settings),
+                     kube=kube_for_plan(project.settings, opts.dry_run))[0]
 
 
 def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm, lister: FileLister,
@@ -63,15 +69,38 @@ def load_saved_plan(project: Project, opts: Options, plan_file: Path, helm: Helm
         raise UsageError(f"--plan runs exactly the saved plan: drop {', '.join(opts.selects)} "
                          "(or make a new plan with them)")
     plan = Plan.load(plan_file)
-    env = project.settings.env
+    bound_to_this_run(plan, plan_file, project.settings, opts)
+    opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
+    own = registries or Registries.of(project.settings)
+    artifacts = saved.check(plan, project, lister, own, opts.dry_run)
+    if registries is None:
+        own.memory.save()
+    cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
+    return plan, artifacts, opts
+
+
+def bound_to_this_run(plan: Plan, plan_file: Path, settings: Settings, opts: Options) -> None:
+    """A saved plan runs only where it was made for: its environment, namespace and kube context are this
+    run's (a plan file is input anyone may have edited: its namespace is never taken from it alone)."""
+    env = settings.env
     if plan.env != env:
         raise UsageError(f"{plan_file}: the plan was made for {_env_name(plan.env)}, this run is for "
                          f"{_env_name(env)} (--env): make a new plan")
-    opts = dataclasses.replace(opts, dry_run=opts.dry_run or plan.dry_run)
-    artifacts = saved.check(plan, project, lister, registries or Registries(home=project.settings.registry),
-                            opts.dry_run)
-    cluster_releases(helm, plan.namespace, opts.dry_run, plan.notes)  # reachable before any work starts
-    return plan, artifacts, opts
+    namespace = opts.namespace or settings.namespace
+    if plan.namespace != namespace:
+        raise UsageError(f"{plan_file}: the plan was made for namespace {escape(plan.namespace)}, this run is for "
+                         f"namespace {namespace} (--namespace, else tars.namespace): make a new plan for this "
+                         "namespace (a plan made with `plan --namespace N` runs with `release --plan FILE "
+                         "--namespace N`)")
+    context = current_context(settings.kube_context)
+    if plan.kube_context != context:
+        raise UsageError(f"{plan_file}: the plan was made for kube context {_context_name(plan.kube_context)}, this "
+                         f"run is for kube context {_context_name(context)} (tars.kube_context, else the kubeconfig's "
+                         "current-context): make a new plan against this cluster")
+
+
+def _context_name(context: str) -> str:
+    return escape(context) if context else "(none)"
 
 
 def _env_name(env: str) -> str:
@@ -89,7 +118,7 @@ def refuse_breaking(plan: Plan, opts: Options) -> None:
 def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:
     """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
     is a usage error, as for helm."""
-    if kubeconfig_path() is None and not os.environ.get("KUBERNETES_SERVICE_HOST"):
+    if not cluster_configured():
         return None
     lock = ReleaseLock(Kube.from_settings(settings), namespace,
                        duration=seconds(settings.lock_duration), wait=wait, cancel=cancel,
@@ -111,7 +140,7 @@ def release(project: Project, opts: Options, run: RunOptions = RunOptions(), pro
     cancel = cancel if cancel is not None else threading.Event()
     saved = Plan.load(run.plan_file) if run.plan_file is not None else None
     dry_run = opts.dry_run or (saved is not None and saved.dry_run)
-    namespace = saved.namespace if saved is not None else (opts.namespace or settings.namespace)
+    namespace = opts.namespace or settings.namespace  # a saved plan's must be the same (bound_to_this_run)
     lock = None if dry_run else release_lock(settings, namespace, run.lock_timeout, cancel)
     with contextlib.ExitStack() as stack:
         if lock is not None:
@@ -123,7 +152,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
              on_plan: Callable[[Plan], None] | None, cancel: threading.Event, unlocked: bool) -> tuple[Plan, Report]:
     settings = project.settings
     helm = Helm.from_settings(settings)
-    registries = Registries(home=settings.registry, overwrite_tag=run.overwrite_tag)
+    registries = Registries.of(settings, run.overwrite_tag)
     lister = FileLister(settings.root)
     if run.plan_file is not None:
         plan, artifacts, opts = load_saved_plan(project, opts, run.plan_file, helm, lister, registries)
@@ -133,7 +162,9 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
         plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
     else:
         plan, artifacts = make_plan(project, opts, helm=helm, registries=registries, lister=lister,
-                                    check_deps=not run.force, require_cluster=True)
+                                    check_deps=not run.force, require_cluster=True,
+                                    kube=kube_for_plan(settings, opts.dry_run))
+    registries.memory.save()  # the tags the plan confirmed, whatever the builds do
     refuse_breaking(plan, opts)
     if unlocked:
         plan.notes.append("no kubeconfig: the namespace's release lock was not taken")
@@ -147,4 +178,7 @@ def _release(project: Project, opts: Options, run: RunOptions, progress: Progres
                   settings.dist_path / "charts", run.crd_check, say, dataclasses.replace(run.policy, cancel=cancel))
     steps.records = Records(settings.root, run.records)
     runner = Runner(plan, steps, run.jobs or settings.jobs, run.fail_fast, cancel)
-    return plan, runner.run()
+    try:
+        return plan, runner.run()
+    finally:
+        registries.memory.save()  # and the tags its pushes confirmed

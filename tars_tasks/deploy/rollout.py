@@ -9,6 +9,9 @@ roll back to the last good revision.
   that is tracked back to Ready; `rollback=False` keeps the failed upgrade for inspection. A first install
   that fails is left in place for debugging, unless `cleanup_on_fail` (then it is uninstalled).
 - `track=False` is helm's own behaviour (`--wait --rollback-on-failure`), reported as "not tracked".
+- TConfig versions (deploy/configs.py) are kept apart from the helm release: created or re-activated before
+  the upgrade (masters first), the undeclared ones removed once it is Ready; a rollback re-activates those of
+  the revision it goes back to, an uninstall removes them all.
 - A release found stuck (`pending-install/-upgrade/-rollback`: a helm that was killed or timed out) is
   recovered before the upgrade when it is older than the helm timeout (the caller holds the namespace's
   release lock, so no run of this tool is working on it): rolled back to its last deployed revision, or
@@ -28,6 +31,7 @@ from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
+from tars_tasks.deploy import configs as tconfigs
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
@@ -100,6 +104,48 @@ class Rollout:
     namespace: str
     timeout: str
     policy: RolloutPolicy
+    declares_configs: bool = True  # False: the service declares no config (nothing to render and create)
+    configs_in_cluster: bool = True  # False: no Kubernetes API is configured (only helm is): TConfigs untouched
+    config_person: str = ""  # who and why, written once on each new TConfig version (deploy/configs.py)
+    config_reason: str = ""
+
+    def _configs_before(self, target: Target, chart: str, log: TextIO,
+                        progress: Callable[[str], None]) -> list[dict[str, Any]]:
+        """The service's TConfig versions created or re-activated, masters first, before helm applies them."""
+        if not (self.declares_configs and self.configs_in_cluster):
+            return []
+        wanted = tconfigs.in_manifest(self.helm.template_upgrade(target.name, chart, self.namespace))
+        configs = tconfigs.Configs(self.kube, self.namespace, progress)
+        try:
+            configs.ensure(target.name, wanted, self.config_person, self.config_reason)
+        finally:  # what was written, also when the framework refused a later one
+            log.writelines(f"{line}\n" for line in configs.done)
+        return wanted
+
+    def _configs_after(self, target: Target, wanted: list[dict[str, Any]], log: TextIO,
+                       progress: Callable[[str], None]) -> None:
+        """The versions of configs no longer declared removed, once the release is applied."""
+        if not self.configs_in_cluster:
+            return
+        configs = tconfigs.Configs(self.kube, self.namespace, progress)
+        configs.remove(configs.obsolete(target.name, wanted), tconfigs.removal_deadline(self.timeout))
+        log.writelines(f"{line}\n" for line in configs.done)
+
+    def _rollback(self, release: str, revision: int, log: TextIO, progress: Callable[[str], None]) -> None:
+        """helm rollback, with the revision's TConfig versions re-activated first (deploy/configs.py)."""
+        if not self.configs_in_cluster:
+            self.helm.rollback(release, revision, self.namespace, self.timeout)
+            return
+        log.writelines(f"{line}\n" for line in tconfigs.rollback(self.helm, self.kube, release, revision,
+                                                                  self.namespace, self.timeout, progress))
+
+    def _uninstall(self, release: str, log: TextIO, progress: Callable[[str], None]) -> None:
+        """helm uninstall, then every version of the release's configs (deploy/configs.py)."""
+        if not self.configs_in_cluster:
+            self.helm.uninstall(release, self.namespace, self.timeout)
+            return
+        log.writelines(f"{line}\n" for line in tconfigs.uninstall(self.helm, self.kube, release, self.namespace,
+                                                                   self.timeout, progress))
 
     def look(self, target: Target) -> Verdict:
         tserver = self.kube.tserver(target.namespace, target.name)
@@ -111,8 +157,10 @@ class Rollout:
     def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None]) -> dict[str, Any]:
         """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError."""
         if not self.policy.track:
+            wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
             log.write(redact_text(proc.stdout + proc.stderr))
+            self._configs_after(target, wanted, log, progress)
             return {"tracked": False}
         start = time.monotonic()
         deadline = start + seconds(self.timeout)
@@ -124,9 +172,10 @@ class Rollout:
                                       if history else set())
         self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
         try:
+            wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
-        except HelmError as exc:
+        except (HelmError, KubeError) as exc:
             log.write(f"{exc}\n")
             if self.policy.cancel.is_set():  # our helm was stopped: nobody else works on its release
                 self.recover_stuck(target.name, self.helm.history(target.name, self.namespace), log, progress,
@@ -141,6 +190,7 @@ class Rollout:
             rollout["recovered"] = recovered
         if verdict.state == READY:
             log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
+            self._configs_after(target, wanted, log, progress)
             return rollout
         summary = failure_summary(verdict, time.monotonic() - start)
         rollout["failure"] = self.explain(target, verdict, summary)
@@ -181,10 +231,10 @@ class Rollout:
                 f"tars.helm_timeout {self.timeout})", ServiceStatus.FAILED, {"tracked": False, "state": "stuck"})
         progress(f"recovering release {release} left {status}")
         if good:
-            self.helm.rollback(release, good, ns, self.timeout)
+            self._rollback(release, good, log, progress)
             action = f"rolled back to revision {good}"
         else:
-            self.helm.uninstall(release, ns, self.timeout)
+            self._uninstall(release, log, progress)
             action = "uninstalled (it never deployed)"
         log.write(f"release {release} was left {status} (revision {revision}): {action}\n")
         return {"status": status, "revision": revision, "action": action}
@@ -194,7 +244,10 @@ class Rollout:
         lines: list[str] = []
         if failing is not None:
             try:
-                lines = self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)
+                # what the container prints may hold the secrets it was given: hidden by value here, in the
+                # report itself, whatever shows or stores it later
+                lines = [redact_text(line) for line in
+                         self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)]
             except KubeError as exc:  # the explanation is best effort: say why there is no log
                 lines = [f"(no log: {exc})"]
         names = {target.name} | {i.pod for i in verdict.issues}
@@ -218,7 +271,7 @@ class Rollout:
         """Roll an upgrade back (raising DeployFailed rolled-back), or clean up a failed first install."""
         if previous is None:
             if self.policy.cleanup_on_fail:
-                self.helm.uninstall(target.name, self.namespace, self.timeout)
+                self._uninstall(target.name, log, progress)
                 log.write("first install failed: uninstalled (--cleanup-on-fail)\n")
                 rollout["cleanedUp"] = True
             else:
@@ -228,7 +281,7 @@ class Rollout:
             log.write(f"not rolled back (--no-rollback); revision {previous} was the last good one\n")
             return
         progress(f"rolling back to revision {previous}")
-        self.helm.rollback(target.name, previous, self.namespace, self.timeout)
+        self._rollback(target.name, previous, log, progress)
         live = self.kube.tserver(target.namespace, target.name) or {}
         image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
         back = Target(target.namespace, target.name, target.app, target.server, image)

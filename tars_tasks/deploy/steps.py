@@ -11,21 +11,20 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import TextIO, cast
 
-from tars_tasks.chart.package import chart_values, package
+from tars_tasks.chart.package import package, secret_values
 from tars_tasks.chart.umbrella import BATCH, render_each, workers
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.fsio import Log, open_log
 from tars_tasks.core.helm import Helm, HelmError
-from tars_tasks.core.secrets import values_file as secret_values_file
 from tars_tasks.core.settings import Settings
-from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy import configs as tconfigs
+from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import Target
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
-from tars_tasks.image.spec import sanitize_tag
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 
@@ -116,7 +115,7 @@ class Steps:
         log_path = self.settings.log_path / f"{sid}.deploy.log"
         chart = self.chart_paths[sid]
         if self.dry_run:
-            with open_log(log_path) as log:
+            with open_log(log_path, self.settings.root) as log:
                 log.write(f"dry run: would run helm upgrade --install {service.name} {chart} "
                           f"--namespace {self.plan.namespace}\n")
             self._log_warning(sid, log)
@@ -125,15 +124,23 @@ class Steps:
         if self.records is None:  # two threads may both make one: they say the same
             self.records = Records(self.settings.root)
         records = self.records
-        with TemporaryDirectory(prefix="tars-record-") as tmp, open_log(log_path) as log:
+        with TemporaryDirectory(prefix="tars-record-") as tmp, open_log(log_path, self.settings.root) as log:
             # the release record goes to helm beside the chart, not in it: it never changes the chart version
-            values = [str(records.values_file(service, Path(tmp)))]
-            # the resolved secrets too (0600, removed with the folder): the packaged chart holds only references
-            secrets = secret_values_file(chart_values(service, self.settings, sanitize_tag(self.artifacts[sid].tag)),
-                                         service.secrets, Path(tmp) / f"{service.name}.secrets.json")
-            values += [str(secrets)] if secrets else []
-            helm = replace(self.helm, upgrade_values=tuple(values))
-            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy)
+            values = (str(records.values_file(service, Path(tmp))),)
+            # the resolved secrets go on helm's stdin, never to a file: the packaged chart holds only references
+            secrets = secret_values(service, self.settings, self.artifacts[sid].tag)
+            helm = replace(self.helm, upgrade_values=values, upgrade_stdin=secrets)
+            record = records.record(service)
+            declares = any(service.values.get(k) for k in ("config", "nodeConfig", "appConfig"))
+            rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy,
+                              declares_configs=declares, configs_in_cluster=cluster_configured(),
+                              config_person=record.get("createPerson", ""),
+                              config_reason=record.get("mark", ""))
+            if self.plan.by_id()[sid].replace:  # plan/cluster_rules.py: an immutable field changes
+                self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
+                log.writelines(f"{line}\n" for line in tconfigs.uninstall(
+                    helm, self.kube(), service.name, self.plan.namespace, self.settings.helm_timeout,
+                    lambda msg: self.progress(sid, "deploy", msg)))
             try:
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tars_tasks.core.files import FileLister
+from tars_tasks.core.files import FEW_SERVICES, FileLister
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.image.fingerprint import default_tag, fingerprint
@@ -49,7 +49,8 @@ def resolve(settings: Settings, services: Iterable[Service], tag: str | None = N
             lister: FileLister | None = None) -> dict[str, Artifact]:
     """One Artifact per service; ``tag`` overrides the fingerprint-derived tag (the fingerprint stays) of every
     service that is built; a pinned one keeps its own."""
-    lister = lister or FileLister(settings.root)
+    services = list(services)
+    lister = lister or FileLister(settings.root, few=len(services) <= FEW_SERVICES)
     out = {}
     for service in services:
         spec = build_spec(service, settings)

@@ -31,11 +31,15 @@ Nothing from outside: a file that resolves, after symlinks, outside the service 
 or the repository (inputs) never goes in (validation reports it; a named file is refused here too).
 
 The compile step (`build.command`) runs with a minimal environment: PATH, HOME, LANG and the variables
-`build.env` names; never the registry credentials. `build.secrets` names variables whose values it gets as
-files only, `$TARS_SECRETS_DIR/<NAME>` (mode 0600, in a temporary folder outside the repository, removed
-when the step ends); every such value is redacted from the log and from errors. Its output is read line by
-line until the command exits, then for at most `COMPILE_GRACE` seconds (a background child that keeps
-stdout open does not hold the build); it is killed, with its process group, after `build.timeout`.
+`build.env` names; never a credential or key of this tool (core/credentials.py). `build.secrets` names
+variables whose values it gets as files only, `$TARS_SECRETS_DIR/<NAME>` (mode 0600, in a temporary folder
+outside the repository, removed when the step ends); every such value is redacted from the log and from errors.
+Its output is read line by line until the command exits, then for at most `COMPILE_GRACE` seconds (a
+background child that keeps stdout open does not hold the build).
+
+`build.timeout` bounds the whole build from its registry check on: the compile step (killed with its process
+group when the time is up) and every engine call (image build, pushes), which run under one deadline
+(core/deadline.py): an engine that stops answering mid-build fails that build at the deadline.
 
 Tags are immutable: an image tag that exists (in the registry, or in the local engine when not pushing)
 with another fingerprint label is refused unless ``overwrite_tag`` (`--overwrite-tag`).
@@ -52,6 +56,7 @@ import selectors
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -61,6 +66,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from tars_tasks.core import children
+from tars_tasks.core.credentials import is_credential
+from tars_tasks.core.deadline import Cancelled, DeadlinePassed, within
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.files import (
     DockerIgnore,
@@ -108,6 +115,7 @@ class BuildStatus(TextEnum):
     LOCAL = "local"  # the local engine has it (--no-push): nothing built
     PINNED = "pinned"  # repo.image names a tag: never built
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a signal stopped it, or came before it started
 
 
 
@@ -124,7 +132,7 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is not BuildStatus.FAILED
+        return self.status not in (BuildStatus.FAILED, BuildStatus.INTERRUPTED)
 
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "image": self.image, "status": self.status.value, "reason": self.reason,
@@ -132,7 +140,7 @@ class BuildResult:
 
     def summary(self) -> str:
         """One line for people: `App.Server: status image in 1.2s (reason when failed)`."""
-        detail = f" ({self.reason})" if self.status is BuildStatus.FAILED else ""
+        detail = f" ({self.reason})" if not self.ok else ""
         return f"{self.service}: {self.status} {self.image} in {self.seconds:.1f}s{detail}"
 
 
@@ -233,18 +241,20 @@ class ImageBuilder:
 
     def __init__(self, settings: Settings, registries: Registries | None = None, progress: Progress | None = None,
                  pool: EnginePool | None = None, lister: FileLister | None = None, overwrite_tag: bool = False,
-                 jobs: int | None = None):
+                 jobs: int | None = None, cancel: threading.Event | None = None):
         self.settings = settings
-        self.registries = registries or Registries(home=settings.registry, overwrite_tag=overwrite_tag)
+        self.registries = registries or Registries.of(settings, overwrite_tag)
         self.overwrite_tag = overwrite_tag or self.registries.overwrite_tag
         self.progress = progress or (lambda sid, msg: None)
         self.pool = pool or EnginePool(settings.builders, settings.builder, jobs or settings.jobs,
                                        settings.builder_jobs)
         self.lister = lister or FileLister(settings.root)
+        self.cancel = cancel or threading.Event()  # set (a signal): nothing new starts, what runs is given up
 
     def close(self) -> None:
-        """Close the engines' clients (the builder is not used after)."""
+        """Close the engines' clients (the builder is not used after); keep the tags confirmed by this run."""
         self.pool.close()
+        self.registries.memory.save()
 
     def log_path(self, artifact: Artifact) -> Path:
         return self.settings.log_path / f"{artifact.service.id}.build.log"
@@ -256,12 +266,16 @@ class ImageBuilder:
 
         start = time.monotonic()
         result = BuildResult(artifact.service.id, artifact.ref, BuildStatus.FAILED, log=str(self.log_path(artifact)))
+        if self.cancel.is_set():
+            result.status, result.reason = BuildStatus.INTERRUPTED, "not started: interrupted by a signal"
+            return result
         log_path = self.log_path(artifact)
-        with open_log(log_path) as opened:  # never through a symlink; a log that fails does not fail the build
+        # never through a symlink; a log that fails does not fail the build
+        with open_log(log_path, self.settings.root) as opened:
             log = cast(TextIO, opened)
             try:
                 self._ensure(artifact, push, result, log)
-            except (BuildError, RegistryError, EngineError, NoEngine) as exc:
+            except (BuildError, RegistryError, EngineError, NoEngine, DeadlinePassed, Cancelled) as exc:
                 result.status, result.reason = BuildStatus.FAILED, redact_text(str(exc))
                 log.write(f"FAILED: {result.reason}\n")
             except docker.errors.DockerException as exc:
@@ -272,6 +286,10 @@ class ImageBuilder:
                 result.status = BuildStatus.FAILED
                 result.reason = f"docker: connection to {result.engine or 'the engine'} lost: {redact_text(str(exc))}"
                 log.write(f"FAILED: {result.reason}\n")
+            if self.cancel.is_set() and result.status is BuildStatus.FAILED:  # its compile step or engine call
+                result.status = BuildStatus.INTERRUPTED                        # was stopped by the signal
+                result.reason = f"interrupted by a signal ({result.reason})"
+                log.write("INTERRUPTED\n")
         result.seconds = time.monotonic() - start
         return result
 
@@ -282,6 +300,8 @@ class ImageBuilder:
         self.progress(artifact.service.id, message)
 
     def _ensure(self, artifact: Artifact, push: bool, result: BuildResult, log: TextIO) -> None:
+        """Registry check, then compile, build and push on an engine, all within `build.timeout` from now."""
+        deadline = time.monotonic() + artifact.spec.timeout
         try:
             in_registry = self.registries.has(artifact.image, artifact.tag, artifact.fingerprint)
         except TagConflict:
@@ -307,11 +327,14 @@ class ImageBuilder:
             for warning in self.pool.warnings:
                 log.write(f"warning: {warning}\n")
             self._say(artifact, log, f"engine {result.engine}")
-            self._on_engine(engine, artifact, push, registry_ok, result, log)
+            # every engine call of the build under one deadline: a stalled engine fails the build at it
+            within(lambda: self._on_engine(engine, artifact, push, registry_ok, result, log, deadline), deadline,
+                   f"build.timeout ({artifact.spec.timeout:.0f}s, the whole build) passed: the engine "
+                   f"{engine.address} did not finish in time", self.cancel)
             result.engine = engine.describe()  # the builder it ended with (an engine may refuse BuildKit)
 
     def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
-                   log: TextIO) -> None:
+                   log: TextIO, deadline: float) -> None:
         client = engine.client
         local = _local_image(client, artifact.ref)
         found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
@@ -321,18 +344,23 @@ class ImageBuilder:
             self._say(artifact, log, f"{artifact.ref} exists locally with the same fingerprint: not built")
             result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
         else:
-            self._compile(artifact, log)
+            self._compile(artifact, log, deadline)
             self._build(engine, artifact, log, cache=registry_ok)
             result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
         if push:
-            self._push(client, artifact, artifact.tag, log)
+            try:
+                self._push(client, artifact, artifact.tag, log)
+            except BaseException:
+                self.registries.push_failed(artifact.image, artifact.tag)
+                raise
             result.status = BuildStatus.PUSHED
             if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
                 raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
+            self.registries.pushed(artifact.image, artifact.tag, artifact.fingerprint)
             if engine.builder == BUILDKIT:
                 self._push_cache(client, artifact, log)
 
-    def _compile(self, artifact: Artifact, log: TextIO) -> None:
+    def _compile(self, artifact: Artifact, log: TextIO, deadline: float) -> None:
         spec = artifact.spec
         argv = list(spec.command)
         if not argv:
@@ -340,9 +368,9 @@ class ImageBuilder:
         self._say(artifact, log, f"compile: {' '.join(redact(argv))}")
         with tempfile.TemporaryDirectory(prefix="tars-secrets-") as secrets_dir:
             env = compile_env(spec.env, spec.secrets, os.environ, Path(secrets_dir))
-            code, tail = run_compile(argv, artifact.service.dir, env, spec.timeout, log)
+            code, tail = run_compile(argv, artifact.service.dir, env, max(0.0, deadline - time.monotonic()), log)
         if code is None:
-            raise BuildError(f"build.command timed out after {spec.timeout:.0f}s (build.timeout)")
+            raise BuildError(f"build.command timed out: build.timeout ({spec.timeout:.0f}s) covers the whole build")
         if code != 0:
             raise BuildError(f"build.command {' '.join(redact(argv))!r} failed (exit {code}): {' | '.join(tail)}")
 
@@ -405,7 +433,8 @@ def compile_env(names: Iterable[str], secrets: Iterable[str], environ: os._Envir
                 secrets_dir: Path) -> dict[str, str]:
     """The compile step's environment: COMPILE_ENV and ``names`` from ``environ``; each of ``secrets`` written
     to ``secrets_dir``/NAME (0600) and registered for redaction, the folder given as $TARS_SECRETS_DIR."""
-    env = {k: environ[k] for k in (*COMPILE_ENV, *names) if k in environ}
+    # a credential of this tool never, whatever build.env says (validate refuses it already)
+    env = {k: environ[k] for k in (*COMPILE_ENV, *names) if k in environ and not is_credential(k)}
     secrets = list(secrets)
     missing = [name for name in secrets if name not in environ]
     if missing:

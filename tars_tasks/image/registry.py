@@ -26,8 +26,13 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tars_tasks.core.errors import TarsError
+from tars_tasks.image.tag_memory import TagMemory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tars_tasks.core.settings import Settings
 from tars_tasks.core.redact import register_secret, register_secrets
 
 LABEL_FINGERPRINT = "io.tars-tasks.fingerprint"
@@ -318,10 +323,11 @@ class Registries:
     """
 
     def __init__(self, environ: Mapping[str, str] | None = None, *, home: str | None = None,
-                 overwrite_tag: bool = False):
+                 overwrite_tag: bool = False, memory: TagMemory | None = None):
         self._environ = environ
         self.home = home
         self.overwrite_tag = overwrite_tag
+        self.memory = memory or TagMemory(None)  # tags confirmed with their fingerprint (image/tag_memory.py)
         self._by_host: dict[str, Registry] = {}
         self._lock = threading.Lock()
         env = os.environ if environ is None else environ
@@ -340,20 +346,42 @@ class Registries:
         registry, _ = self.for_image(image)
         return registry.credentials.docker_auth() if registry.credentials else None
 
+    @classmethod
+    def of(cls, settings: Settings, overwrite_tag: bool = False) -> Registries:
+        """The registries of a project: credentials for `tars.registry`'s host, confirmed tags remembered."""
+        return cls(home=settings.registry, overwrite_tag=overwrite_tag,
+                   memory=TagMemory(TagMemory.file_of(settings.dist_path), settings.root))
+
     def has(self, image: str, tag: str, fingerprint: str | None = None) -> bool:
         """Whether image:tag exists. Given the ``fingerprint`` the image must carry, a tag holding an image
-        with another (or no) fingerprint raises TagConflict, or answers False with ``overwrite_tag``."""
+        with another (or no) fingerprint raises TagConflict, or answers False with ``overwrite_tag``; a tag
+        the registry showed with that fingerprint before is not asked again (``memory``)."""
         registry, repository = self.for_image(image)
+        if fingerprint is not None and self.memory.confirmed(registry.host, repository, tag, fingerprint):
+            return True
         if not registry.has_tag(repository, tag):
+            self.memory.forget(registry.host, repository, tag)
             return False
         if fingerprint is None:
             return True
         found = registry.image_label(repository, tag)
         if found == fingerprint:
+            self.memory.remember(registry.host, repository, tag, fingerprint)
             return True
         if self.overwrite_tag:
             return False
         raise TagConflict(tag_conflict_message(f"{image}:{tag}", "the registry", found, fingerprint))
+
+
+    def pushed(self, image: str, tag: str, fingerprint: str) -> None:
+        """image:tag was pushed with ``fingerprint`` and the registry lists it."""
+        registry, repository = self.for_image(image)
+        self.memory.remember(registry.host, repository, tag, fingerprint)
+
+    def push_failed(self, image: str, tag: str) -> None:
+        """A push of image:tag failed: whatever was remembered of it is asked again next time."""
+        registry, repository = self.for_image(image)
+        self.memory.forget(registry.host, repository, tag)
 
 
 def tag_conflict_message(ref: str, where: str, found: str | None, wanted: str) -> str:

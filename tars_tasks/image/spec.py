@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tars_tasks.core.credentials import is_credential
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.files import (
     DockerIgnore,
@@ -26,7 +27,6 @@ TYPE_BY_TEMPLATE = {"tars.cpp": "cpp", "tars.nodejs": "nodejs", "tars.java": "ja
 _TAG_BAD = re.compile(r"[^a-z0-9.-]+")
 _ID_BAD = re.compile(r"[^0-9A-Za-z._-]+")
 SECRET_NAME = re.compile(r"(?i)token|passw|secret|key|credential|auth")
-REGISTRY_CREDENTIALS = ("TARS_REGISTRY_USERNAME", "TARS_REGISTRY_PASSWORD")
 DEFAULT_BUILD_TIMEOUT = 1800.0  # build.timeout: 30 minutes
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -42,7 +42,7 @@ class BuildSpec:
     inputs: tuple[str, ...] = ()  # repo-relative paths the image depends on
     env: tuple[str, ...] = ()  # environment variables the compile step may see (besides PATH, HOME, LANG)
     secrets: tuple[str, ...] = ()  # environment variables given to the compile step as files only
-    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds the compile step may take
+    timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds the whole build may take: compile, image build, push
 
     def to_json(self) -> dict:
         """What the image is made from (hashed into the fingerprint). env and secrets names count (they can
@@ -171,7 +171,8 @@ def build_problems(service: Service, settings: Settings, lister: FileLister | No
 
 def _secret_problems(service: Service, build: dict) -> Iterator[Problem]:
     """build.args are kept in the image (`docker history` shows them): warn when a name looks secret.
-    build.env never passes the registry credentials; a secret-looking name is better a build.secrets."""
+    build.env and build.secrets never pass a credential or key of this tool (core/credentials.py); any other
+    secret-looking name in build.env is better a build.secrets."""
     args = build.get("args")
     for name in args if isinstance(args, dict) else {}:
         if isinstance(name, str) and SECRET_NAME.search(name):
@@ -179,12 +180,17 @@ def _secret_problems(service: Service, build: dict) -> Iterator[Problem]:
                                                            "the image (docker history shows them); give it to the "
                                                            "compile step with build.secrets instead", key=True,
                                   warning=True)
+    for key in ("env", "secrets"):
+        names = build.get(key)
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if isinstance(name, str) and is_credential(name):
+                yield service.problem(["build", key, i], f"{name} holds a credential or key of this tool itself: "
+                                                         "the compile step never gets it (see docs/security.md)")
     env = build.get("env")
     for i, name in enumerate(env if isinstance(env, list) else []):
-        if name in REGISTRY_CREDENTIALS:
-            yield service.problem(["build", "env", i], f"{name} is the registry credential of this tool: the "
-                                                       "compile step never gets it")
-        elif isinstance(name, str) and SECRET_NAME.search(name):
+        if isinstance(name, str) and is_credential(name):
+            continue
+        if isinstance(name, str) and SECRET_NAME.search(name):
             yield service.problem(["build", "env", i], f"{name!r} looks like a secret: build.secrets gives it as "
                                                        "a file and redacts its value from every output",
                                   warning=True)
@@ -244,8 +250,9 @@ def _dockerfile_problems(service: Service, dockerfile: object) -> Iterator[Probl
 
 
 def _inputs_problems(service: Service, inputs: object, root: Path, lister: FileLister) -> Iterator[Problem]:
-    """Every build.inputs path is relative, inside the repository after symlinks, exists, and holds no
-    symlink to outside the repository."""
+    """Every build.inputs path is relative, inside the repository after symlinks, exists, is not git's own
+    folder, holds at least one file git tracks or would track (the files that reach the image: core/files.py),
+    and holds no symlink to outside the repository."""
     if not isinstance(inputs, list):
         return
     for i, rel in enumerate(inputs):
@@ -258,9 +265,15 @@ def _inputs_problems(service: Service, inputs: object, root: Path, lister: FileL
         elif os.path.lexists(root / clean) and not resolves_inside(root / clean, root):
             yield service.problem(["build", "inputs", i], f"{rel!r} resolves outside the repository through a "
                                                           "symlink")
+        elif clean == ".git" or clean.startswith(".git/"):
+            yield service.problem(["build", "inputs", i], f"{rel!r} is git's own folder, never an input: name the "
+                                                          "files the build needs")
         elif not (root / clean).exists():
             yield service.problem(["build", "inputs", i], f"{rel!r} does not exist (paths are relative to the "
                                                           "repository root)")
+        elif not lister.under(clean):
+            yield service.problem(["build", "inputs", i], f"{rel!r} holds no file git tracks or would track (it is "
+                                                          "ignored, or empty): the build would not find it")
         else:
             for bad in escaping_input_files(lister, clean):
                 yield service.problem(["build", "inputs", i], f"{bad!r} is a symlink that resolves outside the "

@@ -9,6 +9,7 @@ into the model's own classes only, so an edited or corrupt cache is at worst ign
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import Problem
-from tars_tasks.core.fsio import write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, write_text_atomic
 from tars_tasks.core.settings import Settings
 from tars_tasks.interfaces import model
 
@@ -68,8 +69,9 @@ def _decode(value: Any) -> Any:
 class ParseCache:
     """path -> (SHA-1 of its bytes, the parsed file or None, its problems). ``path`` None: no cache."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, within: Path | None = None):
         self.path = path
+        self.within = within  # no folder below it on the way to ``path`` may be a symlink (core/fsio.py)
         self.entries: dict[str, dict] = {}
         self.changed = False
         if path is not None:
@@ -115,13 +117,11 @@ class ParseCache:
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # a read-only checkout (or a symlinked dist/) still validates; it parses everything each time
+        with contextlib.suppress(OSError, SymlinkedFolder):
             write_text_atomic(self.path, json.dumps({"format": CACHE_FORMAT, "parser": parser_digest(),
                                                      "files": self.entries}, separators=(",", ":"),
-                                                    default=_as_json))
-        except OSError:
-            pass  # a read-only checkout still validates; it only parses everything each time
+                                                    default=_as_json), within=self.within)
 
 
 def cache_path(settings: Settings) -> Path:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.interfaces.owners import servants
 
@@ -72,6 +73,11 @@ def read_source(path: str) -> bytes | None:
     return data
 
 
+def written_names(data: bytes) -> Iterator[bytes]:
+    """Every dotted triple of names ``data`` writes (what scan_file looks up), lower-cased."""
+    return (match.group().lower() for match in _TRIPLE.finditer(data))
+
+
 def scan_file(data: bytes, names: Mapping[bytes, tuple[str, str]], caller: str, path: str,
               seen: set[bytes]) -> list[Call]:
     """The first use in ``data`` of each object name not in ``seen`` (updated), other than the caller's own."""
@@ -109,3 +115,11 @@ def first_calls(calls: Iterable[Call]) -> dict[tuple[str, str], Call]:
     for call in calls:
         out.setdefault((call.caller, call.callee), call)
     return out
+
+
+def undeclared_call_problem(call: Call, caller: Service) -> Problem:
+    """A call to a service missing from the caller's dependsOn: a warning at the calling line."""
+    return Problem(call.file, call.line, call.col, "",
+                   f"{call.caller} calls {call.written} but {call.callee} is not in its dependsOn "
+                   f"({caller.display}): the deploy order cannot be trusted; add it (see `invoke graph --suggest`)",
+                   warning=True)

@@ -237,7 +237,7 @@ def load(root: Path, services_dir: str, services: Sequence[Service], callers: Co
     homes = Homes(root, services)
     tracked = list(listing) if listing is not None else tracked_files(root, services_dir)
     files, problems = _parse_with_includes(root, [f for f in tracked if f.endswith(IDL_SUFFIX)],
-                                           ParseCache(cache_file))
+                                           ParseCache(cache_file, root))
     unparsed = {p.file: p for p in reversed(problems) if not p.warning and p.file not in files}
     problems += undefined_types(files)
     owners, why = _ownership(services, files, homes)

@@ -14,7 +14,7 @@ from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.interfaces.cache import cache_path
-from tars_tasks.interfaces.calls import Call, first_calls
+from tars_tasks.interfaces.calls import first_calls, undeclared_call_problem
 from tars_tasks.interfaces.catalog import Catalog, Copy, load
 from tars_tasks.interfaces.sources import services_folder
 
@@ -33,13 +33,6 @@ def stale_copies(catalog: Catalog) -> list[Problem]:
         if difference is not None:
             out.append(stale_copy_problem(c, difference))
     return out
-
-
-def undeclared_call_problem(call: Call, caller: Service) -> Problem:
-    return Problem(call.file, call.line, call.col, "",
-                   f"{call.caller} calls {call.written} but {call.callee} is not in its dependsOn "
-                   f"({caller.display}): the deploy order cannot be trusted; add it (see `invoke graph --suggest`)",
-                   warning=True)
 
 
 def undeclared_calls(catalog: Catalog, services: Sequence[Service]) -> list[Problem]:

@@ -6,12 +6,13 @@ are never parsed or scanned; outside a git work tree every file found by a walk 
 """
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from tars_tasks.core.files import FileLister
-from tars_tasks.core.services import Service
+from tars_tasks.core.services import RealPaths, Service
 from tars_tasks.core.settings import Settings
 
 IDL_SUFFIX = ".tars"
@@ -50,8 +51,12 @@ class Homes:
 
     def __init__(self, root: Path, services: Iterable[Service]):
         self.folders: dict[str, str] = {}
+        realpath = RealPaths()
+        base = os.path.realpath(root)
+        prefix = base.rstrip("/") + "/"
         for s in services:
-            folder = relative_folder(s, root)
+            real = realpath(s.dir)  # as relative_folder, one lstat per service
+            folder = "." if real == base else real[len(prefix):] if real.startswith(prefix) else ""
             if folder and s.app and s.server:
                 self.folders[folder] = s.id
         self.folder_of = {sid: folder for folder, sid in self.folders.items()}

@@ -1,14 +1,18 @@
 """`diff`: for each service that would change, a unified diff of what runs against what a release would apply.
 
 - "What runs" is helm's stored manifest of the deployed revision (hooks included), read with the release
-  records `status` reads (operate/records.py); for a drifted server, also the live TServer against that
-  manifest (only the fields the manifest sets).
+  records `status` reads (operate/records.py), and the activated version of each of the service's configs
+  (TConfig versions are kept apart from the helm release, deploy/configs.py; deactivated versions are
+  history); for a drifted server, also the live TServer against that manifest (only the fields it sets).
 - "What a release would apply" is `helm template --dry-run=server` of the chart the release would package:
   the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
   The TImage release record a deploy adds (who/when/why, deploy/records.py) is made at deploy time and is
   not rendered here: a new release's entry shows without createPerson/createTime/mark.
-- Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name) and masked
-  (operate/mask.py) before they are compared. A diff that is empty only because masked values changed
+- The local side gets the resolved secrets the way a deploy gives them (helm's stdin), so a `!secret` value
+  renders as what the deploy wrote (the same TConfig name), not as its reference.
+- Both sides are normalised (one YAML document per object, keys sorted, ordered by kind and name), masked
+  (operate/mask.py) and redacted by value (every resolved secret, core/redact.py: what the deployed side holds
+  is the secret itself) before they are compared. A diff that is empty only because masked values changed
   says so.
 """
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from tars_tasks.chart.package import package
+from tars_tasks.chart.package import package, secret_values
 from tars_tasks.core.helm import Helm
+from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.live import Live, read_live
 from tars_tasks.operate.mask import mask_object
@@ -54,7 +59,7 @@ def normal(objs: dict[str, dict[str, Any]], masked: bool = True) -> list[str]:
     """Lines to compare: each object under a `# Kind/name` header, keys sorted."""
     lines: list[str] = []
     for key in sorted(objs):
-        obj = mask_object(objs[key]) if masked else objs[key]
+        obj = redact_data(mask_object(objs[key])) if masked else objs[key]
         lines += [f"# {key}\n", *yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(True)]
     return lines
 
@@ -70,9 +75,32 @@ def unified(old: list[str], new: list[str], old_name: str, new_name: str) -> str
     return "".join(difflib.unified_diff(old, new, old_name, new_name))
 
 
+CONFIG_FIELDS = ("apiVersion", "kind", "app", "server", "configName", "configContent", "podSeq", "activated")
+CONFIG_META = {"labels": ("app.kubernetes.io/part-of", "tars-tasks.io/release", "tars.io/ConfigKind"),
+               "annotations": ("tars-tasks.io/config-name", "helm.sh/resource-policy")}
+
+
+def config_view(obj: dict[str, Any]) -> dict[str, Any]:
+    """A live TConfig version as the chart renders one (the framework's and helm's own fields left out)."""
+    meta = obj.get("metadata") or {}
+    view: dict[str, Any] = {k: obj[k] for k in CONFIG_FIELDS if k in obj}
+    view["metadata"] = {"name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+                        **{part: {k: v for k, v in (meta.get(part) or {}).items() if k in keys}
+                           for part, keys in CONFIG_META.items()}}
+    view["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm"
+    return view
+
+
+def activated_configs(live: Live, release: str) -> dict[str, dict[str, Any]]:
+    """The activated version of each config of ``release`` (TConfig versions are not in helm's manifest)."""
+    return {f"TConfig/{name}": config_view(obj) for name, obj in sorted(live.tconfigs.items())
+            if obj.get("activated") and ((obj.get("metadata") or {}).get("labels") or {}).get(
+                "tars-tasks.io/release") == release}
+
+
 def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     record = live.records.get(state.release)
-    deployed = objects(record.manifest if record else "")
+    deployed = {**objects(record.manifest if record else ""), **activated_configs(live, state.release)}
     apply = objects(rendered)
     old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
     text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")
@@ -105,7 +133,8 @@ def diff(project: Project, ids: list[str], namespace: str | None = None, helm: H
             if state.verdict == IN_SYNC:
                 continue
             _, path = package(service, settings, draft.artifacts[service.id].tag, Path(tmp))
-            rendered = helm.template_against(service.name, str(path), ns)
+            tag = draft.artifacts[service.id].tag
+            rendered = helm.template_against(service.name, str(path), ns, secret_values(service, settings, tag))
             found = diff_one(state, live, rendered)
             if found.text or found.notes:
                 out.append(found)

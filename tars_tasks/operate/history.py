@@ -18,7 +18,8 @@ from typing import Any
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.helm import Helm, HelmError, seconds
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.kube import Kube
+from tars_tasks.deploy.configs import rollback as configs_rollback
+from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import Report, ServiceReport, ServiceStatus, StepRecord
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy
 from tars_tasks.deploy.track import READY, Target, failure_summary, track
@@ -85,13 +86,13 @@ def rollback(project: Project, service: Service, to: int | None = None, namespac
     step = report.steps.setdefault("rollback", StepRecord(time.time()))
     try:
         progress(f"helm rollback {service.name} {target_rev}")
-        helm.rollback(service.name, target_rev, ns, settings.helm_timeout)
+        configs_rollback(helm, kube, service.name, target_rev, ns, settings.helm_timeout, progress)
         live = kube.tserver(ns, service.name) or {}
         report.image = str(((live.get("spec") or {}).get("release") or {}).get("image") or "")
         target = Target(ns, service.name, service.app, service.server, report.image)
         rollout = Rollout(helm, kube, ns, settings.helm_timeout, RolloutPolicy())
         verdict = track(target, rollout.look, time.monotonic() + seconds(settings.helm_timeout), progress)
-    except HelmError as exc:
+    except (HelmError, KubeError) as exc:
         step.end, step.status, step.error = time.time(), "failed", str(exc)
         report.status, report.reason = ServiceStatus.FAILED, f"rollback: {exc}"
         return target_rev, Report([report], time.monotonic() - started, False, ns)

@@ -1,5 +1,5 @@
 """What runs in one namespace, read with a fixed number of calls whatever the number of services: one
-`helm list`, and one Kubernetes list per kind — TServers, TImages, StatefulSets, DaemonSets, pods of TARS
+`helm list`, and one Kubernetes list per kind — TServers, TImages, TConfigs, StatefulSets, DaemonSets, pods of TARS
 servers, and helm's deployed release records (which also carry the failed-rollout label, deploy/rollout.py)."""
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Live:
     records: dict[str, Record] = field(default_factory=dict)  # release name -> its deployed record
     tservers: dict[str, dict[str, Any]] = field(default_factory=dict)
     timages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tconfigs: dict[str, dict[str, Any]] = field(default_factory=dict)  # every version, by name (deploy/configs.py)
     workloads: dict[str, dict[str, Any]] = field(default_factory=dict)  # StatefulSets and DaemonSets by name
     pods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # server name (app-server) -> its pods
     notes: list[str] = field(default_factory=list)
@@ -42,6 +43,7 @@ def read_live(helm: Helm, kube: Kube, namespace: str) -> Live:
         live.records = latest(kube.helm_records(namespace))
         live.tservers = {_name(o): o for o in kube.list_tars(namespace, "TServer")}
         live.timages = {_name(o): o for o in kube.list_tars(namespace, "TImage")}
+        live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
         live.workloads = {_name(o): o for o in kube.list_workloads(namespace)}
         for pod in kube.list_tars_pods(namespace):
             labels = (pod.get("metadata") or {}).get("labels") or {}

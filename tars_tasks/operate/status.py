@@ -12,7 +12,8 @@ Verdicts, first match wins:
   values and the image tag, so equal versions mean nothing to deploy);
 - drifted: the live TServer differs from what this tool deployed (helm's stored values of the deployed
   revision): its release id or image was switched, or it was scaled away from the declared replicas, e.g. in
-  the TARS web console. Deploys keep a scaled replica count while the declaration is unchanged
+  the TARS web console; or a config's activated version is not the deployed one (deactivated versions are
+  the framework's history, not drift). Deploys keep a scaled replica count while the declaration is unchanged
   (helm-template/templates/tserver.yaml), so drift is shown, not an error;
 - in sync: none of the above;
 - orphan: a release of this tool whose service no longer exists in the monorepo.
@@ -26,6 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tars_tasks.chart.config_names import rendered
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import MANAGED_LABEL, ROLLOUT_LABEL, Helm
 from tars_tasks.core.services import Service
@@ -145,6 +147,21 @@ def drift(state: ServiceState, live: Live, name: str) -> list[str]:
     if state.replicas_live is not None and state.replicas_declared is not None \
             and state.replicas_live != state.replicas_declared:
         out.append(f"replicas {state.replicas_live} live, {state.replicas_declared} declared")
+    return out + config_drift(live, name, record.values)
+
+
+def config_drift(live: Live, name: str, values: dict[str, Any]) -> list[str]:
+    """The configs of the deployed revision whose version is not the activated one (someone activated another
+    version, e.g. in the TARS web console, or it was deleted). Deactivated versions are history, not drift."""
+    out = []
+    for wanted in rendered(values, name, live.namespace):
+        found = live.tconfigs.get(wanted["metadata"]["name"])
+        what = f"config {wanted['configName']}" + (f" (pod {wanted['podSeq']})" if wanted["podSeq"] != "m" else "")
+        if found is None:
+            out.append(f"{what}: its deployed version {wanted['metadata']['name']} is gone from the cluster")
+        elif not found.get("activated"):
+            out.append(f"{what}: another version is activated in the cluster than the deployed "
+                       f"{wanted['metadata']['name']}")
     return out
 
 

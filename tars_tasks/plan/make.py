@@ -31,9 +31,11 @@ from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.kube import Kube, KubeError, current_context
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.interfaces.impact import PlanImpact, plan_impact
+from tars_tasks.plan import cluster_rules
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
@@ -56,6 +58,7 @@ class Draft:
     in_registry: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     changed_paths: list[str] | None = None  # --since: the files git says changed (asked once per plan)
+    replace: dict[str, str] = field(default_factory=dict)  # --replace: id -> the immutable fields it changes
 
     def add_artifacts(self, services: list[Service]) -> None:
         settings = self.project.settings
@@ -73,9 +76,10 @@ class Draft:
 
 def make_plan(project: Project, opts: Options, helm: Helm | None = None, registries: Registries | None = None,
               lister: FileLister | None = None, check_deps: bool = True, require_cluster: bool = False,
-              ) -> tuple[Plan, dict[str, Artifact]]:
+              kube: Kube | None = None) -> tuple[Plan, dict[str, Artifact]]:
     """The plan for ``opts``, and the artifacts (spec, fingerprint, tag) of every planned service.
-    ``require_cluster``: --since refuses an unreachable cluster (a release), instead of planning from git alone."""
+    ``require_cluster``: --since refuses an unreachable cluster (a release), instead of planning from git alone.
+    ``kube``: the namespace's TTemplates and TServers are checked against the framework's rules."""
     draft = Draft(project, opts, opts.namespace or project.settings.namespace,
                   lister or FileLister(project.settings.root))
     select(draft)
@@ -92,11 +96,18 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
         changed_in_cluster(draft, deployed)
     if check_deps and deployed is not None and helm is not None:
         require_deployed_dependencies(draft, deployed)
+    if kube is not None and not opts.dry_run and deployed is not None:  # the cluster answered helm
+        framework_rules(draft, kube, require_cluster)
     forced(draft)
     impact = through_interfaces(draft, since)
     if opts.with_dependents:
         add_dependents(draft)
-    look_up_registry(draft, registries or Registries(home=project.settings.registry))
+    if registries is None:  # our own: keep the tags it confirmed (the caller's keeps its own)
+        registries = Registries.of(project.settings)
+        look_up_registry(draft, registries)
+        registries.memory.save()
+    else:
+        look_up_registry(draft, registries)
     plan = to_plan(draft)
     plan.breaking = impact.unreleased({s.id for s in plan.services if s.changed})
     plan.notes.extend(f"breaking interface change: {why}" for why in plan.breaking)
@@ -116,6 +127,23 @@ def select(draft: Draft) -> None:
         unparsed = impact.catalog.parse_errors({s.id for s in selected}) if impact.catalog is not None else []
         raise InputError(exc.problems + unparsed) from None
     draft.selected = selected
+
+
+def framework_rules(draft: Draft, kube: Kube, require_cluster: bool) -> None:
+    """The admission rules that depend on the namespace (plan/cluster_rules.py), once per namespace: problems are
+    located errors before any work; with --replace, a changed immutable field makes the service a replacement."""
+    try:
+        found = cluster_rules.check(draft.selected, draft.namespace, kube, draft.opts.replace)
+    except KubeError as exc:
+        if require_cluster:
+            raise UsageError(f"cluster not reachable: {exc}") from None
+        draft.notes.append(f"the namespace's TTemplates and TServers could not be read ({exc}): not checked")
+        return
+    if found.problems:
+        raise InputError(found.problems)
+    draft.replace = found.replace
+    for sid, what in sorted(found.replace.items()):
+        draft.changed.setdefault(sid, []).insert(0, f"--replace: uninstalled and installed again ({what})")
 
 
 def usable_since(draft: Draft) -> str | None:
@@ -343,7 +371,9 @@ def to_plan(draft: Draft) -> Plan:
         steps, why = steps_for(draft, s.id) if changed else ([], [])
         reasons = draft.changed[s.id] + why if changed else unchanged
         plans.append(ServicePlan(s.id, changed, reasons, steps, art.ref, layer[s.id],
-                                 [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s)))
+                                 [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s),
+                                 s.id in draft.replace))
     plans.sort(key=lambda p: (p.wave, p.id))
-    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag,
-                draft.project.settings.env)
+    settings = draft.project.settings
+    return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag, settings.env,
+                current_context(settings.kube_context))

@@ -43,6 +43,7 @@ class Options:
     push: bool = True
     namespace: str | None = None  # None: tars.namespace
     allow_breaking: bool = False  # release a breaking interface change without its clients (interfaces/impact.py)
+    replace: bool = False  # delete and create a deployed TServer whose immutable fields change (plan/cluster_rules.py)
 
     def __post_init__(self) -> None:  # lists from callers become tuples: hashable, not shared
         object.__setattr__(self, "ids", tuple(self.ids))
@@ -53,7 +54,7 @@ class Options:
         """The flags that choose what to release (refused next to a saved plan, which already chose)."""
         named = {"--service": bool(self.ids), "--since": self.since is not None, "--all": self.force_all,
                  "--with-dependents": self.with_dependents, "--with-deps": self.with_deps,
-                 "--tag": self.tag is not None, "--namespace": self.namespace is not None}
+                 "--tag": self.tag is not None}  # --namespace may be given: it must be the plan's
         return [flag for flag, given in named.items() if given]
 
 
@@ -68,6 +69,7 @@ class ServicePlan:
     dependsOn: list[str] = field(default_factory=list)  # noqa: N815 - JSON field name
     fingerprint: str = ""
     chart: str = ""  # <name>-<version> that will be deployed
+    replace: bool = False  # uninstalled first: its app/server/subtype changed (--replace, plan/cluster_rules.py)
 
     def needs(self, step: Step) -> bool:
         return step.value in self.steps
@@ -82,6 +84,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     tag: str | None = None
     env: str = ""  # the environment it was made for ("" = the base settings)
+    kube_context: str = ""  # the kube context it was made for ("" = none configured, no kubeconfig)
     # breaking interface changes it would deploy without rebuilding their clients (not saved: re-derived)
     breaking: list[str] = field(default_factory=list, compare=False)
 
@@ -89,7 +92,8 @@ class Plan:
         return {s.id: s for s in self.services}
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": PLAN_FORMAT, "env": self.env, "namespace": self.namespace, "dryRun": self.dry_run,
+        return {"format": PLAN_FORMAT, "env": self.env, "namespace": self.namespace,
+                "kubeContext": self.kube_context, "dryRun": self.dry_run,
                 "tag": self.tag, "notes": self.notes, "services": [asdict(s) for s in self.services],
                 "waves": self.waves}
 
@@ -112,7 +116,8 @@ class Plan:
         except UsageError as exc:
             raise UsageError(str(exc).replace("tars.namespace", "namespace", 1)) from None
         return cls(services, [list(w) for w in data["waves"]], data["namespace"], bool(data.get("dryRun", False)),
-                   list(data.get("notes") or []), data.get("tag"), data.get("env") or "")
+                   list(data.get("notes") or []), data.get("tag"), data.get("env") or "",
+                   data.get("kubeContext") or "")
 
     def save(self, path: Path) -> None:
         """Written whole or not at all, never through a symlink planted at ``path`` (core/fsio.py)."""
@@ -140,6 +145,7 @@ _PLAN_FIELDS: dict[str, Check] = {
     "format": ("a string", lambda v: isinstance(v, str)),
     "namespace": ("a string", lambda v: isinstance(v, str)),
     "env": ("a string", lambda v: isinstance(v, str)),
+    "kubeContext": ("a string", lambda v: isinstance(v, str)),
     "dryRun": ("true or false", lambda v: isinstance(v, bool)),
     "tag": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "notes": (_STRINGS, lambda v: _strings(v)),
@@ -156,6 +162,7 @@ _SERVICE_FIELDS: dict[str, Check] = {
     "dependsOn": (_STRINGS, lambda v: _strings(v)),
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
     "chart": ("a string", lambda v: isinstance(v, str)),
+    "replace": ("true or false", lambda v: isinstance(v, bool)),
 }
 
 
@@ -188,5 +195,5 @@ def _fields(data: dict, where: str, known: dict[str, Check], required: set[str])
 def _service(data: Any, where: str) -> ServicePlan:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: must be an object, not {_kind(data)}")
-    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS))
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"replace"})
     return ServicePlan(**data)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tars_tasks.core import assets
 from tars_tasks.core.errors import Problem
-from tars_tasks.core.files import FileLister
+from tars_tasks.core.files import FEW_SERVICES, FileLister
 from tars_tasks.core.graph import dependency_problems
 from tars_tasks.core.services import Discovery, Service
 from tars_tasks.core.settings import Settings
@@ -32,6 +32,14 @@ def schema(path: str = "") -> dict:
     """The values.yaml JSON Schema: the built-in one, or the file at ``path`` (tars.values_schema)."""
     source = Path(path) if path else assets.values_schema()
     return json.loads(source.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def valid_check(path: str = "") -> Callable[[Any], bool] | None:
+    """The schema compiled into a yes/no check (fastcheck.py), or None when it cannot be."""
+    from .fastcheck import compile_schema
+
+    return compile_schema(schema(path))
 
 
 @lru_cache(maxsize=4)
@@ -95,6 +103,9 @@ def _unknown_key_problems(service: Service, error: jsonschema.ValidationError) -
 
 
 def schema_problems(service: Service, schema_path: str = "") -> list[Problem]:
+    check = valid_check(schema_path)
+    if check is not None and check(service.values):
+        return []  # valid: jsonschema's walk (and its import) is needed only to say what is wrong
     problems: list[Problem] = []
     for error in validator(schema_path).iter_errors(service.values):
         if error.validator == "additionalProperties":
@@ -120,10 +131,25 @@ def _non_string_keys(value: Any, path: list) -> Iterable[tuple[list, Any]]:
             yield from _non_string_keys(v, path + [i])
 
 
+def _all_keys_strings(value: Any) -> bool:
+    """No mapping in ``value`` has a key that is not a string (the common case, decided without paths)."""
+    todo = [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if not all(isinstance(k, str) for k in node):
+                return False
+            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            todo.extend(v for v in node if isinstance(v, (dict, list)))
+    return True
+
+
 def service_problems(service: Service, schema_path: str = "") -> list[Problem]:
     """Every problem of one file: schema, then (on well-typed parts) the cross-field rules."""
-    bad_keys = [service.problem(path, f"key {key!r} must be a string", key=True)
-                for path, key in _non_string_keys(service.values, [])]
+    bad_keys = [] if _all_keys_strings(service.values) else [
+        service.problem(path, f"key {key!r} must be a string", key=True)
+        for path, key in _non_string_keys(service.values, [])]
     if bad_keys:
         return bad_keys
     problems = schema_problems(service, schema_path)
@@ -142,11 +168,13 @@ def validate_selected(discovery: Discovery, selected: Iterable[Service],
     and the dependency-graph and collision problems among everything discovered (core/index.py: what their
     rules need), sorted by place."""
     problems = list(discovery.problems)
-    lister = FileLister(settings.root) if settings is not None else None  # one listing for every service
+    selected = list(selected)
+    # one listing for every service, or of each folder when only a few are checked (`--service X`)
+    lister = FileLister(settings.root, few=len(selected) <= FEW_SERVICES) if settings is not None else None
     for service in selected:
         problems.extend(service_problems(service, settings.values_schema if settings else ""))
         if settings is not None:
             problems.extend(build_problems(service, settings, lister))
-    problems.extend(dependency_problems(discovery.services))
+    problems.extend(dependency_problems(discovery.services, discovery.graph))
     problems.extend(collision_problems(discovery.services, settings))
     return sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.path, p.message))

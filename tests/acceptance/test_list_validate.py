@@ -180,3 +180,22 @@ def test_a_named_service_whose_file_does_not_parse_gets_its_located_error(sample
     assert result.stderr == ("services/Shop/CartServer/values.yaml:9:11: YAML syntax error: unclosed '[' "
                              "(started here; the parser gave up at line 10)\n1 problem(s) found\n")
     assert result.stdout == ""
+
+
+def test_list_names_every_file_it_skips_and_why(sample):
+    for folder, text in (("X/NoApp", "app: null\nserver: NoApp\ntemplate: tars.cpp\n"),
+                         ("X/NoServer", "app: X\nserver:\ntemplate: tars.cpp\n"),
+                         ("X/Unnamed", "template: tars.cpp\n")):
+        (sample.root / "services" / folder).mkdir(parents=True)
+        (sample.root / "services" / folder / "values.yaml").write_text(text)
+    result = sample("list")
+    assert result.returncode == 0, result.stderr
+    assert "X." not in result.stdout
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: not listed: ")]
+    assert notes == [
+        "note: not listed: services/X/NoApp/values.yaml:1:6: app: null (a service is named App.Server by its app and "
+        "server)",
+        "note: not listed: services/X/NoServer/values.yaml:2:8: server: null (a service is named App.Server by its "
+        "app and server)",
+        "note: not listed: services/X/Unnamed/values.yaml:1:1: missing key 'app' (a service is named App.Server by its "
+        "app and server)"]

@@ -8,7 +8,6 @@ pytestmark = [pytest.mark.helm]
 
 @pytest.mark.parametrize("extra,named", [
     (["--service", "Base.HelloServer"], "--service"),
-    (["--namespace", "staging"], "--namespace"),
     (["--tag", "v1"], "--tag"),
     (["--since", "HEAD"], "--since"),
 ])
@@ -19,6 +18,18 @@ def test_a_saved_plan_refuses_flags_that_would_change_it(sample, extra, named):
     assert f"error: --plan runs exactly the saved plan: drop {named} (or make a new plan with them)" in result.stderr
     assert result.stdout == ""
     assert not (sample.root / "dist" / "charts").exists()
+
+
+def test_a_saved_plan_runs_only_in_its_namespace(sample):
+    """--namespace may be given with --plan, and must then be the plan's (issue 22 item 7: the namespace is bound
+    like the environment); without it the run's namespace is tars.namespace."""
+    assert sample("plan", "--dry-run", "--namespace", "staging", "--out", "p.json").returncode == 0
+    for extra, run in (([], "tars"), (["--namespace", "other"], "other")):
+        result = sample("release", "--plan", "p.json", "--dry-run", *extra)
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        assert result.stderr.startswith(f"error: p.json: the plan was made for namespace staging, this run is for "
+                                        f"namespace {run} (--namespace, else tars.namespace): make a new plan")
+        assert not (sample.root / "dist" / "charts").exists()
 
 
 def test_plan_namespace_flag_is_used(sample):

@@ -46,7 +46,11 @@ def with_secrets(mono: ClusterMono) -> dict[str, str]:
 
 
 def config_content(mono: ClusterMono, name: str) -> list[str]:
-    return [c["configContent"] for c in mono.cluster.objects("TConfig", "tars") if c["configName"] == name]
+    """The content of the config's activated version (earlier versions are the framework's history)."""
+    mono.cluster.wait_for(lambda: sum(c["activated"] for c in mono.cluster.objects("TConfig", "tars")
+                                      if c["configName"] == name) <= 1)
+    return [c["configContent"] for c in mono.cluster.objects("TConfig", "tars") if c["configName"] == name
+            and c["activated"]]
 
 
 def everything_written(root: Path) -> str:

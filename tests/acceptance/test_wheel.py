@@ -46,7 +46,7 @@ def wheel(tmp_path_factory) -> Path:
     src.mkdir()
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
         shutil.copy(REPO_ROOT / name, src / name)
-    for name in ("tars_tasks", "helm-template", "schema"):
+    for name in ("tars_tasks", "helm-template", "schema", "ci"):
         shutil.copytree(REPO_ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc"))
     built = run([sys.executable, "-m", "build", "--wheel", "--outdir", work / "dist", src], cwd=work)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -129,7 +129,7 @@ def test_wheel_holds_every_file_of_the_package(wheel):
     byte what the checkout has, with no second copy of the chart or schemas in git."""
     src = wheel.parents[1] / "src"  # the checkout as the wheel was built from it
     expected = {f"tars_tasks/{rel}": entry.read_bytes() for rel, entry in assets.walk(src / "tars_tasks")}
-    for top in ("helm-template", "schema"):
+    for top in ("helm-template", "schema", "ci"):
         expected.update({f"tars_tasks/_bundled/{top}/{rel}": entry.read_bytes() for rel, entry in assets.walk(src / top)})
     with zipfile.ZipFile(wheel) as zf:
         shipped = {name: zf.read(name) for name in zf.namelist() if name.startswith("tars_tasks/")}
@@ -138,6 +138,7 @@ def test_wheel_holds_every_file_of_the_package(wheel):
     for asset in ("tars_tasks/_bundled/helm-template/.helmignore", "tars_tasks/_bundled/helm-template/templates/tserver.yaml",
                   "tars_tasks/_bundled/schema/values.schema.json", "tars_tasks/_bundled/schema/crds/README.md",
                   "tars_tasks/_bundled/schema/crds/tserver.v1beta3.schema.json",
+                  "tars_tasks/_bundled/ci/gitlab-ci.yml", "tars_tasks/_bundled/ci/github-actions.yml",
                   "tars_tasks/image/dockerfiles/cpp.Dockerfile.j2", "tars_tasks/py.typed"):
         assert asset in shipped
 
@@ -232,3 +233,19 @@ def test_custom_chart_setting_and_crd_check_work_from_the_installed_package(venv
         "spec.k8s.replicas: '3' is not of type 'integer'",
     ]
     assert result.stderr == "2 error(s) in 2 file(s)\n"
+
+
+def test_init_from_the_installed_package_writes_its_bundled_files_and_validates(venv, tmp_path):
+    """`python -m tars_tasks init` with no checkout around: the chart, schemas and CI file come from the wheel."""
+    root = tmp_path / "new"
+    made = venv.python("-m", "tars_tasks", "init", root, "--ci", "github", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    bundled = venv.site_packages / "tars_tasks" / "_bundled"
+    copies = {f"{top}/{rel}": entry for top in ("helm-template", "schema") for rel, entry in assets.walk(bundled / top)}
+    copies[".github/workflows/tars-tasks.yml"] = bundled / "ci" / "github-actions.yml"
+    for rel, entry in copies.items():
+        assert (root / rel).read_bytes() == entry.read_bytes(), rel
+    assert len(made.stdout.splitlines()) == len(copies) + 7  # tasks.py, invoke.yaml, .gitignore, 4 example files
+    validated = venv.invoke("validate", cwd=root)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.stderr == "ok: 1 service(s) valid\n"

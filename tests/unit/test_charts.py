@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from support import CRDS_DIR, REPO_ROOT, sample_envs
-from tars_tasks.chart.package import assemble, package, tgz_bytes
+from tars_tasks.chart.config_names import rendered
+from tars_tasks.chart.package import assemble, chart_values, package, tgz_bytes
 from tars_tasks.core import assets
 from tars_tasks.core.helm import Helm
 from tars_tasks.validate.conformance import crd_problems, parse
@@ -25,15 +26,15 @@ RELEASE_ID = re.compile(r"^([0-9A-Za-z][-_.0-9A-Za-z]*)?[0-9A-Za-z]$")
 
 def load_one(repo, text: str, **settings):
     repo.write("services/S/values.yaml", text)
-    (repo.root / "services" / "libs").mkdir(exist_ok=True)
+    repo.write("services/libs/common.h", "int x;\n")  # the build.inputs of the tricky files: one file at least
     project = repo.load(**settings)
     project.require_valid()
     return project, project.services[0]
 
 
-def render(helm_bin, project, service, tag="t1", tmp=None) -> list[dict]:
+def render(helm_bin, project, service, tag="t1", tmp=None, extra: tuple[str, ...] = ()) -> list[dict]:
     _, path = package(service, project.settings, tag, tmp or project.settings.dist_path / "charts")
-    out = Helm(helm_bin).template(service.name, str(path), "tars")
+    out = Helm(helm_bin).run(["template", service.name, str(path), "--namespace", "tars", *extra]).stdout
     return parse(out)
 
 
@@ -168,12 +169,16 @@ def test_tconfig_per_entry_with_content_stable_names(repo, helm_bin, tmp_path):
     assert [c["metadata"]["name"] for c in first] == [c["metadata"]["name"] for c in again]
     got = sorted((c["server"], c["configName"], c["podSeq"]) for c in first)
     assert got == [("", "shop.conf", "m"), ("CartServer", "cart.conf", "0"), ("CartServer", "cart.conf", "m")]
-    for c in first:
-        assert "helm.sh/resource-policy" not in c["metadata"].get("annotations", {})
+    for c in first:  # versions: never a hook, never deleted by helm, nothing that varies per release
+        assert c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert "helm.sh/hook" not in c["metadata"]["annotations"]
+        assert "updateReason" not in c and "updatePerson" not in c
         assert re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", c["metadata"]["name"])
-    # the master of a per-pod config is created first (a pre-install/pre-upgrade hook)
-    master = next(c for c in first if c["podSeq"] == "m" and c["configName"] == "cart.conf")
-    assert master["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    # a rollback renders a revision's versions from its values (chart/config_names.py): the same objects
+    assert rendered(chart_values(service, project.settings, "t1"), "shop-cartserver", "tars") == first
+    # a deploy keeps them apart from the helm release
+    apart = render(helm_bin, project, service, tmp=tmp_path / "d", extra=("--set", "tarsTasks.configsApart=true"))
+    assert kinds(apart, "TConfig") == [] and kinds(apart, "TServer")
     # new content -> new name for that entry only
     repo.write("services/S/values.yaml", text.replace("currency = EUR", "currency = USD"))
     project2 = repo.load()
@@ -295,7 +300,7 @@ def test_validate_locates_a_chart_that_does_not_render(repo, monkeypatch):
     real = charts_mod.load_template()
     broken = tuple((rel, b"{{ fail \"boom\" }}\n" if rel == "templates/tserver.yaml" else data)
                    for rel, data in real.files)
-    monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(broken, real.meta, "x" * 64))
+    monkeypatch.setattr(charts_mod, "load_template", lambda path="", stamp=(): ChartTemplate(broken, real.meta, "x" * 64))
     repo.service("Shop", "Cart")
     project = repo.load()
     problems = [str(p) for p in project.check(project.services)]
@@ -327,3 +332,20 @@ def test_one_helm_lint_of_many_charts_names_the_failing_one(helm_bin, tmp_path):
     found = Helm(helm_bin).lint_many([str(tmp_path / "good"), str(tmp_path / "bad")])
     assert found[str(tmp_path / "good")] == ""
     assert found[str(tmp_path / "bad")].startswith("[ERROR] values.yaml: unable to parse YAML: ")
+
+
+def test_upstreams_defaults_and_leniency(repo, helm_bin):
+    """What upstream's own chart renders when values omit them (docs/configs.md's table): important 5, servant
+    thread 5, capacity and connection 100000; numeric and boolean env values go as strings; repo.id "" is unset."""
+    text = (DATA / "minimal.yaml").read_text() + (
+        "servants:\n  - {name: MinObj, port: 10000}\n"
+        "envVars:\n  - {name: RETRIES, value: 42}\n  - {name: DEBUG, value: true}\n  - {name: RATIO, value: 0.5}\n"
+        "repo:\n  id: \"\"\n")
+    project, service = load_one(repo, text)
+    spec = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]
+    assert spec["important"] == 5
+    servant = spec["tars"]["servants"][0]
+    assert (servant["thread"], servant["capacity"], servant["connection"]) == (5, 100000, 100000)
+    env = {e["name"]: e.get("value") for e in spec["k8s"]["env"]}
+    assert (env["RETRIES"], env["DEBUG"], env["RATIO"]) == ("42", "true", "0.5")
+    assert spec["release"]["id"] == "t1"  # the content tag, as when repo.id is not given

@@ -141,3 +141,151 @@ def test_the_merge_request_job_fails_on_a_breaking_interface_change(path):
     plan_job = next(commands for commands in jobs.values() if any(c.startswith("invoke plan ") for c in commands))
     base = re.search(r'--since ("[^"]+")', next(c for c in plan_job if c.startswith("invoke plan "))).group(1)
     assert f"invoke interfaces --since {base} --check" in plan_job
+
+
+GITLAB = REPO_ROOT / "ci" / "gitlab-ci.yml"
+GITHUB = REPO_ROOT / "ci" / "github-actions.yml"
+
+
+@pytest.mark.parametrize(("path", "schema"), [(GITLAB, "vendor.gitlab-ci"), (GITHUB, "vendor.github-workflows")],
+                         ids=["gitlab", "github"])
+def test_pipelines_are_valid_against_their_platforms_schemas(path, schema):
+    """check-jsonschema's schemas ship in the package: no network needed."""
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "ok -- validation done"), result.stdout + result.stderr
+
+
+def gitlab_rule_matches(expression: str, variables: dict[str, str]) -> bool:
+    """GitLab's `rules:if` for the forms the pipeline uses: `$A`, `$A == "x"`, `$A == $B`, joined by `&&`."""
+    def value(term: str) -> str:
+        term = term.strip()
+        return variables.get(term[1:], "") if term.startswith("$") else term.strip('"')
+
+    for clause in expression.split("&&"):
+        if "==" in clause:
+            left, right = clause.split("==")
+            if value(left) != value(right):
+                return False
+        elif not value(clause):
+            return False
+    return True
+
+
+def gitlab_runs(doc: dict, variables: dict[str, str]) -> bool:
+    """Whether `workflow:rules` starts a pipeline for an event with these predefined variables."""
+    for rule in doc["workflow"]["rules"]:
+        if gitlab_rule_matches(rule["if"], variables):
+            return rule.get("when", "always") != "never"
+    return False
+
+
+def test_gitlab_runs_one_pipeline_per_push_to_a_merge_request():
+    doc = yaml.safe_load(GITLAB.read_text())
+    branch = {"CI_COMMIT_BRANCH": "feature", "CI_PIPELINE_SOURCE": "push", "CI_DEFAULT_BRANCH": "main"}
+    with_mr = {**branch, "CI_OPEN_MERGE_REQUESTS": "group/mono!7"}
+    mr_event = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_DEFAULT_BRANCH": "main",
+                "CI_MERGE_REQUEST_DIFF_BASE_SHA": "abc"}  # no CI_COMMIT_BRANCH in a merge request pipeline
+    # a push to a branch with an open merge request: the merge request pipeline only
+    assert (gitlab_runs(doc, with_mr), gitlab_runs(doc, mr_event)) == (False, True)
+    assert gitlab_runs(doc, branch)  # a branch without a merge request: its branch pipeline
+    assert gitlab_runs(doc, {**branch, "CI_COMMIT_BRANCH": "main"})  # main: releases to staging
+    assert gitlab_runs(doc, {"CI_COMMIT_TAG": "v1.2.3", "CI_PIPELINE_SOURCE": "push"})  # a tag: releases to prod
+    # and the jobs of each: the plan in the merge request, staging on main, prod on a tag
+    assert gitlab_rule_matches(doc["plan"]["rules"][0]["if"], mr_event)
+    assert gitlab_rule_matches(doc["staging"]["rules"][0]["if"], {**branch, "CI_COMMIT_BRANCH": "main"})
+    assert not gitlab_rule_matches(doc["staging"]["rules"][0]["if"], branch)
+
+
+def test_gitlab_build_job_has_a_docker_engine_on_the_docker_executor():
+    """Docker-in-Docker with TLS as GitLab documents it; the SDK reads DOCKER_HOST/DOCKER_TLS_VERIFY/DOCKER_CERT_PATH."""
+    text = GITLAB.read_text()
+    build = yaml.safe_load(text)["build"]
+    [service] = build["services"]
+    assert re.fullmatch(r"docker:[\d.]+-dind", service["name"]) and service["alias"] == "docker"
+    assert build["variables"] == {"DOCKER_HOST": "tcp://docker:2376", "DOCKER_TLS_CERTDIR": "/certs",
+                                  "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": "/certs/client"}
+    # and how to use a runner's own engine instead, with the runner settings dind needs
+    # (the SDK turns TLS on when either DOCKER_TLS_VERIFY or DOCKER_CERT_PATH is set: both are emptied)
+    host_engine = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert ("DOCKER_HOST=unix:///var/run/docker.sock, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (both empty: no TLS)"
+            in host_engine)
+    import docker.errors
+    import docker.utils
+
+    host = {**build["variables"], "DOCKER_HOST": "unix:///var/run/docker.sock", "DOCKER_TLS_VERIFY": "",
+            "DOCKER_CERT_PATH": ""}
+    assert docker.utils.kwargs_from_env(environment=host) == {"base_url": "unix:///var/run/docker.sock"}
+    with pytest.raises(docker.errors.TLSParameterError):  # dind's: TLS on, with the certificates dind shares
+        docker.utils.kwargs_from_env(environment=build["variables"])
+    assert "privileged = true" in text
+    assert 'volumes = ["/certs/client", "/cache"]' in text
+
+
+def test_gitlab_caches_pip_and_helm_where_the_tool_puts_them(monkeypatch):
+    from tars_tasks.core.settings import user_helm_path
+    from tars_tasks.scaffold import GITIGNORE
+
+    doc = yaml.safe_load(GITLAB.read_text())
+    variables, cache = doc["variables"], doc["default"]["cache"]
+    monkeypatch.setenv("XDG_DATA_HOME", variables["XDG_DATA_HOME"])
+    helm_dir = user_helm_path().parent.as_posix()  # where install_helm puts helm and the settings find it
+    project = "$CI_PROJECT_DIR/"
+    assert helm_dir.startswith(project) and variables["PIP_CACHE_DIR"].startswith(project)
+    assert sorted(cache["paths"]) == sorted([variables["PIP_CACHE_DIR"][len(project):], helm_dir[len(project):]])
+    assert ".cache/" in GITIGNORE.splitlines() and all(p.startswith(".cache/") for p in cache["paths"])
+    # every job reads the one cache; `validate`, which runs in every pipeline and first, also writes it
+    jobs = {name: job for name, job in doc.items() if isinstance(job, dict) and "script" in job}
+    writers = [name for name, job in jobs.items() if job.get("cache", cache)["policy"] == "pull-push"]
+    assert writers == ["validate"] and "rules" not in jobs["validate"] and jobs["validate"]["stage"] == doc["stages"][0]
+    assert {job.get("cache", cache)["key"] for job in jobs.values()} == {"tars-tasks-$TARS_TASKS_VERSION"}
+
+
+@pytest.mark.parametrize(("cached", "npm", "apt_runs"), [(True, False, False), (False, True, False),
+                                                         (False, False, True)])
+def test_gitlab_installs_npm_only_when_helm_is_not_cached(tmp_path, cached, npm, apt_runs):
+    """The before_script line that installs npm, run with a stub apt-get: only a cold cache without npm runs it."""
+    doc = yaml.safe_load(GITLAB.read_text())
+    [line] = [c for c in doc["default"]["before_script"] if "apt-get" in c]
+    bin_dir, log = tmp_path / "bin", tmp_path / "apt.log"
+    bin_dir.mkdir()
+    stubs = {"apt-get": f'#!/bin/sh\necho "$@" >> {log}\n'} | ({"npm": "#!/bin/sh\n"} if npm else {})
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    data = tmp_path / "share"
+    if cached:
+        (data / "tars-tasks" / "bin").mkdir(parents=True)
+        (data / "tars-tasks" / "bin" / "helm").write_text("#!/bin/sh\n")
+        (data / "tars-tasks" / "bin" / "helm").chmod(0o755)
+    result = subprocess.run(["/bin/sh", "-c", line], env={"PATH": str(bin_dir), "XDG_DATA_HOME": str(data)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    calls = log.read_text().splitlines() if log.exists() else []
+    assert calls == (["update -qq", "install -y -qq npm"] if apt_runs else [])
+
+
+def test_github_caches_pip_and_the_pinned_helm_and_uses_it():
+    from tars_tasks.scaffold import CI_FILES
+
+    doc = yaml.safe_load(GITHUB.read_text())
+    assert doc["concurrency"]["group"] == "tars-tasks-${{ github.ref }}"
+    for name, job in doc["jobs"].items():
+        steps = job["steps"]
+        uses = [s.get("uses", "").split("@")[0] for s in steps]
+        python = steps[uses.index("actions/setup-python")]["with"]
+        # pip's cache, keyed by the workflow file that pins the version (where init writes it)
+        assert (python["cache"], python["cache-dependency-path"]) == ("pip", CI_FILES["github"][1]), name
+        helm_cache = steps[uses.index("actions/cache")]["with"]
+        assert helm_cache["path"] == "~/.local/share/tars-tasks/bin", name
+        assert "${{ env.TARS_TASKS_VERSION }}" in helm_cache["key"], name
+        runs = [s.get("run", "") for s in steps]
+        install = next(i for i, r in enumerate(runs) if "tars_tasks.install_helm" in r)
+        first_invoke = next(i for i, r in enumerate(runs) if r.startswith("invoke "))
+        assert uses.index("actions/cache") < install < first_invoke, name
+        # the runners have a helm of their own on PATH: the pinned one is installed and chosen anyway
+        assert runs[install].endswith("python -m tars_tasks.install_helm --force"), name
+        assert 'echo "INVOKE_TARS_HELM=$HOME/.local/share/tars-tasks/bin/helm" >> "$GITHUB_ENV"' in runs[
+            install:first_invoke], name

@@ -27,6 +27,8 @@ class FakeEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def __init__(self, path: Path):
         self.requests: list[tuple[str, str, dict]] = []
         self.drop_builds = False
+        self.stall_builds = threading.Event()  # set: a build is accepted and never answered (a stopped engine)
+        self.released = threading.Event()
         super().__init__(str(path), Handler)
 
 
@@ -69,7 +71,10 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.requests.append(("POST", url.path, query))
-        if url.path.endswith("/build") and self.server.drop_builds:  # the engine goes away mid-build
+        if url.path.endswith("/build") and self.server.stall_builds.is_set():
+            self.server.released.wait(120)  # holds the request, as a SIGSTOPped dockerd does
+            self.close_connection = True
+        elif url.path.endswith("/build") and self.server.drop_builds:  # the engine goes away mid-build
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
@@ -145,3 +150,35 @@ def test_with_builder_buildkit_an_engine_that_refuses_it_fails_the_build_instead
     [result] = run_build(settings, Project.load(settings).select(["Base.HelloServer"]), push=False)
     assert (result.status.value, result.reason) == (
         "failed", f"{address} refuses BuildKit builds (buildkit not supported by daemon) and tars.builder is buildkit")
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
+def test_an_engine_that_stalls_mid_build_fails_it_at_build_timeout_for_the_whole_build(tmp_path, engine, builder):
+    """Issue 22 item 13: a stopped engine accepts the build and never answers; the SDK's per-read timeout is
+    10 minutes, so only the whole-build deadline (build.timeout) ends it."""
+    import time
+
+    server, address = engine
+    server.stall_builds.set()
+    root = copy_samples(tmp_path / "mono")
+    values = root / "services/Base/HelloServer/values.yaml"
+    values.write_text(values.read_text().replace("\nbuild:\n", "\nbuild:\n  timeout: 4s\n"))
+    init_git(root)
+    settings = Settings.from_mapping({"root": str(root), "registry": f"127.0.0.1:{free_port()}", "builders": address,
+                                      "builder": builder, "environments": sample_envs(),
+                                      "base_images": {t: BASE for t in SERVER_TYPES}})
+    services = Project.load(settings).select(["Base.HelloServer"])
+    found: list = []
+    started = time.monotonic()
+    runner = threading.Thread(target=lambda: found.extend(run_build(settings, services, push=False)), daemon=True)
+    runner.start()
+    runner.join(60)
+    took = time.monotonic() - started
+    server.released.set()
+    assert not runner.is_alive(), "the build still hangs on the stalled engine"
+    [result] = found
+    assert result.status.value == "failed"
+    assert result.reason == (f"build.timeout (4s, the whole build) passed: the engine {address} did not finish in "
+                             "time")
+    assert 4 <= took < 20
+    assert f"FAILED: {result.reason}" in Path(result.log).read_text()

@@ -92,3 +92,53 @@ def test_graph_dot_is_drawn_by_graphviz(shop):
     drawn = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60)
     assert drawn.returncode == 0, drawn.stderr
     assert "<svg" in drawn.stdout and "Shop.CartServer" in drawn.stdout
+
+
+def _validate_one(repo: Monorepo, sid: str) -> list[str]:
+    from tars_tasks.project import Project
+
+    project = Project.load_selected(repo.settings(), [sid])
+    return [str(p) for p in project.check(project.select([sid]), render=False)]
+
+
+def _validate_all_then_keep(repo: Monorepo, sid: str) -> list[str]:
+    """What a validate of every service says in the files of ``sid``'s folder."""
+    from tars_tasks.project import Project
+
+    project = Project.load(repo.settings())
+    folder = str(project.select([sid])[0].dir.relative_to(repo.root)) + "/"
+    return [str(p) for p in project.check(project.select([]), render=False) if p.file.startswith(folder)]
+
+
+def test_a_repository_without_tars_files_has_no_interface_pass(shop):
+    init_git(shop.root)
+    assert _validate_all_then_keep(shop, "Shop.CartServer") == []  # the call is there, the interfaces are not
+    shop.write("services/Base/LogServer/Log.tars", "module Base { interface Log { int log(string s); }; };\n")
+    subprocess.run(["git", "add", "-A"], cwd=shop.root, check=True)
+    assert [p.split(": warning: ")[1][:51] for p in _validate_all_then_keep(shop, "Shop.CartServer")] == [
+        "Shop.CartServer calls base.HELLOSERVER.helloobj but"]
+
+
+def test_one_service_without_tars_files_gets_the_call_warning_without_reading_every_values_file(shop, monkeypatch):
+    shop.write("services/Base/LogServer/Log.tars", "module Base { interface Log { int log(string s); }; };\n")
+    init_git(shop.root)
+    for i in range(20):
+        shop.service("Other", f"S{i}")
+    expected = _validate_all_then_keep(shop, "Shop.CartServer")
+    assert len(expected) == 1 and "calls base.HELLOSERVER.helloobj" in expected[0]
+    from tars_tasks.core import services
+
+    read: list[str] = []
+    real = services.read_values
+    monkeypatch.setattr(services, "read_values", lambda path, *a: read.append(str(path)) or real(path, *a))
+    assert _validate_one(shop, "Shop.CartServer") == expected
+    assert not any("/Other/" in path for path in read)  # nor do the interface checks read the others
+
+
+def test_one_service_with_a_tars_file_gets_the_whole_check(shop):
+    shop.write("services/Base/HelloServer/Hello.tars", "module Base { interface Hello { int hi(int a); }; };\n")
+    shop.write("services/Shop/CartServer/Hello.tars", "module Base { interface Hello { int hi(int a, int b); }; };\n")
+    init_git(shop.root)
+    expected = _validate_all_then_keep(shop, "Shop.CartServer")
+    assert any("stale copy" in p for p in expected) and any("calls base.HELLOSERVER.helloobj" in p for p in expected)
+    assert _validate_one(shop, "Shop.CartServer") == expected

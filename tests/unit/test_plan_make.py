@@ -61,7 +61,7 @@ def test_options_are_frozen_and_copied():
 def test_flags_that_choose_are_named_for_a_saved_plan():
     assert Options().selects == []
     assert Options(ids=["A.B"], namespace="x", tag="t", force_all=True).selects == [
-        "--service", "--all", "--tag", "--namespace"]
+        "--service", "--all", "--tag"]  # --namespace is allowed: it must be the plan's (bound_to_this_run)
 
 
 def test_with_dependents_adds_and_explains(two):

@@ -16,7 +16,7 @@ from tars_tasks.chart.package import assemble, chart_values
 from tars_tasks.core.errors import InputError, UsageError
 from tars_tasks.core.redact import redact_text
 from tars_tasks.core.secret_files import edit_secrets, read_all, set_secret
-from tars_tasks.core.secrets import SecretSource, resolve, substitute, values_file
+from tars_tasks.core.secrets import SecretSource, resolve, substitute, values_document
 
 ENVS = {"prod": {"namespace": "tars-prod"}}
 CONTENT = "user = app\npassword = ${secret:DB_PASS}\n"
@@ -112,14 +112,13 @@ def test_rotating_a_secret_changes_exactly_its_users_versions_and_never_shows_it
     assert b"first-pass" not in chart.values + chart.chart_yaml and b"${secret:DB_PASS}" in chart.values
 
 
-def test_the_deploy_values_file_is_private_and_holds_whole_top_level_values(mono, tmp_path):
+def test_the_deploy_values_document_holds_whole_top_level_values(mono):
     project, _ = loaded(mono, {"TARS_SECRET_DB_PASS": "pw-1234", "TARS_SECRET_AUTH_CONF": "a"})
     db = project.by_id()["A.Db"]
-    path = values_file(chart_values(db, project.settings, "v1"), db.secrets, tmp_path / "db.json")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert json.loads(path.read_text()) == {"config": [{"name": "db.conf", "content": "user = app\npassword = pw-1234\n"}]}
+    text = values_document(chart_values(db, project.settings, "v1"), db.secrets)
+    assert json.loads(text) == {"config": [{"name": "db.conf", "content": "user = app\npassword = pw-1234\n"}]}
     plain = project.by_id()["A.Plain"]
-    assert values_file(chart_values(plain, project.settings, "v1"), plain.secrets, tmp_path / "p.json") is None
+    assert values_document(chart_values(plain, project.settings, "v1"), plain.secrets) is None
 
 
 def test_substitute_leaves_unknown_references():

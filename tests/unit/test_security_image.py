@@ -271,8 +271,8 @@ def test_build_keys_in_the_schema(repo):
     assert problems(repo) == [
         "services/A/B/values.yaml:5:18: build.env[1]: 'bad name' is invalid: expected an environment variable name "
         "(letters, digits and _, not starting with a digit)",
-        "services/A/B/values.yaml:7:12: build.timeout: 'soon' is invalid: expected how long the compile step may "
-        "run: seconds, or a duration such as 90s, 10m, 1h30m (default 30m)",
+        "services/A/B/values.yaml:7:12: build.timeout: 'soon' is invalid: expected how long the whole build may take "
+        "(compile step, image build, push): seconds, or a duration such as 90s, 10m, 1h30m (default 30m)",
     ]
 
 

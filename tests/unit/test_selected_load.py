@@ -120,3 +120,87 @@ def test_scan_reads_only_plain_top_level_lines(tmp_path):
     link = tmp_path / "link.yaml"
     link.symlink_to(tmp_path / "values.yaml")
     assert scan(link, 1 << 20).app is None  # a symlink is parsed (read_values decides whether it may be read)
+
+
+def _age(repo, seconds: int = 60) -> None:
+    """Every file and folder under services/ written ``seconds`` ago: past the index's racy window."""
+    import os
+    import time
+
+    then = time.time() - seconds
+    for path in [repo.root / "services", *(repo.root / "services").rglob("*")]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_a_second_run_reads_the_remembered_chain_and_reports_the_same(repo, monkeypatch):
+    _tricky(repo)
+    _age(repo)
+    settings = repo.settings()
+    first = {sid: Project.load_selected(settings, [sid]) for sid in IDS}
+    read: list[str] = []
+    from tars_tasks.core import index
+
+    real = index.read_values
+    monkeypatch.setattr(index, "read_values", lambda path, *a: read.append(str(path)) or real(path, *a))
+    second = Project.load_selected(settings, ["A.Top"])
+    # A.Mid and A.Low are known from the first run: only A.Top and the files the text cannot identify are read
+    assert sorted(p.split("/services/")[1] for p in read) == [
+        "A/Top/values.yaml", "C/Img/values.yaml", "E/Quoted/values.yaml"]
+    for sid in IDS:
+        again = Project.load_selected(settings, [sid])
+        assert again.problems_for(again.select([sid])) == first[sid].problems_for(first[sid].select([sid])), sid
+    assert second.problems_for(second.select(["A.Top"])) == []
+
+
+def test_an_edit_after_the_first_run_is_seen(repo):
+    _tricky(repo)
+    _age(repo)
+    settings = repo.settings()
+    for sid in IDS:
+        Project.load_selected(settings, [sid])
+    repo.write("services/A/Low/values.yaml", "app: A\nserver: Low\ntemplate: tars.cpp\ndependsOn: [A.Top]\n")
+    repo.service("B", "New", folder="Fresh/New")
+    repo.write("services/A/Lost/values.yaml", "app: A\nserver: Lost\ntemplate: tars.cpp\ndependsOn: [B.New]\n")
+
+    def messages(sid: str) -> list[str]:
+        project = Project.load_selected(settings, [sid])
+        return [p.message for p in project.problems_for(project.select([sid]))]
+
+    assert messages("A.Low") == ["dependency cycle: A.Low -> A.Top -> A.Mid -> A.Low"]
+    assert messages("A.Lost") == []  # B.New is found in its new folder
+    _age(repo)  # now remembered as they are
+    assert messages("A.Low") == ["dependency cycle: A.Low -> A.Top -> A.Mid -> A.Low"]
+    (repo.root / "services/Fresh/New/values.yaml").unlink()
+    assert messages("A.Lost") == ["B.New is not a service in this repository"]
+
+
+def test_a_corrupt_index_is_ignored(repo):
+    _tricky(repo)
+    _age(repo)
+    settings = repo.settings()
+    expected = Project.load_selected(settings, ["A.Lost"]).problems
+    cache = settings.dist_path / "cache" / "values-index.json"
+    assert cache.is_file()
+    for text in ("{", '{"format": "tars-tasks/values-index@1", "root": "x"}', cache.read_text().replace("[", "{", 3)):
+        cache.write_text(text)
+        assert Project.load_selected(settings, ["A.Lost"]).problems == expected
+
+
+def test_rows_of_another_shape_are_read_again_not_trusted(repo):
+    import hashlib
+    import json
+
+    _tricky(repo)
+    _age(repo)
+    settings = repo.settings()
+    expected = Project.load_selected(settings, ["A.Top"]).problems
+    cache = settings.dist_path / "cache" / "values-index.json"
+    head, _, body = cache.read_text().partition("\n")
+    data = json.loads(body)
+    data["files"] = {k: 7 for k in data["files"]}  # an int where a row belongs
+    data["folders"] = {k: [1, False, ["..", 3], True, []] for k in data["folders"]}
+    body = json.dumps(data)
+    meta = json.loads(head)
+    meta["sha256"] = hashlib.sha256(body.encode()).hexdigest()  # a digest that matches: only the shape is wrong
+    cache.write_text(json.dumps(meta) + "\n" + body)
+    assert Project.load_selected(settings, ["A.Top"]).problems == expected

@@ -166,3 +166,66 @@ def test_the_context_is_the_same_bytes_for_the_same_files(repo):
     with tarfile.open(fileobj=io.BytesIO(first)) as tar:
         modes = {m.name: (m.mode, m.mtime, m.uid, m.uname) for m in tar.getmembers()}
     assert modes["files/run.sh"] == (0o755, 0, 0, "") and modes["files/main.go"] == (0o644, 0, 0, "")
+
+
+def _git_pathspecs(monkeypatch) -> list[list[str]]:
+    """The pathspecs (what follows `--`) of every git command run from here on."""
+    import subprocess
+
+    seen: list[list[str]] = []
+    real = subprocess.run
+
+    def run(argv, *args, **kwargs):
+        if argv and argv[0] == "git" and "--" in argv:
+            seen.append(list(argv[argv.index("--") + 1:]))
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    return seen
+
+
+def test_one_service_tag_asks_git_about_its_folder_only_and_equals_the_whole_listing(repo, monkeypatch):
+    service(repo, "", {"main.go": "package main\n", "notes.txt": "n\n"})
+    repo.service("Other", "One")
+    repo.write("services/Other/One/big.txt", "x\n")
+    init_git(repo.root)
+    repo.write(f"{FOLDER}/new.go", "package main // untracked\n")  # not committed: listed and hashed all the same
+    settings = settings_of(repo)
+    svc = Project.load(settings).select([SID])
+    whole = FileLister(repo.root)
+    whole.all_files()
+    expected = resolve(settings, svc, lister=whole)[SID].fingerprint
+    pathspecs = _git_pathspecs(monkeypatch)
+    assert resolve(settings, svc)[SID].fingerprint == expected
+    assert pathspecs and all(spec == [FOLDER] for spec in pathspecs)  # never "." (the whole repository)
+
+
+def test_many_folders_are_listed_by_one_whole_listing(repo, monkeypatch):
+    assert not FileLister(repo.root).few  # the whole repository by default: a plan of everything
+    for i in range(FileLister.SCOPED_LISTINGS + 5):
+        repo.write(f"services/A/S{i}/f.txt", f"{i}\n")
+    init_git(repo.root)
+    lister = FileLister(repo.root, few=True)
+    pathspecs = _git_pathspecs(monkeypatch)
+    listed = [lister.under(f"services/A/S{i}") for i in range(FileLister.SCOPED_LISTINGS + 5)]
+    assert listed == [[f"services/A/S{i}/f.txt"] for i in range(FileLister.SCOPED_LISTINGS + 5)]
+    assert pathspecs.count(["."]) == 1 and len(pathspecs) == FileLister.SCOPED_LISTINGS + 1
+    assert lister.under("../outside") == [] and lister.under("services/A/../A/S1") == []
+
+
+def test_resolves_inside_follows_every_symlink_below_the_boundary(tmp_path):
+    from tars_tasks.core.files import resolves_inside
+
+    box = tmp_path / "box"
+    (box / "sub").mkdir(parents=True)
+    (box / "sub" / "f").write_text("x")
+    (tmp_path / "outside").mkdir()
+    (box / "out").symlink_to(tmp_path / "outside")
+    (box / "in").symlink_to(box / "sub")
+    (box / "sub" / "up").symlink_to(tmp_path)
+    (tmp_path / "boxlink").symlink_to(box)
+    cases = {"sub/f": True, "sub": True, ".": True, "in/f": True, "out": False, "out/x": False, "sub/up": False,
+             "sub/up/box/sub/f": True, "sub/../sub/f": True, "../outside": False, "missing/file": True}
+    for rel, inside in cases.items():
+        assert resolves_inside(box / rel, box) is inside, rel
+        assert resolves_inside(tmp_path / "boxlink" / rel, tmp_path / "boxlink") is inside, rel

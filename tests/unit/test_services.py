@@ -81,3 +81,19 @@ def test_missing_services_folder_is_a_usage_error(tmp_path):
 
     with pytest.raises(UsageError, match="services folder not found"):
         Project.load(Settings.from_mapping({"root": str(tmp_path)}))
+
+
+def test_real_paths_resolve_as_realpath_does(tmp_path):
+    import os
+
+    from tars_tasks.core.services import RealPaths
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "f").write_text("x")
+    (tmp_path / "a" / "out").symlink_to("/etc")
+    (tmp_path / "a" / "lf").symlink_to(tmp_path / "a" / "b")
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    real = RealPaths()
+    for rel in ("a/b", "a/f", "a/out", "a/lf", "link/b", "link/out", "a/missing", "link", "a/b/../f", "a/out/../x",
+                "link/lf", "link/lf/deeper", "a/out/passwd"):
+        assert real(tmp_path / rel) == os.path.realpath(tmp_path / rel), rel

@@ -55,7 +55,7 @@ def _breaks_on(monkeypatch, server: str) -> None:
     real = charts_mod.load_template()
     fail = f'{{{{ if eq .Values.server "{server}" }}}}{{{{ fail "boom" }}}}{{{{ end }}}}\n'.encode()
     files = tuple((rel, fail + data if rel == "templates/tserver.yaml" else data) for rel, data in real.files)
-    monkeypatch.setattr(charts_mod, "load_template", lambda path="": ChartTemplate(files, real.meta, "y" * 64))
+    monkeypatch.setattr(charts_mod, "load_template", lambda path="", stamp=(): ChartTemplate(files, real.meta, "y" * 64))
 
 
 def test_a_failing_batch_is_rendered_service_by_service_to_name_the_failure(repo, helm_bin, monkeypatch):

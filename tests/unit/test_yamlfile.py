@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from tars_tasks.core import yamlfile
 from tars_tasks.core.yamlfile import YamlFileError, load_mapping, syntax_error
 
 # a values.yaml that goes on for 10 lines after the line with the mistake
@@ -89,3 +93,46 @@ def test_syntax_error_without_text_still_places_quotes_at_the_opening():
         yaml.safe_load('tars:\n  registry: "r:1\n' + REST)
     assert syntax_error(info.value) == (
         2, 13, "YAML syntax error: unterminated quoted string (started here; the parser gave up at line 13)")
+
+
+# -- the quick load (one pass of the C parser) gives what the careful load gives, or steps aside ------------
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                     st.text(max_size=12), st.sampled_from(["yes", "No", "0x1F", "0o17", "1_000", "1:30", "~", "",
+                                                            "2001-12-14", "!secret", "=", "<<", ".inf", "3e4"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.one_of(st.text(max_size=6), st.integers(0, 9)), inner, max_size=4),
+                       max_leaves=25)
+_WORDS = st.lists(st.sampled_from(["a:", " 1", "\n", "  ", "- ", "[", "]", "{", "}", ", ", "'x'", '"y"', "&k ",
+                                   "*k", "!!str ", "!!set ", "!secret ", "? ", "<<: ", "---\n", "#c", "yes", "01",
+                                   "!!binary aGk=", "2001-12-14", "\t", "|\n  t\n"]), max_size=30).map("".join)
+
+
+def _careful(text: str):
+    try:
+        yamlfile.yamlguard.check(text, yamlfile.SafeLoader)
+        return yaml.load(text, Loader=yamlfile.ValuesLoader)
+    except Exception as exc:  # noqa: BLE001 - any refusal: the quick load must step aside
+        return exc
+
+
+@hsettings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_VALUES.map(lambda v: yaml.safe_dump({"k": v, "app": "A"}, allow_unicode=True)),
+                 st.dictionaries(st.text(max_size=5), _VALUES, max_size=4).map(yaml.dump), _WORDS))
+def test_the_quick_load_equals_the_careful_one_or_steps_aside(text):
+    quick = yamlfile._quick_load(text, text.encode("utf-8"))
+    if quick is not None:
+        careful = _careful(text)
+        assert not isinstance(careful, Exception), (text, careful)
+        assert quick == careful and repr(quick) == repr(careful)  # repr: 1 and True and 1.0 stay apart
+
+
+def test_a_plain_values_file_takes_the_quick_load_and_odd_ones_do_not():
+    plain = "app: A\nserver: B\nreplicas: 2\nservants:\n  - {name: Obj, port: 10000}\nsecret: !secret TOKEN\n"
+    assert yamlfile._quick_load(plain, plain.encode()) == {
+        "app": "A", "server": "B", "replicas": 2, "servants": [{"name": "Obj", "port": 10000}],
+        "secret": "${secret:TOKEN}"}
+    for odd in ("a: &x 1\nb: *x\n", "a: 1\na: 2\n", "a: {<<: {b: 1}}\n", "a: !!set {b}\n", "- 1\n", "",
+                "a: " + "[" * 101 + "]" * 101 + "\n", "a:\n" + "- x\n" * (yamlfile.QUICK_MAX_INDICATORS + 1),
+                "a: [1\n", "a: 1\n---\nb: 2\n", "? [a]\n: 1\n"):
+        assert yamlfile._quick_load(odd, odd.encode()) is None, odd

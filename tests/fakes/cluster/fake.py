@@ -16,6 +16,8 @@ from .record import ObjectChange, PodTransition, Record, Request, ServerTransiti
 from .resources import by_kind
 from .server import ApiServer
 from .store import Store
+from .tconfig_controller import DEFAULT_HISTORY, TConfigController
+from .webhooks import DEFAULT_GUARD, Webhooks
 
 
 class FakeCluster:
@@ -26,11 +28,18 @@ class FakeCluster:
     """
 
     def __init__(self, nodes: tuple[str, ...] = ("node-1", "node-2"), tick: float = 0.02,
-                 namespaces: tuple[str, ...] = ("default", "kube-system"), default_outcome: Outcome | None = None):
+                 namespaces: tuple[str, ...] = ("default", "kube-system"), default_outcome: Outcome | None = None,
+                 tconfig_guard: float = DEFAULT_GUARD, tconfig_history: int = DEFAULT_HISTORY):
+        """``tconfig_guard``: seconds an activated TConfig cannot be deleted after its creation (upstream: 48;
+        tests shorten it); ``tconfig_history``: deactivated versions kept per config (recordLimit.tconfigHistory)."""
         self.record = Record()
         self.store = Store(namespaces)
         self.store.listeners.append(self.record.on_change)
+        # K8SFramework itself: its admission webhooks, its TConfig controller, its TTemplates in every namespace
+        self.webhooks = self.store.admission = Webhooks(self.store, tconfig_guard)
+        self.tconfig_controller = TConfigController(self.store, tconfig_history)
         self.operator = Operator(self.store, self.record, nodes, tick)
+        self.tconfig_controller.errors = self.operator.errors  # one list of the simulations' errors for the tests
         if default_outcome is not None:
             self.operator.default = default_outcome
         self.api = ApiServer(self.store, self.record, self.operator.pod_log)
@@ -43,6 +52,7 @@ class FakeCluster:
         self._serving = threading.Thread(target=self._serve, name="fake-apiserver", daemon=True)
         self._serving.start()
         self.operator.start()
+        self.tconfig_controller.start()
         return self
 
     def _serve(self) -> None:
@@ -55,6 +65,7 @@ class FakeCluster:
                 self.operator.errors.append(f"api server loop: {exc!r}")
 
     def stop(self) -> None:
+        self.tconfig_controller.stop()
         self.operator.stop()
         self.store.close()
         # shutdown() waits for the serving loop; bounded, so that a loop that died cannot hang the test run

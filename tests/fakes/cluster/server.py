@@ -17,6 +17,7 @@ from .record import Record, Request
 from .resources import Resource
 from .selectors import Predicate, SelectorError, field_selector, label_selector
 from .store import ApiError, Store
+from .webhooks import user_request
 
 JSON = "application/json"
 OPENAPI_V2 = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
@@ -136,7 +137,8 @@ class ApiServer:
                    "DELETE": self._delete}.get(method)
         if handler is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
-        return handler(route, query, headers, body)
+        with user_request():  # the framework's admission webhooks see requests, not the simulations' own writes
+            return handler(route, query, headers, body)
 
     def _fixed(self, path: str, accept: str) -> tuple[int, Any, str] | None:
         """Version, health, discovery and OpenAPI documents."""

@@ -76,6 +76,7 @@ class Store:
         self.rv = 0
         self._applied: dict[tuple[Key, str], dict[str, Any]] = {}
         self.closed = False
+        self.admission: Any = None  # the framework's webhooks (webhooks.Webhooks): create/update/delete hooks
         for ns in namespaces:
             self.create(by_kind("Namespace"), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         for resource in custom_resources():
@@ -169,6 +170,11 @@ class Store:
                 obj["status"] = {"phase": "Active"}
             if resource.kind == "Secret":
                 self._string_data(obj)
+            if self.admission is not None:
+                obj = self.admission.create(resource, namespace, obj)
+                committed = self._commit("ADDED", key, obj)
+                self.admission.created_object(resource, committed)
+                return committed
             return self._commit("ADDED", key, obj)
 
     @staticmethod
@@ -210,6 +216,9 @@ class Store:
                 meta[field] = live_meta[field]
             else:
                 meta.pop(field, None)
+        if self.admission is not None:
+            new = self.admission.update(resource, live, new, subresource)
+            meta = new["metadata"]
         if _spec_part(new) != _spec_part(live):
             meta["generation"] = live_meta.get("generation", 1) + 1
         new["apiVersion"], new["kind"] = resource.api_version(version), resource.kind
@@ -253,13 +262,15 @@ class Store:
             wanted = meta.get("resourceVersion")
             if live and wanted and wanted != live["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", f'the object "{name}" has been modified')
-            self._applied[(key, manager)] = copy.deepcopy(applied)
             if live is None:
                 body = copy.deepcopy(applied)
                 body.setdefault("metadata", {})["name"] = name
-                return self.create(resource, namespace, body, version), True
-            merged = server_side_apply(live, applied, previous)
-            return self._replace(resource, live, merged, version, subresource), False
+                result = self.create(resource, namespace, body, version)
+            else:
+                merged = server_side_apply(live, applied, previous)
+                result = self._replace(resource, live, merged, version, subresource)
+            self._applied[(key, manager)] = copy.deepcopy(applied)  # once admitted: a refused apply is not
+            return result, live is None
 
     def delete(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
         """DELETE: immediate (no finalizers, no grace period); a namespace takes its objects with it."""
@@ -271,6 +282,8 @@ class Store:
             if resource.kind == "Namespace":
                 for inner in [k for k in self.objects if k[2] == name]:
                     self._commit("DELETED", inner, copy.deepcopy(self.objects[inner]))
+            if self.admission is not None:
+                self.admission.delete(resource, live)
             for applied in [a for a in self._applied if a[0] == key]:
                 del self._applied[applied]
             return self._commit("DELETED", key, copy.deepcopy(live))
