@@ -95,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def engine(tmp_path):
     server = FakeEngine(tmp_path / "engine.sock")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)  # shutdown() waits a poll
     thread.start()
     yield server, f"unix://{tmp_path}/engine.sock"
     server.shutdown()
