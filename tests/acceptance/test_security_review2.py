@@ -77,3 +77,18 @@ def test_a_crash_log_with_secret_lines_key_pairs_and_carriage_returns_is_redacte
     assert "\nok: 7 deployed" not in log and "\r" not in log
     for secret in ("MULTISECRETA", "MULTISECRETB", DB_PIN, "hunter2"):
         assert secret not in result.stdout + result.stderr + log
+
+
+def test_a_symlinked_dist_cache_is_refused_like_every_output_folder(sample, tmp_path):
+    """docs/security.md: no folder under dist/ may be a symlink; the caches there (values index, interfaces,
+    registry tags) were silently skipped instead (exit 0, no word)."""
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (sample.root / "dist").mkdir()
+    os.symlink(target, sample.root / "dist" / "cache")
+    for argv in (["validate"], ["interfaces"], ["plan", "--dry-run"]):
+        result = sample(*argv)
+        assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (
+            2, "error: dist/cache is a symlink: outputs are written only through real folders, never through a "
+               "symlink (remove it)"), argv
+    assert list(target.iterdir()) == []
