@@ -92,7 +92,7 @@ def report_table(report: Report) -> str:
         rows.append((s.id, s.status.value, f"{s.seconds:.1f}s", s.image, s.reason))
     summary = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
     mode = " (dry run)" if report.dry_run else ""
-    return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n"
+    return table(rows) + f"{summary} in {report.seconds:.1f}s{mode}\n" + notes(report.notes)
 
 
 def notes(texts: Sequence[str]) -> str:
