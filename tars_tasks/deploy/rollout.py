@@ -22,6 +22,7 @@ roll back to the last good revision.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 import threading
 import time
@@ -37,7 +38,16 @@ from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
 from tars_tasks.deploy import configs as tconfigs
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
-from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
+from tars_tasks.deploy.track import (
+    FAILED,
+    READY,
+    Target,
+    Verdict,
+    failure_summary,
+    generation_of,
+    judge,
+    track,
+)
 from tars_tasks.deploy.watch import NamespaceWatch
 from tars_tasks.state.verification import Verification
 
@@ -266,11 +276,22 @@ class Rollout:
                revision: int) -> Verdict:
         """Track to a verdict; the API lost for good leaves the revision unverified (the next plan tracks it)."""
         try:
-            return track(target, self._look_unless_cancelled, deadline, progress, self._pause)
+            return track(target, self._after_apply(), deadline, progress, self._pause)
         except KubeError as exc:
             rollout.update(state="unverified", apiError=str(exc))
             raise DeployFailed(f"tracking lost the cluster ({exc}): revision {revision} is unverified; the next "
                                "release tracks it again", ServiceStatus.FAILED, rollout) from None
+
+    def _after_apply(self) -> Callable[[Target], Verdict]:
+        """Looks that first read the TServer's generation from the API once (a GET, retried by track like any
+        look): the watch cache may not have the apply yet, and state older than it is never judged."""
+        written: list[int] = []
+
+        def look(target: Target) -> Verdict:
+            if not written:
+                written.append(generation_of(self.kube.tserver(target.namespace, target.name)))
+            return self._look_unless_cancelled(dataclasses.replace(target, generation=written[0]))
+        return look
 
     def mark(self, release: str, revision: int, verdict: Verification, log: TextIO, rollout: dict[str, Any]) -> None:
         """Record what tracking proved; when that cannot be written the revision stays unverified (the truth)."""
@@ -378,7 +399,7 @@ class Rollout:
         self._rollback(target.name, previous, log, progress)
         live = self.kube.tserver(target.namespace, target.name) or {}
         image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
-        back = Target(target.namespace, target.name, target.app, target.server, image)
+        back = Target(target.namespace, target.name, target.app, target.server, image, generation_of(live))
         verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress, self._pause)
         rollout["rolledBackTo"] = previous
         rollout["rollback"] = verdict.to_json()

@@ -4,8 +4,8 @@ Helm cannot tell: a TServer has no status conditions (helm 4's --wait counts it 
 status still describes the old pods right after an upgrade. The platform's own signals are used instead:
 
 1. the operator has acted on the TServer's new spec: the workload (StatefulSet NAME, or DaemonSet NAME with
-   `daemonSet: true`) reflects its image, env, resources, command, release id and replicas (a change that
-   keeps the image still makes a new revision);
+   `daemonSet: true`) equals its image, env, resources, command, release id and replicas (a change that
+   keeps the image still makes a new revision; a removed env var or a cleared field is a change too);
 2. the workload controller has observed it (observedGeneration);
 3. every pod of the update revision (`controller-revision-hash` = updateRevision; DaemonSet:
    `pod-template-generation`) is Ready, with the readiness gate `tars.io/active` true (the TARS node reports
@@ -40,13 +40,15 @@ RETRY_FIRST, RETRY_MAX = 0.2, 3.0  # backoff after a transient API error while t
 
 @dataclass(frozen=True)
 class Target:
-    """What should be running: the server's TServer/workload name, its labels, the release's image."""
+    """What should be running: the server's TServer/workload name, its labels, the release's image; and the
+    TServer generation the apply wrote (0: not known), so that a watch cache older than it is not judged."""
 
     namespace: str
     name: str
     app: str
     server: str
     image: str
+    generation: int = 0
 
 
 @dataclass
@@ -86,6 +88,11 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {"state": self.state, "ready": self.ready, "desired": self.desired, "waitingFor": self.waiting_for,
                 "timedOut": self.timed_out, "pods": [asdict(i) for i in self.issues]}
+
+
+def generation_of(obj: dict[str, Any] | None) -> int:
+    """metadata.generation (0 for no object): bumped by the API server on every spec change."""
+    return int(((obj or {}).get("metadata") or {}).get("generation") or 0)
 
 
 def _container(spec: dict[str, Any], name: str) -> dict[str, Any]:
@@ -132,15 +139,27 @@ REVISION_LABEL = "controller-revision-hash"  # on a StatefulSet's pods: the revi
 DS_GENERATION_LABEL = "pod-template-generation"  # on a DaemonSet's pods: the template generation they run
 
 
-def _env_subset(wanted: Any, running: Any) -> bool:
-    """Every env entry the TServer declares is in the container (the operator may add its own)."""
-    have = [e for e in running or [] if isinstance(e, dict)]
-    return all(e in have for e in wanted or [] if isinstance(e, dict))
+def _operator_env(entry: dict[str, Any], declared: set[str]) -> bool:
+    """An env entry the operator injects itself: pod identity from the downward API (Namespace, PodName, PodIP,
+    ServerApp as valueFrom.fieldRef) under a name the TServer does not declare."""
+    return entry.get("name") not in declared and bool((entry.get("valueFrom") or {}).get("fieldRef"))
+
+
+def _env_equal(wanted: Any, running: Any) -> bool:
+    """The container's env is exactly what the TServer declares, besides what the operator injects: a removed or
+    changed variable still in the container means the operator has not acted yet (a subset check would judge
+    the old pods as the new revision when a variable is removed)."""
+    want = [e for e in wanted or [] if isinstance(e, dict)]
+    declared = {str(e.get("name")) for e in want}
+    have = [e for e in running or [] if isinstance(e, dict) and not _operator_env(e, declared)]
+    return have == want
 
 
 def behind(tserver: dict[str, Any], workload: dict[str, Any], name: str) -> str:
     """What of the TServer's spec the workload does not reflect yet ("" when the operator has acted on it):
-    image, env, resources, command/args, replicas, release id. Any of them makes a new revision (or a scale)."""
+    image, env, envFrom, resources, command/args, replicas, release id. Any of them makes a new revision (or a
+    scale). Each copied field must EQUAL what the TServer declares (a removed env var or a cleared field is a
+    change too), not merely contain it."""
     spec = tserver.get("spec") or {}
     k8s, release = spec.get("k8s") or {}, spec.get("release") or {}
     wspec = workload.get("spec") or {}
@@ -149,11 +168,11 @@ def behind(tserver: dict[str, Any], workload: dict[str, Any], name: str) -> str:
     missing = []
     if release.get("image") and container.get("image") != release.get("image"):
         missing.append(f"image {release.get('image')} (it runs {container.get('image')})")
-    if not _env_subset(k8s.get("env"), container.get("env")):
+    if not _env_equal(k8s.get("env"), container.get("env")):
         missing.append("env")
-    for field_name in ("resources", "command", "args"):
-        if k8s.get(field_name) and container.get(field_name) != k8s.get(field_name):
-            missing.append(field_name)
+    for field_name in ("envFrom", "resources", "command", "args"):  # copied as declared; unset means absent
+        if (k8s.get(field_name) or None) != (container.get(field_name) or None):
+            missing.append(field_name if k8s.get(field_name) else f"{field_name} cleared")
     labels = (template.get("metadata") or {}).get("labels") or {}
     if release.get("id") and RELEASE_ID_LABEL in labels and labels[RELEASE_ID_LABEL] != str(release["id"]):
         missing.append(f"release id {release['id']}")

@@ -6,7 +6,8 @@ a fixed number of requests whatever the number of services and however long they
 
 While a kind is not in sync (the first list has not answered, a watch broke and is being re-listed with
 backoff), ``look`` answers None and the tracker asks the API itself (deploy/rollout.py Rollout.look), so a
-watch that cannot be opened costs latency, never correctness.
+watch that cannot be opened costs latency, never correctness. The same holds while the cached TServer is older
+than the generation the apply wrote (read with one GET after the apply): a lagging watch is never judged.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 from typing import Any
 
 from tars_tasks.deploy.kube import APP_LABEL, SERVER_LABEL, TARS_GROUP, Kube
-from tars_tasks.deploy.track import Target, Verdict, judge
+from tars_tasks.deploy.track import Target, Verdict, generation_of, judge
 
 KINDS = ("TServer", "StatefulSet", "DaemonSet", "Pod")
 WATCH_SECONDS = 20  # the server ends each watch request after this (below the client's read timeout)
@@ -111,12 +112,15 @@ class NamespaceWatch:
     # --- for trackers --------------------------------------------------------------------------------------
 
     def look(self, target: Target) -> tuple[Verdict | None, int]:
-        """(the verdict from the cache, or None while a kind is out of sync; the change count it saw)."""
+        """(the verdict from the cache, or None while a kind is out of sync or the cached TServer is older than the
+        generation the apply wrote (``target.generation``); the change count it saw)."""
         with self.cond:
             seen = self.changes
             if len(self.synced) < len(KINDS):
                 return None, seen
             tserver = self.cache["TServer"].get(target.name)
+            if target.generation and generation_of(tserver) < target.generation:
+                return None, seen  # the watch has not delivered what the apply wrote: the API is asked instead
             daemon = bool((((tserver or {}).get("spec") or {}).get("k8s") or {}).get("daemonSet"))
             workload = self.cache["DaemonSet" if daemon else "StatefulSet"].get(target.name) if tserver else None
             pods = [p for p in self.cache["Pod"].values()
