@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import seconds
@@ -24,6 +26,7 @@ APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
 
 
 TRANSIENT_CODES = (429, 500, 502, 503, 504)
+T = TypeVar("T")
 
 
 class KubeError(TarsError):
@@ -35,6 +38,24 @@ class KubeError(TarsError):
         super().__init__(message)
         self.code = code
         self.transient = transient or code in TRANSIENT_CODES
+
+
+READ_RETRIES, READ_RETRY_FIRST = 4, 0.2  # a one-shot read (status, diff, plan): 0.2+0.4+0.8+1.6 s at most
+
+
+def retried(call: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, asked again with backoff after a transient KubeError (5xx, 429, a reset connection), as tracking
+    does: one such answer must not decide a verdict. The error propagates once the retries are spent."""
+    wait = READ_RETRY_FIRST
+    for _ in range(READ_RETRIES):
+        try:
+            return call()
+        except KubeError as exc:
+            if not exc.transient:
+                raise
+        sleep(wait)
+        wait *= 2
+    return call()
 
 
 def kubeconfig_path() -> Path | None:

@@ -215,18 +215,22 @@ class ReleaseLock:
                 holder = holder_of(spec)
                 if holder is None or holder.identity != self.who:
                     self.held = False
-                    now = self.now()
-                    whose = f"taken over by {holder.describe(now)}" if holder else "given up by someone else"
-                    self.lost = (f"the release lock (Lease {self.namespace}/{LEASE_NAME}) was {whose}; seen at "
-                                 f"{_stamp(now)}: nothing new was started")
+                    self._lose(holder, "nothing new was started")
                     self.on_lost(self.lost)
                     return
                 self._write(current, {**spec, "renewTime": self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
             except KubeError:  # a blip: the next renewal tries again; the lease lasts 3 renewals
                 continue
 
+    def _lose(self, holder: Holder | None, consequence: str) -> None:
+        now = self.now()
+        whose = f"taken over by {holder.describe(now)}" if holder else "given up by someone else"
+        self.lost = (f"the release lock (Lease {self.namespace}/{LEASE_NAME}) was {whose}; seen at {_stamp(now)}: "
+                     f"{consequence}")
+
     def release(self) -> None:
-        """Stop renewing and give the lease up (only when it is still ours)."""
+        """Stop renewing and give the lease up (only when it is still ours). Found another's (a run shorter than
+        the renewal interval never looked before), ``lost`` says whose and when: the run did not hold the lock."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=15)
@@ -238,6 +242,7 @@ class ReleaseLock:
             spec = (current or {}).get("spec") or {}
             holder = holder_of(spec)
             if current is None or holder is None or holder.identity != self.who:
+                self._lose(holder, "this run's last steps may have overlapped with another run")
                 return
             free = {k: v for k, v in spec.items() if k not in ("holderIdentity", "acquireTime", "renewTime")}
             if self._write(current, free):

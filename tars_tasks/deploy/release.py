@@ -152,13 +152,14 @@ def release(project: Project, opts: Options, run: RunOptions = RunOptions(), pro
                 lock.release()
         raise
     if lock is not None:
-        if lock.lost:
-            report.notes.append(lock.lost)
         try:
             lock.release()
         except TarsError as exc:
             report.notes.append(f"the release lock could not be given up ({exc}): it expires "
                                 f"{seconds(settings.lock_duration):.0f}s after its last renewal")
+        if lock.lost:  # mid-run (the renewal saw it) or at the end (giving it up found another's): not ok
+            report.notes.append(lock.lost)
+            report.lock_lost = True
     return plan, report
 
 

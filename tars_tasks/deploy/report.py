@@ -75,10 +75,11 @@ class Report:
     namespace: str
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)  # what ended the run early, what failed after it (the lock)
+    lock_lost: bool = False  # another run held the namespace's lock during this one (a note says whose, when)
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(s.status in OK_STATUSES for s in self.services)
+        return not self.interrupted and not self.lock_lost and all(s.status in OK_STATUSES for s in self.services)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -88,5 +89,5 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "dryRun": self.dry_run, "namespace": self.namespace, "seconds": round(self.seconds, 3),
-                "interrupted": self.interrupted, "counts": self.counts(), "notes": self.notes,
-                "services": [s.to_json() for s in self.services]}
+                "interrupted": self.interrupted, "lockLost": self.lock_lost, "counts": self.counts(),
+                "notes": self.notes, "services": [s.to_json() for s in self.services]}

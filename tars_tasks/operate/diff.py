@@ -31,7 +31,7 @@ from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.mask import mask_object
 from tars_tasks.project import Project
-from tars_tasks.state.compare import IN_SYNC, ServiceState, judge_service, manifest_objects, missing_objects
+from tars_tasks.state.compare import IN_SYNC, UNKNOWN, ServiceState, judge_service, manifest_objects, missing_objects
 from tars_tasks.state.desired import desired
 from tars_tasks.state.live import Live, read_live
 
@@ -97,6 +97,8 @@ def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
     text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")
     result = ServiceDiff(state.id, state.verdict, text)
+    if state.verdict == UNKNOWN:
+        result.notes.append("the cluster's objects could not be read: how they differ is unknown")
     if not text and normal(deployed, masked=False) != normal(apply, masked=False):
         result.notes.append("differs only in masked (secret) values")
     for gone in missing_objects(record, live):  # deleted by hand: what a release recreates, against nothing

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # desired.py builds on plan/make.py, which compares with miss
 
 IN_SYNC, OUT_OF_DATE, FAILED, PENDING = Verdict.IN_SYNC, Verdict.OUT_OF_DATE, Verdict.FAILED, Verdict.PENDING
 DRIFTED, MISSING, UNVERIFIED, UNHEALTHY = Verdict.DRIFTED, Verdict.MISSING, Verdict.UNVERIFIED, Verdict.UNHEALTHY
+UNKNOWN = Verdict.UNKNOWN
 
 OWNED_KINDS = ("TServer", "TConfig", "TImage")  # what the chart makes and the Live reader lists
 
@@ -216,6 +217,9 @@ def judge_service(service: Service, want: Desired, live: Live) -> ServiceState:
     elif state.chart != state.wanted_chart:
         state.verdict = OUT_OF_DATE
         state.details.append(f"cluster runs {state.chart}, git would deploy {state.wanted_chart}")
+    elif live.cluster is Cluster.UNREACHABLE:  # after retries: never "in sync" on lists that were not read
+        state.verdict = UNKNOWN
+        state.details.append("the cluster's objects could not be read: its TServer, workload and pods are unknown")
     elif drifted:
         state.verdict = DRIFTED
     elif verification is Verification.UNVERIFIED:

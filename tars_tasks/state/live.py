@@ -1,8 +1,9 @@
 """What runs in one namespace (the Live side of the one comparison, state/compare.py), read with a fixed number
 of calls whatever the number of services: one `helm list`, and one Kubernetes list per kind — helm's deployed
 release records (with what tracking proved, state/verification.py), TServers, TConfigs, TImages, StatefulSets,
-DaemonSets and pods of TARS servers. ``cluster`` says whether the cluster answered (reachable), did not
-(unreachable: the lists are empty and a note says why) or was not asked."""
+DaemonSets and pods of TARS servers. A transient error (5xx, 429, a reset) is asked again with backoff.
+``cluster`` says whether the cluster answered (reachable), did not (unreachable: the lists are empty, a note
+says why, and every verdict that depends on them is "unknown", never "in sync") or was not asked."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 from tars_tasks.core.errors import UsageError
 from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.textenum import TextEnum
-from tars_tasks.deploy.kube import APP_LABEL, SERVER_LABEL, Kube, KubeError
+from tars_tasks.deploy.kube import APP_LABEL, SERVER_LABEL, Kube, KubeError, retried
 from tars_tasks.operate.records import Record, latest
 
 
@@ -60,13 +61,13 @@ def read_objects(kube: Kube, namespace: str, releases: dict[str, dict[str, Any]]
     if not live.releases:
         return live
     try:
-        live.records = latest(kube.helm_records(namespace))
-        live.tservers = {_name(o): o for o in kube.list_tars(namespace, "TServer")}
-        live.timages = {_name(o): o for o in kube.list_tars(namespace, "TImage")}
-        live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
+        live.records = latest(retried(lambda: kube.helm_records(namespace)))
+        live.tservers = {_name(o): o for o in retried(lambda: kube.list_tars(namespace, "TServer"))}
+        live.timages = {_name(o): o for o in retried(lambda: kube.list_tars(namespace, "TImage"))}
+        live.tconfigs = {_name(o): o for o in retried(lambda: kube.list_tars(namespace, "TConfig"))}
         if pods:
-            live.workloads = {_name(o): o for o in kube.list_workloads(namespace)}
-            for pod in kube.list_tars_pods(namespace):
+            live.workloads = {_name(o): o for o in retried(lambda: kube.list_workloads(namespace))}
+            for pod in retried(lambda: kube.list_tars_pods(namespace)):
                 labels = (pod.get("metadata") or {}).get("labels") or {}
                 key = f"{labels.get(APP_LABEL, '')}-{labels.get(SERVER_LABEL, '')}".lower()
                 live.pods.setdefault(key, []).append(pod)

@@ -15,6 +15,7 @@ class Verdict(TextEnum):
     UNHEALTHY = "unhealthy"  # nothing changed, yet its pods are not Ready (crash-looping, not active)
     MISSING = "missing"  # no helm release of the service in the namespace
     ORPHAN = "orphan"  # a release of this tool whose service is gone from the monorepo
+    UNKNOWN = "unknown"  # the cluster's objects could not be read (after retries): nothing can be said of them
 
 
 NOT_IN_SYNC = tuple(v for v in Verdict if v is not Verdict.IN_SYNC)

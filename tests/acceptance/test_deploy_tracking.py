@@ -192,6 +192,23 @@ def test_a_values_only_change_is_judged_on_its_own_new_pods(mono):
     assert {"name": "TOKEN_TTL", "value": "fixed"} in template_env(mono, "base-authserver")
 
 
+def test_removing_an_env_var_is_judged_on_the_new_pods_not_the_crashing_old_ones(mono):
+    """The operator acts a second after the apply; until then the old pods (with the removed variable) crash."""
+    auth = "Base.AuthServer"
+    values = mono.root / "services/Base/AuthServer/values.yaml"
+    original = values.read_text()
+    mono.cluster.set_outcome("env:MODE=bad", Outcome.crashloop(delay=0.2, restart_period=0.2))
+    mono.cluster.set_outcome("base-authserver", Outcome.ready(delay=0.3, reconcile_delay=1.0))
+    values.write_text(original.replace('value: "3600"\n', 'value: "3600"\n  - name: MODE\n    value: bad\n'))
+    result, services = mono.release("--service", auth, "--no-rollback")
+    assert result.returncode == 1 and "CrashLoopBackOff" in services[auth]["reason"], result.stderr
+    values.write_text(original)  # the fix removes the variable: same image, a new pod template
+    result, services = mono.release("--service", auth)
+    assert result.returncode == 0, services[auth]["reason"]
+    assert services[auth]["status"] == "deployed" and services[auth]["rollout"]["verification"] == "verified"
+    assert {e["name"] for e in template_env(mono, "base-authserver")} == {"TOKEN_TTL"}
+
+
 def test_a_scale_up_waits_for_the_new_replica(mono):
     auth = "Base.AuthServer"
     assert mono.release("--service", auth)[0].returncode == 0

@@ -13,6 +13,7 @@ import pytest
 from clustermono import ClusterMono, name_of, sample_in_cluster
 from fakes.cluster import Outcome
 from fakes.cluster.resources import by_kind
+from tars_tasks.deploy.kube import READ_RETRIES
 
 pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
 NS = "tars"
@@ -182,6 +183,28 @@ def test_objects_deleted_by_hand_are_drift_in_status_diff_and_plan_and_a_release
     assert mono.cluster.get("TConfig", NS, app_config) is not None
     assert mono.cluster.get("TServer", NS, name_of(LOG)) is not None
     assert {s["verdict"] for s in mono.status().values()} == {"in sync"}
+
+
+def test_a_transient_error_reading_the_cluster_is_retried_and_one_that_persists_is_unknown_never_in_sync(mono):
+    assert mono.release("--service", LOG)[0].returncode == 0
+    mono.cluster.store.delete(by_kind("TServer"), NS, name_of(LOG))
+    tservers = f"/apis/k8s.tars.io/v1beta3/namespaces/{NS}/tservers"
+    mono.cluster.fail_request(tservers)
+    result = mono("status", "--json", "--exit-code", "--service", LOG)
+    state = json.loads(result.stdout)["services"][0]
+    assert result.returncode == 1 and state["verdict"] == "drifted", state  # asked again: the TServer is gone
+    mono.cluster.fail_request(tservers)
+    assert mono("diff", "--service", LOG, "--exit-code").returncode == 1
+    failing = 1 + READ_RETRIES  # every time status asks
+    faults = [mono.cluster.fail_request(tservers, nth=n) for n in range(1, failing + 1)]
+    result = mono("status", "--json", "--exit-code", "--service", LOG)
+    state = json.loads(result.stdout)["services"][0]
+    assert result.returncode == 1 and state["verdict"] == "unknown", state
+    assert any("could not be read" in d for d in state["details"]) and all(f.fired for f in faults), state
+    for n in range(1, failing + 1):
+        mono.cluster.fail_request(tservers, nth=n)
+    diff = mono("diff", "--service", LOG, "--exit-code")
+    assert diff.returncode == 1 and "could not be read" in diff.stdout + diff.stderr, diff.stdout + diff.stderr
 
 
 def test_a_persons_edits_are_reported_and_kept_unless_repair(mono):

@@ -155,3 +155,18 @@ def test_a_lost_lease_says_whose_it_is_now_and_when(cluster):
         "the release lock (Lease shop/tars-tasks-release) was taken over by ci-2 pid 30 since 2030-01-02 03:04:06 UTC, "
         "renewed 2s ago; seen at 2030-01-02 03:04:08 UTC: nothing new was started"]
     assert lease(cluster)["spec"]["holderIdentity"] == "ci-2 pid 30"  # the new holder's lease is left alone
+
+
+def test_a_lease_lost_before_the_first_renewal_is_reported_when_giving_it_up(cluster):
+    clock = [T0]
+    mine = lock("ci-1 pid 10", clock)  # renews every 20 s: this run ends before it ever looks again
+    mine.acquire()
+    thief = {"holderIdentity": "ci-2 pid 30", "acquireTime": "2030-01-02T03:04:06.000000Z",
+             "renewTime": "2030-01-02T03:04:06.000000Z", "leaseDurationSeconds": 60}
+    cluster.store.mutate(by_kind("Lease"), NS, LEASE_NAME, lambda live: live.update(spec=thief))
+    clock[0] = T0 + timedelta(seconds=3)
+    mine.release()
+    assert mine.lost == (
+        "the release lock (Lease shop/tars-tasks-release) was taken over by ci-2 pid 30 since 2030-01-02 03:04:06 UTC, "
+        "renewed 2s ago; seen at 2030-01-02 03:04:08 UTC: this run's last steps may have overlapped with another run")
+    assert lease(cluster)["spec"]["holderIdentity"] == "ci-2 pid 30"
