@@ -144,6 +144,15 @@ class JsonReporter:
     def listing(self, rows: list[dict[str, Any]]) -> str:
         return self._dump(rows)
 
+    def failed_run(self, exc: Exception, exit_code: int) -> str:
+        """A run that ended before it had a report (the plan could not be made, the lock is held): still one
+        JSON document on stdout, saying why (and who holds the lock)."""
+        data: dict[str, Any] = {"ok": False, "error": str(exc), "exitCode": exit_code, "services": []}
+        holder = getattr(exc, "holder", "")
+        if holder:
+            data["lockHolder"] = holder
+        return self._dump(data)
+
     def problems(self, problems: Sequence[Problem], services: int) -> str:
         errors = errors_only(problems)
         return self._dump({"valid": not errors, "services": services, "problems": [p.to_json() for p in problems]})

@@ -227,7 +227,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
-    from tars_tasks.cli.output import ProgressView, TableReporter, reporter
+    from tars_tasks.cli.output import JsonReporter, ProgressView, TableReporter, reporter
     from tars_tasks.core.escape import escape
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
@@ -259,6 +259,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         except TarsError as exc:
             if stop.received:  # e.g. a helm list stopped while planning
                 raise Exit(f"interrupted ({exc})", code=stop.code) from None
+            if json_:  # stdout is always one JSON document
+                print(JsonReporter().failed_run(exc, exc.exit_code), end="", flush=True)
             raise
         finally:
             for view in views:
@@ -269,9 +271,19 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     if stop.received:
         raise Exit(f"interrupted by {stop.name}: {report.counts().get('interrupted', 0)} service(s) interrupted; "
                    "a rerun continues", code=stop.code)
+    _exit_unless_ok(report)
+
+
+def _exit_unless_ok(report: Any) -> None:
+    """Exit 1 with why, when the run did not deploy everything it set out to (a signal is handled before)."""
+    from tars_tasks.core.escape import escape
+
     if report.interrupted:  # not by a signal: the lock was lost (the note says whose it is now)
         raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
                    f"{escape(report.notes[0]) if report.notes else 'the run was stopped'}", code=1)
+    if report.lock_lost:  # the run ended without the lock it started with (found when giving it up)
+        raise Exit(escape(next((n for n in report.notes if "release lock" in n), "the release lock was lost")),
+                   code=1)
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)

@@ -26,7 +26,11 @@ CI_JOB_VARIABLES = ("CI_JOB_ID", "GITHUB_RUN_ID", "BUILD_ID")
 
 
 class LockHeld(TarsError):
-    """Another run holds the namespace's release lock."""
+    """Another run holds the namespace's release lock (``holder``: its identity, for a JSON report)."""
+
+    def __init__(self, message: str, holder: str = ""):
+        super().__init__(message)
+        self.holder = holder
 
 
 def identity() -> str:
@@ -201,7 +205,8 @@ class ReleaseLock:
                 waited = f" (waited {self.wait:.0f}s)" if self.wait else ""
                 raise LockHeld(f"namespace {self.namespace} is being released by {holder.describe(self.now())}"
                                f"{waited}: wait for it with --lock-timeout SECONDS; a run that died gives the lock "
-                               f"up {holder.duration}s after its last renewal (Lease {self.namespace}/{LEASE_NAME})")
+                               f"up {holder.duration}s after its last renewal (Lease {self.namespace}/{LEASE_NAME})",
+                               holder.identity)
             self.cancel.wait(min(1.0, left))
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew_loop, name="tars-lock-renew", daemon=True)

@@ -31,7 +31,7 @@ from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
-from tars_tasks.deploy.kube import Kube, KubeError, current_context
+from tars_tasks.deploy.kube import Kube, KubeError, current_context, retried
 from tars_tasks.image.artifacts import Artifact, resolve
 from tars_tasks.image.registry import Registries, RegistryError
 from tars_tasks.interfaces.impact import PlanImpact, plan_impact
@@ -140,10 +140,14 @@ def select(draft: Draft) -> None:
 
 def framework_rules(draft: Draft, kube: Kube, require_cluster: bool) -> None:
     """The admission rules that depend on the namespace (plan/cluster_rules.py), once per namespace: problems are
-    located errors before any work; with --replace, a changed immutable field makes the service a replacement."""
+    located errors before any work; with --replace, a changed immutable field makes the service a replacement.
+    A transient API error is asked again; one that persists fails the run (exit 1), a configuration one is a
+    usage error (exit 2)."""
     try:
-        found = cluster_rules.check(draft.selected, draft.namespace, kube, draft.opts.replace)
+        found = retried(lambda: cluster_rules.check(draft.selected, draft.namespace, kube, draft.opts.replace))
     except KubeError as exc:
+        if require_cluster and exc.transient:  # still failing after the retries: failed work (1), not usage (2)
+            raise KubeError(f"cluster not reachable: {exc}", exc.code, transient=True) from None
         if require_cluster:
             raise UsageError(f"cluster not reachable: {exc}") from None
         draft.notes.append(f"the namespace's TTemplates and TServers could not be read ({exc}): not checked")

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 
@@ -205,6 +206,33 @@ def test_a_transient_error_reading_the_cluster_is_retried_and_one_that_persists_
         mono.cluster.fail_request(tservers, nth=n)
     diff = mono("diff", "--service", LOG, "--exit-code")
     assert diff.returncode == 1 and "could not be read" in diff.stdout + diff.stderr, diff.stdout + diff.stderr
+
+
+def test_the_plan_step_retries_a_transient_error_and_one_that_persists_is_a_json_error_exit_1(mono):
+    tservers = f"/apis/k8s.tars.io/v1beta3/namespaces/{NS}/tservers"
+    fault = mono.cluster.fail_request(tservers)
+    result = mono("deploy", "--service", LOG, "--json")
+    assert result.returncode == 0 and fault.fired, result.stderr
+    assert json.loads(result.stdout)["services"][0]["status"] == "deployed"
+    for n in range(1, 3 * (1 + READ_RETRIES)):  # every time anything lists TServers
+        mono.cluster.fail_request(tservers, nth=n)
+    result = mono("deploy", "--service", LOG, "--force", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and "500" in report["error"] and report["exitCode"] == 1, report
+
+
+def test_a_held_lock_with_json_prints_a_report_naming_the_holder(mono):
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    mono.cluster.create({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                         "metadata": {"name": "tars-tasks-release", "namespace": NS},
+                         "spec": {"holderIdentity": "ci-9 pid 99", "acquireTime": now, "renewTime": now,
+                                  "leaseDurationSeconds": 600}})
+    result = mono("deploy", "--service", LOG, "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["lockHolder"] == "ci-9 pid 99"
+    assert "is being released by ci-9 pid 99" in report["error"]
 
 
 def test_a_persons_edits_are_reported_and_kept_unless_repair(mono):
