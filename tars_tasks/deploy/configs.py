@@ -141,13 +141,13 @@ class Configs:
 
 
 def rollback(helm: Helm, kube: Kube, release: str, revision: int, namespace: str, timeout: str,
-             progress: Callable[[str], None] = lambda msg: None) -> list[str]:
+             progress: Callable[[str], None] = lambda msg: None, person: str = "") -> list[str]:
     """`helm rollback` with the revision's config versions (rendered from its values) re-activated first (and
-    created, masters first, if they are gone), and the configs that revision did not have removed after.
-    Returns what was done to TConfigs."""
+    created, masters first, if they are gone: who is ``person``, the run's, and why the rollback), and the
+    configs that revision did not have removed after. Returns what was done to TConfigs."""
     configs = Configs(kube, namespace, progress)
     wanted = rendered(helm.values(release, namespace, revision), release, namespace)
-    configs.ensure(release, wanted)
+    configs.ensure(release, wanted, person, f"rollback to revision {revision}")
     helm.rollback(release, revision, namespace, timeout)
     configs.remove(configs.obsolete(release, wanted), removal_deadline(timeout))
     return configs.done

@@ -137,7 +137,8 @@ class Rollout:
             self.helm.rollback(release, revision, self.namespace, self.timeout)
             return
         log.writelines(f"{line}\n" for line in tconfigs.rollback(self.helm, self.kube, release, revision,
-                                                                  self.namespace, self.timeout, progress))
+                                                                  self.namespace, self.timeout, progress,
+                                                                  self.config_person))
 
     def _uninstall(self, release: str, log: TextIO, progress: Callable[[str], None]) -> None:
         """helm uninstall, then every version of the release's configs (deploy/configs.py)."""

@@ -142,6 +142,12 @@ def test_config_versions_through_a_services_life(mono):
     got = settled(mono)
     assert set(got) == {("cart.conf", "m"), ("shop.conf", "m")}
     assert "maxItems = 300" in active(mono, "cart.conf")
+    # its versions had gone with the rename: re-created by the rollback, with who and why as at creation
+    again = next(c for c in configs(mono) if c["configName"] == "cart.conf")
+    shop = next(c for c in configs(mono) if c["configName"] == "shop.conf")
+    last = json.loads(mono.helm("history", RELEASE, "-n", NS, "-o", "json"))[-1]
+    rolled_to = int(last["description"].removeprefix("Rollback to "))
+    assert (again["updatePerson"], again["updateReason"]) == (shop["updatePerson"], f"rollback to revision {rolled_to}")
 
     # prune: the service is gone from the monorepo; its release and every version of its configs go
     shutil.rmtree(mono.root / "services/Shop/CartServer")
