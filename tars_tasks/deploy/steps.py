@@ -21,14 +21,19 @@ from tars_tasks.deploy import configs as tconfigs
 from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
-from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
-from tars_tasks.deploy.track import Target
+from tars_tasks.deploy.rollout import DeployFailed, Interrupted, Rollout, RolloutPolicy
+from tars_tasks.deploy.track import PULL_RETRYING, PULL_TERMINAL, Target
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 
 Progress = Callable[[str, str, str], None]  # (service id, step, message)
+
+
+def pull_failed(rollout: dict) -> bool:
+    """Whether tracking saw a pod fail to pull its image (the tag remembered as in the registry may be gone)."""
+    return any(pod.get("reason") in PULL_TERMINAL + PULL_RETRYING for pod in rollout.get("pods") or [])
 
 
 @dataclass
@@ -146,6 +151,11 @@ class Steps:
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))
             except DeployFailed as exc:
                 self.reports[sid].rollout = exc.rollout
+                if not isinstance(exc, Interrupted) and pull_failed(exc.rollout):
+                    self.builder.registries.pull_failed(self.images[sid])
+                    raise DeployFailed(f"{exc} (the cluster could not pull {self.images[sid]}: its tag is forgotten, "
+                                       "so the next plan asks the registry again and builds it if it is gone; "
+                                       "--refresh forgets every remembered tag)", exc.status, exc.rollout) from None
                 raise
             finally:  # the cluster outcome decides the status; a log that could not be written is a warning
                 self._log_warning(sid, log)
