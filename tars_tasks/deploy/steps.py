@@ -145,7 +145,7 @@ class Steps:
                 self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
                 log.writelines(f"{line}\n" for line in tconfigs.uninstall(
                     helm, self.kube(), service.name, self.plan.namespace, self.settings.helm_timeout,
-                    lambda msg: self.progress(sid, "deploy", msg)))
+                    lambda msg: self.progress(sid, "deploy", msg), self.policy.cancel))
             try:
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))

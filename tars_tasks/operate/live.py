@@ -3,6 +3,7 @@
 servers, and helm's deployed release records (which also carry the failed-rollout label, deploy/rollout.py)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +38,15 @@ def read_live(helm: Helm, kube: Kube, namespace: str) -> Live:
     except HelmError as exc:
         raise UsageError(f"cluster not reachable: {exc}") from None
     live = Live(namespace, releases)
-    if not live.releases:
+    if not live.releases:  # config versions a prune left behind are orphans still (operate/status.py)
+        with contextlib.suppress(KubeError):
+            live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
         return live
     try:
+        live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
         live.records = latest(kube.helm_records(namespace))
         live.tservers = {_name(o): o for o in kube.list_tars(namespace, "TServer")}
         live.timages = {_name(o): o for o in kube.list_tars(namespace, "TImage")}
-        live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
         live.workloads = {_name(o): o for o in kube.list_workloads(namespace)}
         for pod in kube.list_tars_pods(namespace):
             labels = (pod.get("metadata") or {}).get("labels") or {}
