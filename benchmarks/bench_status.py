@@ -48,9 +48,10 @@ from tars_tasks.core.helm import Helm  # noqa: E402
 from tars_tasks.core.settings import Settings  # noqa: E402
 from tars_tasks.deploy.kube import Kube  # noqa: E402
 from tars_tasks.deploy.release import plan_only  # noqa: E402
-from tars_tasks.operate.status import status, wanted  # noqa: E402
+from tars_tasks.operate.status import status  # noqa: E402
 from tars_tasks.plan.model import Options  # noqa: E402
 from tars_tasks.project import Project  # noqa: E402
+from tars_tasks.state.desired import desired  # noqa: E402
 
 NS = "bench"
 
@@ -103,21 +104,21 @@ def helm_record(name: str, chart: str, values: dict[str, Any], manifest: str) ->
     return {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
             "metadata": {"name": f"sh.helm.release.v1.{name}.v1", "namespace": NS,
                          "labels": {"owner": "helm", "name": name, "status": "deployed", "version": "1",
-                                    "tars-tasks.io/managed": "true"}},
+                                    "tars-tasks.io/managed": "true", "tars-tasks.io/rollout-1": "verified"}},
             "data": {"release": base64.b64encode(packed.encode()).decode()}}
 
 
 def deployed(settings: Settings, real_helm: str, tmp: Path) -> tuple[dict[str, dict], list[dict[str, Any]]]:
     """(releases.json for the recording helm, the objects a release of every service leaves)."""
     project = Project.load(settings)
-    draft = wanted(project, [], NS)
-    first = draft.selected[0]
+    draft = desired(project, [], NS)
+    first = draft.services[0]
     _, path = package(first, settings, draft.artifacts[first.id].tag, tmp / "charts")
     text = subprocess.run([real_helm, "template", first.name, str(path), "--namespace", NS], check=True,
                           capture_output=True, text=True).stdout
     chart0 = draft.charts[first.id]
     releases, objects = {}, []
-    for s in draft.selected:
+    for s in draft.services:
         chart = draft.charts[s.id]
         manifest = (text.replace(chart0.image, chart.image).replace(chart0.release_id, chart.release_id)
                     .replace(first.name, s.name).replace(first.app, s.app).replace(first.server, s.server))
@@ -126,7 +127,7 @@ def deployed(settings: Settings, real_helm: str, tmp: Path) -> tuple[dict[str, d
                             "app_version": chart.app_version, "updated": "2026-01-01 00:00:00 +0000 UTC"}
         objects.append(helm_record(s.name, ref, json.loads(chart.values), manifest))
         objects += [d for d in yaml.safe_load_all(manifest) if isinstance(d, dict) and d.get("kind") in
-                    ("TServer", "TImage")]
+                    ("TServer", "TImage", "TConfig")]
     return releases, objects
 
 

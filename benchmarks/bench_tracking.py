@@ -22,6 +22,15 @@ time (a worker creates its next TServer when the previous one is Ready), or all 
 
     python benchmarks/bench_tracking.py [N] [--only uniform|spread] [--trackers jobs|all] [--jobs J]
                                         [--first-interval S] [--factor F] [--max-interval S] [--fake-as-is]
+    python benchmarks/bench_tracking.py 50 --waves 5 [--jobs J] [--poll]
+
+--waves W: the release shape (issue target: 50 services through 5 waves cost at most 1.1x the fake's delays on
+the critical path plus the apply time). N servers in W waves, each depending on every server of the wave
+before, run by the release's own scheduler with J jobs; each deploy applies its TServer (as helm would) and
+then only tracks it (giving its --jobs slot up, deploy/scheduler.py) through the run's watches
+(deploy/watch.py; --poll: no watches, polling as before). Critical path floor = per wave, the fake's own time
+from creating to Ready of the wave's last server to become Ready, summed; apply time = per wave, the slowest
+apply, summed.
 The interval flags replace track()'s polling schedule (0.05 s, x1.5, up to 0.2 s for 10 s, then 0.5 s) through its `sleep`
 parameter, to try another one without editing tars_tasks.
 """
@@ -49,7 +58,9 @@ from fakes.cluster import FakeCluster, Outcome  # noqa: E402
 from tars_tasks.core.helm import Helm  # noqa: E402
 from tars_tasks.deploy.kube import Kube, KubeError  # noqa: E402
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy  # noqa: E402
+from tars_tasks.deploy.scheduler import Scheduler, TaskState  # noqa: E402
 from tars_tasks.deploy.track import FAST_INTERVAL, FAST_PHASE, READY, SLOW_INTERVAL, Target, Verdict, track  # noqa: E402
+from tars_tasks.deploy.watch import NamespaceWatch  # noqa: E402
 
 NS = "tars"
 RECONCILE = 0.1
@@ -253,6 +264,58 @@ def report(results: list[Result], n: int) -> None:
             print(f"  ... {len(r.failures) - 5} more failures (not in the numbers above)")
 
 
+def run_waves(n: int, waves: int, jobs: int, tmp: Path, poll: bool) -> None:
+    """N servers in W waves through the scheduler; prints wall against the critical path's floor + apply."""
+    objects = [tserver(i) for i in range(n)]
+    names = [o["metadata"]["name"] for o in objects]
+    fake = Fake(names, [1.0] * n, tmp / "kubeconfig-waves", False)
+    os.environ["KUBECONFIG"] = fake.kubeconfig
+    kube = Kube()
+    watch = None if poll else NamespaceWatch(kube, NS).start()
+    kube.tserver(NS, "warm-up")
+    wave_of = {name: i * waves // n for i, name in enumerate(names)}
+    needs = {name: [d for d in names if wave_of[d] == wave_of[name] - 1] for name in names}
+    applied: dict[str, float] = {}
+    by_name = {o["metadata"]["name"]: o for o in objects}
+    scheduler: Scheduler[str] = Scheduler(needs, lambda name: None, jobs)
+
+    def deploy(name: str) -> None:
+        start = time.monotonic()
+        fake.call("create", by_name[name])
+        applied[name] = time.monotonic() - start
+        rollout = Rollout(helm=Helm("helm"), kube=kube, namespace=NS, timeout="5m0s", policy=RolloutPolicy(),
+                          watch=watch)
+        with scheduler.waiting():
+            verdict = track(target(by_name[name]), rollout.look, time.monotonic() + 300, sleep=rollout._pause)
+        if verdict.state != READY:
+            raise RuntimeError(f"{name}: {verdict.state} {verdict.waiting_for}")
+
+    scheduler.run = deploy
+    fake.call("mark")
+    start = time.monotonic()
+    outcomes = scheduler.execute()
+    wall = time.monotonic() - start
+    if watch is not None:
+        watch.close()
+    time.sleep(0.5)  # the fake records a server Ready on its next tick, after its pods are (what trackers see)
+    seen = fake.seen()
+    failed = [f"{name}: {o.state} {o.error or ''}" for name, o in outcomes.items() if o.state is not TaskState.DONE]
+    if failed or seen.errors:
+        print(f"FAILED {len(failed)}: {failed[:3]} {seen.errors[:1]}")
+        return
+    floor = apply = 0.0
+    for w in range(waves):
+        members = [name for name in names if wave_of[name] == w]
+        last = max(members, key=lambda name: seen.ready.get(name, 0.0))
+        floor += seen.ready[last] - seen.created[last]
+        apply += max(applied[name] for name in members)
+    mode = "polling" if poll else "watches"
+    print(f"{n} servers, {waves} waves, {jobs} jobs, {mode}: wall {wall:.2f} s; critical path floor {floor:.2f} s "
+          f"+ apply {apply:.2f} s = {floor + apply:.2f} s; ratio {wall / (floor + apply):.3f} "
+          f"(target <= 1.1: {'ok' if wall <= 1.1 * floor + apply else 'OVER TARGET'}); requests "
+          f"{sum(seen.requests.values())} ({', '.join(f'{k} {v}' for k, v in sorted(seen.requests.items()))})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("n", nargs="?", type=int, default=200)
@@ -263,8 +326,14 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=TRACK_DEFAULT[1])
     parser.add_argument("--max-interval", type=float, default=TRACK_DEFAULT[2])
     parser.add_argument("--fake-as-is", action="store_true", help="without the fake's owned-pods filter")
+    parser.add_argument("--waves", type=int, default=0, help="the release shape: N servers in this many waves")
+    parser.add_argument("--poll", action="store_true", help="--waves without the watches (polling)")
     args = parser.parse_args()
     n = args.n
+    if args.waves:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_waves(n, args.waves, args.jobs, Path(tmp), args.poll)
+        return
     shapes = {"uniform": [1.0] * n, "spread": [0.5 + 1.5 * ((i * 37) % n) / max(n - 1, 1) for i in range(n)]}
     schedule = (args.first_interval, args.factor, args.max_interval)
     print(f"tracking {n} TServers (2 replicas each) to Ready against the fake (own process); reconcile "

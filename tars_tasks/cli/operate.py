@@ -25,19 +25,24 @@ def _one_service(project: Project, service: str | None) -> Service:
     return project.select([service])[0]
 
 
-@tars_task(iterable=["service"], help={"service": SERVICE_HELP, "namespace": NS_HELP, "json": "print JSON"})
+@tars_task(iterable=["service"], help={"service": SERVICE_HELP, "namespace": NS_HELP, "json": "print JSON",
+                                       "exit_code": "exit 1 when any service is not in sync"})
 @reports_errors
-def status(c: Context, service: list[str] | None = None, namespace: str | None = None, json_: bool = False) -> None:
+def status(c: Context, service: list[str] | None = None, namespace: str | None = None, json_: bool = False,
+           exit_code: bool = False) -> None:
     """Per service, what git would deploy against what runs, and a verdict.
 
-    Verdicts: in sync / out of date / failed / pending / drifted / missing, and orphan for a release whose
-    service is gone."""
+    Verdicts: in sync / out of date / failed / unverified / pending / drifted / unhealthy / missing, and orphan
+    for a release whose service is gone."""
     from tars_tasks.cli.output import status_text
     from tars_tasks.operate.status import status as status_of
     from tars_tasks.project import Project
 
     report = status_of(Project.load(settings_of(c)), service or [], namespace)
     print(status_text(report, json_), end="")
+    off = [s for s in report.services if s.verdict != "in sync"]
+    if exit_code and off:
+        raise Exit(f"{len(off)} service(s) not in sync", code=1)
 
 
 @tars_task(iterable=["service"], help={"service": SERVICE_HELP, "namespace": NS_HELP, "json": "print JSON",

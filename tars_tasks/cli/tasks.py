@@ -167,6 +167,8 @@ PLAN_HELP = {
     "json": "print JSON instead of a table",
     "namespace": "Kubernetes namespace (default: tars.namespace)",
     "tag": "image tag for every service (default: each one's content fingerprint)",
+    "repair": "undo what people changed in the cluster (replicas scaled, release switched); default: report and "
+              "keep it (tars.drift)",
     "refresh": REFRESH_HELP,
 }
 
@@ -181,7 +183,8 @@ REPLACE_HELP = "uninstall and install again a deployed service whose subtype or 
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
-         tag: str | None = None, dry_run: bool = False, refresh: bool = False, replace: bool = False) -> None:
+         tag: str | None = None, dry_run: bool = False, repair: bool = False, refresh: bool = False,
+         replace: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
@@ -193,7 +196,7 @@ def plan(c: Context, since: str | None = None, all_: bool = False, service: list
         forget_registry_tags(project.settings)
     result = plan_only(project,
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
-                               tag=tag, dry_run=dry_run, namespace=namespace, replace=replace))
+                               tag=tag, dry_run=dry_run, namespace=namespace, repair=repair, replace=replace))
     if out:
         result.save(Path(out))
         print(f"plan saved to {out}", file=sys.stderr)
@@ -231,6 +234,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import ProgressView, TableReporter, reporter
+    from tars_tasks.core.escape import escape
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
@@ -256,7 +260,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                      records=RecordInputs(user, reason))
     with Interrupts() as stop:
         try:
-            _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel)
+            _, report = release(project, opts, run, progress=progress, on_plan=on_plan, cancel=stop.cancel,
+                                waiting=lambda msg: print(escape(msg), file=sys.stderr, flush=True))
         except TarsError as exc:
             if stop.received:  # e.g. a helm list stopped while planning
                 raise Exit(f"interrupted ({exc})", code=stop.code) from None
@@ -270,11 +275,15 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     if stop.received:
         raise Exit(f"interrupted by {stop.name}: {report.counts().get('interrupted', 0)} service(s) interrupted; "
                    "a rerun continues", code=stop.code)
+    if report.interrupted:  # not by a signal: the lock was lost (the note says whose it is now)
+        raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
+                   f"{escape(report.notes[0]) if report.notes else 'the run was stopped'}", code=1)
     if not report.ok:
         bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
+FORCE_HELP = "deploy even when the cluster runs this release already, or when dependencies are not deployed"
 BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
                                    "rebuilt against it in this release",
                  "replace": REPLACE_HELP}
@@ -293,12 +302,13 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
             user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
-            replace: bool = False, refresh: bool = False) -> None:
+            repair: bool = False, replace: bool = False, refresh: bool = False) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
     opts = Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents, tag=tag,
-                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, replace=replace)
+                   dry_run=dry_run, namespace=namespace, allow_breaking=allow_breaking, repair=repair,
+                   replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
                  user=user, reason=reason, refresh=refresh)
@@ -307,11 +317,11 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
                                   "namespace": PLAN_HELP["namespace"], "tag": PLAN_HELP["tag"],
                                   "dry_run": "deploy nothing: build locally, render and check charts",
-                                  "with_deps": "also bring their dependencies up first",
+                                  "with_deps": "also bring their dependencies up first", "repair": PLAN_HELP["repair"],
                                   "jobs": "parallel builds and deploys", "json": "print a JSON report",
                                   "fail_fast": "stop starting new work after the first failure",
                                   "crd_check": CRD_HELP, "overwrite_tag": OVERWRITE_TAG_HELP, **ROLLOUT_HELP,
-                                  **LOCK_HELP, "force": "deploy even when dependencies are not deployed",
+                                  **LOCK_HELP, "force": FORCE_HELP,
                                   **RECORD_HELP, **BREAKING_HELP, "refresh": REFRESH_HELP})
 @reports_errors
 def deploy(c: Context, service: list[str] | None = None, namespace: str | None = None, tag: str | None = None,
@@ -319,14 +329,15 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
            fail_fast: bool = False, crd_check: bool = True, wait: bool = True, rollback: bool = True,
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
-           allow_breaking: bool = False, replace: bool = False, refresh: bool = False) -> None:
+           allow_breaking: bool = False, repair: bool = False, replace: bool = False,
+           refresh: bool = False) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
     if not service:
         raise UsageError("name at least one service with --service App.Server (see `invoke list`)")
-    opts = Options(ids=service, force_ids=service, with_deps=with_deps, tag=tag, dry_run=dry_run, namespace=namespace,
-                   allow_breaking=allow_breaking, replace=replace)
+    opts = Options(ids=service, force_ids=service, redeploy=force, with_deps=with_deps, tag=tag, dry_run=dry_run,
+                   namespace=namespace, allow_breaking=allow_breaking, repair=repair, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
                  user=user, reason=reason, refresh=refresh)

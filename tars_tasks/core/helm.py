@@ -19,9 +19,6 @@ from tars_tasks.core.redact import redact, redact_text
 if TYPE_CHECKING:  # pragma: no cover
     from tars_tasks.core.settings import Settings
 
-# on helm's release record (its Secret) of a revision whose rollout failed although helm saw it succeed:
-# the next plan redoes it, a rollback does not go back to it (deploy/rollout.py)
-ROLLOUT_LABEL = "tars-tasks.io/rollout"
 # on helm's release record of every release this tool installs (helm >= 4: `--labels`); see operate/status.py
 MANAGED_LABEL = "tars-tasks.io/managed"
 

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # docker engines to build on, a list or a comma-separated string; empty = DOCKER_HOST / the local socket
     "builders": "",
     "builder": "auto",  # auto (BuildKit where the engine has it, else classic) | buildkit | classic
+    "drift": "keep",  # keep: a person's edits in the cluster (scale, release switch) are reported and kept | repair
     "builder_jobs": "0",  # builds at a time per engine; 0 = the run's jobs spread over the live engines
     "base_images": {
         "cpp": "tarscloud/tars.cppbase:v1beta3",
@@ -88,6 +89,8 @@ def check_setting(key: str, value: str) -> str:
     if key == "registry" and (not value or "://" in value or value != value.strip() or " " in value):
         what = "must not be empty" if not value else f"{value!r} is not a registry host"
         raise UsageError(f"tars.registry: {what} (host[:port][/path], e.g. 127.0.0.1:5000)")
+    if key == "drift" and value not in DRIFT_MODES:
+        raise UsageError(f"tars.drift: {value!r} is not one of {', '.join(DRIFT_MODES)}")
     if key == "builder" and value not in BUILDER_MODES:
         raise UsageError(f"tars.builder: {value!r} is not one of {', '.join(BUILDER_MODES)}")
     if key == "services_dir" and not value.strip():
@@ -96,6 +99,7 @@ def check_setting(key: str, value: str) -> str:
 
 
 BUILDER_MODES = ("auto", "buildkit", "classic")
+DRIFT_MODES = ("keep", "repair")
 ENGINE_SCHEMES = ("unix://", "tcp://", "ssh://")
 
 
@@ -242,6 +246,7 @@ class Settings:
     max_values_bytes: int = 8 << 20
     builders: tuple[str, ...] = ()
     builder: str = DEFAULTS["builder"]
+    drift: str = DEFAULTS["drift"]
     builder_jobs: int = 0
     base_images: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULTS["base_images"]))
     env: str = ""  # the active environment; "" = the base settings

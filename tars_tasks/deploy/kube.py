@@ -15,20 +15,26 @@ from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import TarsError
-from tars_tasks.core.helm import ROLLOUT_LABEL, seconds
+from tars_tasks.core.helm import seconds
 from tars_tasks.core.settings import Settings
+from tars_tasks.state.verification import Verification, mark_patch, marks
 
 TARS_GROUP = "k8s.tars.io"
 APP_LABEL, SERVER_LABEL = "tars.io/ServerApp", "tars.io/ServerName"
 
 
+TRANSIENT_CODES = (429, 500, 502, 503, 504)
+
+
 class KubeError(TarsError):
     """The cluster could not be asked (unreachable, forbidden, bad kubeconfig), or refused (``code``: its HTTP
-    status; 0 when it was not reached)."""
+    status; 0 when it was not reached). ``transient``: worth asking again (a 5xx or 429 answer, a reset or
+    timed-out connection), as tracking does within its deadline."""
 
-    def __init__(self, message: str, code: int = 0):
+    def __init__(self, message: str, code: int = 0, transient: bool = False):
         super().__init__(message)
         self.code = code
+        self.transient = transient or code in TRANSIENT_CODES
 
 
 def kubeconfig_path() -> Path | None:
@@ -141,7 +147,7 @@ class Kube:
                 return None
             raise KubeError(f"{what}: {exc.status.code} {exc.status.message}", exc.status.code or 0) from None
         except httpx.HTTPError as exc:
-            raise KubeError(f"{what}: cluster not reachable: {exc}") from None
+            raise KubeError(f"{what}: cluster not reachable: {exc}", transient=True) from None
 
     def tserver(self, namespace: str, name: str) -> dict[str, Any] | None:
         from lightkube.generic_resource import create_namespaced_resource
@@ -150,6 +156,16 @@ class Kube:
         resource = create_namespaced_resource(TARS_GROUP, version, "TServer", "tservers")
         obj = self._call(f"get TServer {name}", self.client().get, resource, name, namespace=namespace)
         return None if obj is None else _as_dict(obj)
+
+    def annotate_tserver(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
+        """Merge ``annotations`` into a TServer's."""
+        from lightkube.generic_resource import create_namespaced_resource
+        from lightkube.types import PatchType
+
+        version = self.api_version.rsplit("/", 1)[-1]
+        resource = create_namespaced_resource(TARS_GROUP, version, "TServer", "tservers")
+        self._call(f"annotate TServer {name}", self.client().patch, resource, name,
+                   {"metadata": {"annotations": annotations}}, namespace=namespace, patch_type=PatchType.MERGE)
 
     def workload(self, namespace: str, name: str, daemon: bool) -> dict[str, Any] | None:
         from lightkube.resources.apps_v1 import DaemonSet, StatefulSet
@@ -166,38 +182,50 @@ class Kube:
         return [_as_dict(p) for p in found or []]
 
     def log_tail(self, namespace: str, pod: str, container: str, lines: int = 20) -> list[str]:
-        got = self._call(f"log of {pod}", lambda: list(self.client().log(
-            pod, namespace=namespace, container=container, tail_lines=lines)))
-        return [line.rstrip("\n") for line in got or []]
+        """The container's last ``lines`` lines, split at newlines only: a carriage return (or any other control
+        character) stays inside its line, to be escaped where it is shown, so a log cannot forge a line of ours.
+        (lightkube's `log` splits like str.splitlines, at a bare \\r too, hence the raw text here.)"""
+        text = self._call(f"log of {pod}", lambda: self._log_text(namespace, pod, container, lines))
+        found = (text or "").split("\n")
+        return found[:-1] if found and found[-1] == "" else found
 
-    def warning_events(self, namespace: str, names: set[str]) -> list[dict[str, Any]]:
-        """Warning events about any of the named objects, oldest first."""
+    def _log_text(self, namespace: str, pod: str, container: str, lines: int) -> str:
+        from lightkube.resources import core_v1
+
+        generic = self.client()._client  # lightkube's own request path, as its Client.log takes it
+        request = generic.prepare_request("get", core_v1.PodLog, name=pod, namespace=namespace,
+                                          params={"tailLines": lines, "container": container})
+        response = generic.send(generic.build_adapter_request(request))
+        generic.raise_for_status(response)
+        return str(response.text)
+
+    def warning_events(self, namespace: str, uids: set[str]) -> list[dict[str, Any]]:
+        """Warning events about any of the objects with these uids, oldest first: by uid, not name, so that the
+        events of earlier pods of the same name (replaced ones) are not mixed in."""
         from lightkube.resources.core_v1 import Event
 
         found = self._call("list events", lambda: list(self.client().list(Event, namespace=namespace)))
         events = [_as_dict(e) for e in found or []]
         events = [e for e in events
-                  if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("name") in names]
+                  if e.get("type") == "Warning" and (e.get("involvedObject") or {}).get("uid") in uids]
         return sorted(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
 
-    def mark_failed(self, namespace: str, release: str, revision: int) -> None:
-        """Label helm's record of ``revision`` as a failed rollout (helm itself saw it succeed)."""
+    def mark_rollout(self, namespace: str, release: str, revision: int, verdict: Verification) -> None:
+        """Record on helm's record of ``revision`` what tracking proved of it (state/verification.py)."""
         from lightkube.resources.core_v1 import Secret
         from lightkube.types import PatchType
 
         name = f"sh.helm.release.v1.{release}.v{revision}"
-        self._call(f"label {name}", self.client().patch, Secret, name,
-                   {"metadata": {"labels": {ROLLOUT_LABEL: "failed"}}}, namespace=namespace,
-                   patch_type=PatchType.MERGE)
+        self._call(f"label {name}", self.client().patch, Secret, name, mark_patch(revision, verdict),
+                   namespace=namespace, patch_type=PatchType.MERGE)
 
-    def failed_revisions(self, namespace: str, release: str) -> set[int]:
-        """The revisions of ``release`` whose rollout failed (see mark_failed)."""
+    def rollout_marks(self, namespace: str, release: str) -> dict[int, Verification]:
+        """revision -> what tracking proved of it, for every revision helm still keeps of ``release``."""
         from lightkube.resources.core_v1 import Secret
 
         found = self._call(f"list revisions of {release}", lambda: list(self.client().list(
-            Secret, namespace=namespace, labels={"owner": "helm", "name": release, ROLLOUT_LABEL: "failed"})))
-        labels = [(_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or []]
-        return {int(v) for v in (lb.get("version", "") for lb in labels) if v.isdigit()}
+            Secret, namespace=namespace, labels={"owner": "helm", "name": release})))
+        return marks((_as_dict(s).get("metadata") or {}).get("labels") or {} for s in found or [])
 
     # --- TConfig versions (deploy/configs.py): create, re-activate, delete ----------------------------------
 

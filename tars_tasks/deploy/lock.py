@@ -84,7 +84,8 @@ class ReleaseLock:
 
     def __init__(self, kube: Kube, namespace: str, duration: float = 60.0, wait: float = 0.0,
                  cancel: threading.Event | None = None, on_lost: Callable[[str], None] = lambda why: None,
-                 now: Callable[[], datetime] = _now, who: str | None = None):
+                 now: Callable[[], datetime] = _now, who: str | None = None,
+                 waiting: Callable[[str], None] = lambda msg: None):
         self.kube, self.namespace = kube, namespace
         self.duration = max(1, int(duration))
         self.wait = max(0.0, wait)
@@ -92,6 +93,8 @@ class ReleaseLock:
         self.on_lost = on_lost
         self.now = now
         self.who = who or identity()
+        self.waiting = waiting  # told who holds the lock and how long this run still waits, once a second
+        self.lost = ""  # why the lease was lost mid-run (whose it is now, and when that was seen)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.held = False
@@ -191,6 +194,9 @@ class ReleaseLock:
             if holder is None:
                 break
             left = deadline - time.monotonic()
+            if left > 0 and not self.cancel.is_set():
+                self.waiting(f"waiting for the release lock of namespace {self.namespace}, held by "
+                             f"{holder.describe(self.now())}: {left:.0f}s left")
             if left <= 0 or self.cancel.is_set():
                 waited = f" (waited {self.wait:.0f}s)" if self.wait else ""
                 raise LockHeld(f"namespace {self.namespace} is being released by {holder.describe(self.now())}"
@@ -209,7 +215,11 @@ class ReleaseLock:
                 holder = holder_of(spec)
                 if holder is None or holder.identity != self.who:
                     self.held = False
-                    self.on_lost(f"the release lock was taken over by {holder.identity if holder else 'nobody'}")
+                    now = self.now()
+                    whose = f"taken over by {holder.describe(now)}" if holder else "given up by someone else"
+                    self.lost = (f"the release lock (Lease {self.namespace}/{LEASE_NAME}) was {whose}; seen at "
+                                 f"{_stamp(now)}: nothing new was started")
+                    self.on_lost(self.lost)
                     return
                 self._write(current, {**spec, "renewTime": self.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
             except KubeError:  # a blip: the next renewal tries again; the lease lasts 3 renewals

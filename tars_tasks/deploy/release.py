@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tars_tasks.core.errors import UsageError
+from tars_tasks.core.errors import TarsError, UsageError
 from tars_tasks.core.escape import escape
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.helm import Helm, seconds
@@ -115,14 +115,15 @@ def refuse_breaking(plan: Plan, opts: Options) -> None:
                          "--allow-breaking")
 
 
-def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event) -> ReleaseLock | None:
+def release_lock(settings: Settings, namespace: str, wait: float, cancel: threading.Event,
+                 waiting: Callable[[str], None] = lambda msg: None) -> ReleaseLock | None:
     """The namespace's release lock, taken (None: no Kubernetes API configured at all). An unreachable cluster
-    is a usage error, as for helm."""
+    is a usage error, as for helm. ``waiting`` hears who holds it and how long this run still waits."""
     if not cluster_configured():
         return None
     lock = ReleaseLock(Kube.from_settings(settings), namespace,
                        duration=seconds(settings.lock_duration), wait=wait, cancel=cancel,
-                       on_lost=lambda why: cancel.set())
+                       on_lost=lambda why: cancel.set(), waiting=waiting)
     try:
         lock.acquire()
     except KubeError as exc:
@@ -131,21 +132,34 @@ def release_lock(settings: Settings, namespace: str, wait: float, cancel: thread
 
 
 def release(project: Project, opts: Options, run: RunOptions = RunOptions(), progress: Progress | None = None,
-            on_plan: Callable[[Plan], None] | None = None, cancel: threading.Event | None = None
-            ) -> tuple[Plan, Report]:
+            on_plan: Callable[[Plan], None] | None = None, cancel: threading.Event | None = None,
+            waiting: Callable[[str], None] = lambda msg: None) -> tuple[Plan, Report]:
     """Take the namespace's lock, plan (or load ``run.plan_file``), then build, chart and deploy what changed.
     ``on_plan`` sees the plan before any work starts; setting ``cancel`` starts nothing new (the report says
-    interrupted); the lock is given up however the run ends."""
+    interrupted); the lock is given up however the run ends. What goes wrong after the run (giving the lock up
+    on a cluster that went away) and a lock lost mid-run are notes on the report, which is always returned."""
     settings = project.settings
     cancel = cancel if cancel is not None else threading.Event()
     saved = Plan.load(run.plan_file) if run.plan_file is not None else None
     dry_run = opts.dry_run or (saved is not None and saved.dry_run)
     namespace = opts.namespace or settings.namespace  # a saved plan's must be the same (bound_to_this_run)
-    lock = None if dry_run else release_lock(settings, namespace, run.lock_timeout, cancel)
-    with contextlib.ExitStack() as stack:
-        if lock is not None:
-            stack.callback(lock.release)
-        return _release(project, opts, run, progress, on_plan, cancel, unlocked=not dry_run and lock is None)
+    lock = None if dry_run else release_lock(settings, namespace, run.lock_timeout, cancel, waiting)
+    try:
+        plan, report = _release(project, opts, run, progress, on_plan, cancel, unlocked=not dry_run and lock is None)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error that ended the run is the one to tell
+            if lock is not None:
+                lock.release()
+        raise
+    if lock is not None:
+        if lock.lost:
+            report.notes.append(lock.lost)
+        try:
+            lock.release()
+        except TarsError as exc:
+            report.notes.append(f"the release lock could not be given up ({exc}): it expires "
+                                f"{seconds(settings.lock_duration):.0f}s after its last renewal")
+    return plan, report
 
 
 def _release(project: Project, opts: Options, run: RunOptions, progress: Progress | None,

@@ -74,6 +74,7 @@ class Report:
     dry_run: bool
     namespace: str
     interrupted: bool = False
+    notes: list[str] = field(default_factory=list)  # what ended the run early, what failed after it (the lock)
 
     @property
     def ok(self) -> bool:
@@ -87,5 +88,5 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "dryRun": self.dry_run, "namespace": self.namespace, "seconds": round(self.seconds, 3),
-                "interrupted": self.interrupted, "counts": self.counts(),
+                "interrupted": self.interrupted, "counts": self.counts(), "notes": self.notes,
                 "services": [s.to_json() for s in self.services]}

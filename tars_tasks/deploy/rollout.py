@@ -21,12 +21,15 @@ roll back to the last good revision.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TextIO
 
 from tars_tasks.core.errors import TarsError
@@ -35,6 +38,8 @@ from tars_tasks.deploy import configs as tconfigs
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
+from tars_tasks.deploy.watch import NamespaceWatch
+from tars_tasks.state.verification import Verification
 
 LOG_LINES = 20
 # reasons of a container that never started: it has no log to show
@@ -83,12 +88,26 @@ def stuck_revision(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     return last if last is not None and str(last.get("status", "")).startswith("pending-") else None
 
 
-def last_good_revision(history: list[dict[str, Any]], failed: set[int]) -> int | None:
-    """The revision the cluster runs now (helm status "deployed"), before an upgrade replaces it, unless its
-    rollout failed (then there is no good revision to go back to: it is treated as a first install)."""
-    deployed = [int(r["revision"]) for r in history if r.get("status") == "deployed" and r.get("revision")]
-    current = max(deployed) if deployed else None
-    return None if current is None or current in failed else current
+def last_good_revision(history: list[dict[str, Any]], failed: set[int], status: str = "deployed") -> int | None:
+    """The revision to go back to when an upgrade fails: the one the cluster runs now (helm status "deployed"),
+    unless tracking proved it failed (then there is none: treated as a first install). ``status``
+    "superseded": the newest earlier revision that ran and did not fail (when the current one is re-tracked)."""
+    ran = [int(r["revision"]) for r in history if r.get("status") in (status, "deployed") and r.get("revision")]
+    if status == "deployed":
+        current = max(ran) if ran else None
+        return None if current is None or current in failed else current
+    good = [rev for rev in ran if rev not in failed]
+    return max(good) if good else None
+
+
+def unverified_current(history: list[dict[str, Any]], marks: dict[int, Verification], chart: str) -> int | None:
+    """The current revision when it is deployed with this very chart and tracking never proved it either way
+    (interrupted, API lost): a deploy tracks it again instead of applying the same chart once more."""
+    last = history[-1] if history else None
+    if last is None or last.get("status") != "deployed" or str(last.get("chart")) != chart:
+        return None
+    revision = int(last.get("revision") or 0)
+    return revision if revision and revision not in marks else None
 
 
 def _event(event: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +123,8 @@ class Rollout:
     namespace: str
     timeout: str
     policy: RolloutPolicy
+    watch: NamespaceWatch | None = None  # the run's watches of the namespace (None: every look asks the API)
+    _seen: int | None = field(default=None, init=False, repr=False)  # the watch's change count at the last look
     declares_configs: bool = True  # False: the service declares no config (nothing to render and create)
     configs_in_cluster: bool = True  # False: no Kubernetes API is configured (only helm is): TConfigs untouched
     config_person: str = ""  # who and why, written once on each new TConfig version (deploy/configs.py)
@@ -155,14 +176,29 @@ class Rollout:
                                                                    self.timeout, progress, self.policy.cancel))
 
     def look(self, target: Target) -> Verdict:
+        """One look: from the watches' cache when it is in sync, else asked of the API (three GETs)."""
+        if self.watch is not None:
+            verdict, self._seen = self.watch.look(target)
+            if verdict is not None:
+                return verdict
+            self._seen = None
         tserver = self.kube.tserver(target.namespace, target.name)
         daemon = bool((((tserver or {}).get("spec") or {}).get("k8s") or {}).get("daemonSet"))
         workload = self.kube.workload(target.namespace, target.name, daemon) if tserver else None
         pods = self.kube.pods(target.namespace, target.app, target.server) if workload else []
         return judge(target, tserver, workload, pods)
 
-    def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None]) -> dict[str, Any]:
-        """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError."""
+    def _pause(self, interval: float) -> None:
+        """Between two looks: until the watched namespace changes (at most ``interval``), else sleep it out."""
+        if self.watch is not None and self._seen is not None:
+            self.watch.wait(self._seen, interval)
+        else:
+            time.sleep(interval)
+
+    def deploy(self, target: Target, chart: str, log: TextIO, progress: Callable[[str], None],
+               waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> dict[str, Any]:
+        """Upgrade and track to Ready; returns what tracking saw. Raises DeployFailed or HelmError. ``waiting``
+        is entered once the upgrade is applied: from then on this deploy only waits (its --jobs slot is free)."""
         if not self.policy.track:
             wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
@@ -175,13 +211,51 @@ class Rollout:
         recovered = self.recover_stuck(target.name, history, log, progress)
         if recovered:
             history = self.helm.history(target.name, self.namespace)
-        previous = last_good_revision(history, self.kube.failed_revisions(self.namespace, target.name)
-                                      if history else set())
-        self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
+        marks = self.kube.rollout_marks(self.namespace, target.name) if history else {}
+        failed = {rev for rev, mark in marks.items() if mark is Verification.FAILED}
+        retrack = unverified_current(history, marks, Path(chart).name.removesuffix(".tgz"))
+        if retrack is not None:  # the cluster has this very chart, never proved Ready: track it, do not apply again
+            previous = last_good_revision(history[:-1], failed, "superseded")
+            log.write(f"revision {retrack} of {target.name} was never verified Ready: tracking it again\n")
+            progress(f"revision {retrack} was not verified: tracking it again")
+            wanted = self._configs_before(target, chart, log, progress)  # they exist: nothing is created again
+            revision = retrack
+        else:
+            previous = last_good_revision(history, failed)
+            self._check_cancel({"tracked": True, "state": "not applied"}, "before the upgrade started")
+            made, wanted = self._upgrade(target, chart, previous, log, progress)
+            revision = made or self._newest(target.name)
+        log.write(f"tracking {target.name} revision {revision} to Ready (image {target.image})\n")
+        rollout: dict[str, Any] = {"tracked": True, "revision": revision}
+        with waiting():
+            verdict = self._track(target, deadline, progress, rollout, revision)
+        rollout.update({**verdict.to_json(), "seconds": round(time.monotonic() - start, 3)})
+        if recovered:
+            rollout["recovered"] = recovered
+        if retrack is not None:
+            rollout["retracked"] = True
+        if verdict.state == READY:
+            self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
+            log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
+            self._configs_after(target, wanted, log, progress, rollout)
+            return rollout
+        summary = failure_summary(verdict, time.monotonic() - start)
+        rollout["failure"] = self.explain(target, verdict, summary)
+        self.mark(target.name, revision, Verification.FAILED, log, rollout)  # helm calls it deployed; we do not
+        self._write_explanation(log, rollout["failure"])
+        self._undo(target, previous, rollout, summary, log, progress)
+        raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
+
+    def _upgrade(self, target: Target, chart: str, previous: int | None, log: TextIO,
+                 progress: Callable[[str], None]) -> tuple[int, list[dict[str, Any]]]:
+        """The service's config versions, then helm upgrade --install: (the revision it made, 0 when its output
+        did not say; the config versions it declares)."""
         try:
             wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
             log.write(redact_text(proc.stdout + proc.stderr))
+            said = re.search(r"^REVISION: (\d+)$", proc.stdout, re.MULTILINE)
+            return (int(said.group(1)) if said else 0), wanted
         except (HelmError, KubeError) as exc:
             log.write(f"{exc}\n")
             if self.policy.cancel.is_set():  # our helm was stopped: nobody else works on its release
@@ -190,23 +264,31 @@ class Rollout:
                 self._check_cancel({"tracked": True, "state": "not applied"}, "helm upgrade was stopped")
             self._undo(target, previous, {"tracked": True, "state": "not applied"}, str(exc), log, progress)
             raise
-        log.write(f"tracking {target.name} to Ready (image {target.image})\n")
-        verdict = track(target, self._look_unless_cancelled, deadline, progress)
-        rollout = {"tracked": True, **verdict.to_json(), "seconds": round(time.monotonic() - start, 3)}
-        if recovered:
-            rollout["recovered"] = recovered
-        if verdict.state == READY:
-            log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
-            self._configs_after(target, wanted, log, progress, rollout)
-            return rollout
-        summary = failure_summary(verdict, time.monotonic() - start)
-        rollout["failure"] = self.explain(target, verdict, summary)
-        revisions = [int(r.get("revision") or 0) for r in self.helm.history(target.name, self.namespace)]
-        if revisions:  # helm calls it deployed; the next plan must not
-            self.kube.mark_failed(self.namespace, target.name, max(revisions))
-        self._write_explanation(log, rollout["failure"])
-        self._undo(target, previous, rollout, summary, log, progress)
-        raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
+
+    def _newest(self, release: str) -> int:
+        revisions = [int(r.get("revision") or 0) for r in self.helm.history(release, self.namespace)]
+        return max(revisions, default=0)
+
+    def _track(self, target: Target, deadline: float, progress: Callable[[str], None], rollout: dict[str, Any],
+               revision: int) -> Verdict:
+        """Track to a verdict; the API lost for good leaves the revision unverified (the next plan tracks it)."""
+        try:
+            return track(target, self._look_unless_cancelled, deadline, progress, self._pause)
+        except KubeError as exc:
+            rollout.update(state="unverified", apiError=str(exc))
+            raise DeployFailed(f"tracking lost the cluster ({exc}): revision {revision} is unverified; the next "
+                               "release tracks it again", ServiceStatus.FAILED, rollout) from None
+
+    def mark(self, release: str, revision: int, verdict: Verification, log: TextIO, rollout: dict[str, Any]) -> None:
+        """Record what tracking proved; when that cannot be written the revision stays unverified (the truth)."""
+        if not revision:
+            return
+        try:
+            self.kube.mark_rollout(self.namespace, release, revision, verdict)
+            rollout["verification"] = verdict.value
+        except KubeError as exc:
+            rollout["verification"] = Verification.UNVERIFIED.value
+            log.write(f"could not record revision {revision} as {verdict.value} ({exc}): it stays unverified\n")
 
     def _check_cancel(self, rollout: dict[str, Any], when: str) -> None:
         if self.policy.cancel.is_set():
@@ -257,11 +339,23 @@ class Rollout:
                          self.kube.log_tail(target.namespace, failing.pod, failing.container or target.name, LOG_LINES)]
             except KubeError as exc:  # the explanation is best effort: say why there is no log
                 lines = [f"(no log: {exc})"]
-        names = {target.name} | {i.pod for i in verdict.issues}
-        names |= {p["metadata"]["name"] for p in self.kube.pods(target.namespace, target.app, target.server)}
-        events = [_event(e) for e in self.kube.warning_events(target.namespace, names)][-EVENTS_SHOWN:]
+        try:
+            found = self.kube.warning_events(target.namespace, self._current_uids(target))
+            events = [_event(e) for e in found][-EVENTS_SHOWN:]
+        except KubeError as exc:  # best effort too: the failure is what tracking saw, not what explains it
+            events = [{"object": "", "reason": "NotRead", "message": f"events could not be read: {exc}", "count": 1}]
         return {"summary": summary, "log": {"pod": failing.pod, "container": failing.container or target.name,
                                             "lines": lines} if failing else None, "events": events}
+
+    def _current_uids(self, target: Target) -> set[str]:
+        """The uids of the TServer, its workload and the pods that exist now (events of replaced pods of the same
+        names are history, not the reason)."""
+        tserver = self.kube.tserver(target.namespace, target.name)
+        daemon = bool((((tserver or {}).get("spec") or {}).get("k8s") or {}).get("daemonSet"))
+        workload = self.kube.workload(target.namespace, target.name, daemon) if tserver else None
+        objects = [tserver, workload, *self.kube.pods(target.namespace, target.app, target.server)]
+        uids = {str((o.get("metadata") or {}).get("uid") or "") for o in objects if o}
+        return uids - {""}
 
     @staticmethod
     def _write_explanation(log: TextIO, failure: dict[str, Any]) -> None:
@@ -292,9 +386,13 @@ class Rollout:
         live = self.kube.tserver(target.namespace, target.name) or {}
         image = (((live.get("spec") or {}).get("release")) or {}).get("image") or target.image
         back = Target(target.namespace, target.name, target.app, target.server, image)
-        verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress)
+        verdict = track(back, self.look, time.monotonic() + seconds(self.timeout), progress, self._pause)
         rollout["rolledBackTo"] = previous
         rollout["rollback"] = verdict.to_json()
+        mark: dict[str, Any] = {}
+        self.mark(target.name, self._newest(target.name),
+                   Verification.VERIFIED if verdict.state == READY else Verification.FAILED, log, mark)
+        rollout["rollback"]["verification"] = mark.get("verification", Verification.UNVERIFIED.value)
         state = "ready" if verdict.state == READY else "NOT ready"
         log.write(f"rolled back to revision {previous} (image {image}): {state} ({verdict.progress})\n")
         if verdict.state == FAILED:

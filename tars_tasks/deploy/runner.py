@@ -119,7 +119,11 @@ class Runner:
         by_name = self.steps.by_name()
         scheduler: Scheduler[Task] = Scheduler(self._needs, lambda task: by_name[task[1]](task[0]), self.jobs,
                                                self.fail_fast, self._start, self._end, self.cancel)
-        scheduler.execute()
+        self.steps.waiting = scheduler.waiting  # a deploy that only tracks its rollout gives its --jobs slot up
+        try:
+            scheduler.execute()
+        finally:
+            self.steps.close()
         for rep in self.reports.values():  # a service whose own step was skipped after its other step failed
             if rep.status is ServiceStatus.PENDING and self.cancel.is_set():
                 rep.status, rep.reason = ServiceStatus.INTERRUPTED, rep.reason or "interrupted before it ended"

@@ -10,10 +10,11 @@ the order in which tasks became ready (the order of ``needs`` at the start).
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -52,9 +53,21 @@ class Scheduler(Generic[K]):
     on_end: Callable[[K, Outcome[K]], None] = lambda task, outcome: None
     cancel: threading.Event = field(default_factory=threading.Event)  # set: start nothing new
 
+    _workers: _Workers[K] | None = field(default=None, init=False, repr=False)
+
     def execute(self) -> dict[K, Outcome[K]]:
         """Run every task once its needs are done; returns how each ended."""
-        return _Workers(self, _Run(self)).execute(max(1, self.jobs))
+        self._workers = _Workers(self, _Run(self))
+        return self._workers.execute(max(1, self.jobs))
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Called by a running task that from now on only waits (a deploy tracking its rollout): its worker
+        slot goes to the next ready task, so ``jobs`` bounds the work done at once, not the waiting. The task
+        ends on its own thread, which then takes no further task."""
+        if self._workers is not None:
+            self._workers.release_slot()
+        yield
 
 
 class _Workers(Generic[K]):
@@ -68,18 +81,38 @@ class _Workers(Generic[K]):
         self.lock = threading.Condition()
         self.running = 0
         self.stop: list[BaseException] = []  # a callback raised, or the caller was interrupted: start nothing
+        self.threads: list[threading.Thread] = []  # grows when a task gives its slot up (release_slot)
+        self.local = threading.local()  # .released: this worker's task gave its slot up
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(target=self.work, name=f"scheduler-{len(self.threads)}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def release_slot(self) -> None:
+        """The calling worker's task only waits from now on: another worker takes its slot."""
+        if getattr(self.local, "released", False):
+            return
+        self.local.released = True
+        with self.lock:
+            if not self.stop:
+                self._spawn()
+
+    def _join_all(self) -> None:
+        index = 0
+        while index < len(self.threads):  # threads started meanwhile are joined too
+            self.threads[index].join()
+            index += 1
 
     def execute(self, jobs: int) -> dict[K, Outcome[K]]:
-        threads = [threading.Thread(target=self.work, name=f"scheduler-{i}", daemon=True) for i in range(jobs)]
-        for t in threads:
-            t.start()
+        with self.lock:
+            for _ in range(jobs):
+                self._spawn()
         try:
-            for t in threads:
-                t.join()
+            self._join_all()
         except BaseException as exc:  # e.g. KeyboardInterrupt: what runs ends, nothing new starts
             self.halt(exc)
-            for t in threads:
-                t.join()
+            self._join_all()
             raise
         if self.stop:
             raise self.stop[0]
@@ -107,7 +140,7 @@ class _Workers(Generic[K]):
 
     def work(self) -> None:
         try:
-            while (task := self.next_task()) is not None:
+            while not getattr(self.local, "released", False) and (task := self.next_task()) is not None:
                 error: BaseException | None = None
                 try:
                     self.s.run(task)

@@ -4,8 +4,11 @@ The scheduler (deploy/scheduler.py) decides when a step runs; deploy/runner.py w
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -23,12 +26,15 @@ from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.rollout import DeployFailed, Interrupted, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import PULL_RETRYING, PULL_TERMINAL, Target
+from tars_tasks.deploy.watch import NamespaceWatch
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
+from tars_tasks.plan.make import REPAIR_REASON
 from tars_tasks.plan.model import Plan, Step
 from tars_tasks.validate.conformance import crd_problems, parse
 
 Progress = Callable[[str, str, str], None]  # (service id, step, message)
+DECLARED_REPLICAS = "tars-tasks.io/declared-replicas"  # helm-template/templates/tserver.yaml
 
 
 def pull_failed(rollout: dict) -> bool:
@@ -53,7 +59,10 @@ class Steps:
     images: dict[str, str] = field(default_factory=dict)  # service id -> the image its chart deploys
     records: Records | None = None  # who/when/why of each release (None: from values.yaml, CI and git)
     checked: dict[str, str] = field(default_factory=dict)  # dry run: id -> what check_charts found ("": fine)
+    waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext  # scheduler.py Scheduler.waiting
     _kube: Kube | None = None
+    _watch: NamespaceWatch | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def image(self, sid: str) -> None:
         """Build (and push) the image unless the registry has its tag."""
@@ -113,6 +122,17 @@ class Steps:
             self._kube = Kube.from_settings(self.settings)
         return self._kube
 
+    def namespace_watch(self) -> NamespaceWatch:
+        """The run's watches of its namespace, started by the first deploy (deploy/watch.py); close() stops them."""
+        with self._lock:
+            if self._watch is None:
+                self._watch = NamespaceWatch(self.kube(), self.plan.namespace).start()
+            return self._watch
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+
     def deploy(self, sid: str) -> None:
         """helm upgrade --install, then track the rollout to Ready (deploy/rollout.py); a dry run writes what
         it would run."""
@@ -140,15 +160,21 @@ class Steps:
             rollout = Rollout(helm, self.kube(), self.plan.namespace, self.settings.helm_timeout, self.policy,
                               declares_configs=declares, configs_in_cluster=cluster_configured(),
                               config_person=record.get("createPerson", ""),
-                              config_reason=record.get("mark", ""))
+                              config_reason=record.get("mark", ""),
+                              watch=self.namespace_watch() if cluster_configured() else None)
             if self.plan.by_id()[sid].replace:  # plan/cluster_rules.py: an immutable field changes
                 self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
                 log.writelines(f"{line}\n" for line in tconfigs.uninstall(
                     helm, self.kube(), service.name, self.plan.namespace, self.settings.helm_timeout,
                     lambda msg: self.progress(sid, "deploy", msg), self.policy.cancel))
+            if any(r.startswith(REPAIR_REASON) for r in self.plan.by_id()[sid].reasons):
+                # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
+                # this annotation): marking it changed makes the upgrade apply the declared replicas again
+                self.kube().annotate_tserver(self.plan.namespace, service.name, {DECLARED_REPLICAS: "repair"})
             try:
                 self.reports[sid].rollout = rollout.deploy(
-                    target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg))
+                    target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg),
+                    self.waiting)
             except DeployFailed as exc:
                 self.reports[sid].rollout = exc.rollout
                 if not isinstance(exc, Interrupted) and pull_failed(exc.rollout):

@@ -3,14 +3,16 @@
 Helm cannot tell: a TServer has no status conditions (helm 4's --wait counts it ready at once) and its
 status still describes the old pods right after an upgrade. The platform's own signals are used instead:
 
-1. the operator has reconciled: the workload (StatefulSet NAME, or DaemonSet NAME with `daemonSet: true`)
-   runs the new image in its container NAME;
-2. the workload has rolled out: observedGeneration is current; updated = ready = desired replicas and
-   currentRevision = updateRevision (DaemonSet: updated = ready = desired scheduled);
-3. every pod of the server is Ready, with the readiness gate `tars.io/active` true (the TARS node reports
-   the server active).
+1. the operator has acted on the TServer's new spec: the workload (StatefulSet NAME, or DaemonSet NAME with
+   `daemonSet: true`) reflects its image, env, resources, command, release id and replicas (a change that
+   keeps the image still makes a new revision);
+2. the workload controller has observed it (observedGeneration);
+3. every pod of the update revision (`controller-revision-hash` = updateRevision; DaemonSet:
+   `pod-template-generation`) is Ready, with the readiness gate `tars.io/active` true (the TARS node reports
+   the server active), as many as the TServer asks for, and no pod of an older revision is left.
 
-Zero replicas is done at once. A state that cannot heal fails at once instead of waiting out the timeout:
+Only the update revision's pods are judged: old pods that crash are being replaced. Zero replicas is done once
+the workload reflects it. A state that cannot heal fails at once instead of waiting out the timeout:
 ImagePullBackOff (the kubelet has retried the pull), InvalidImageName, CrashLoopBackOff after two restarts.
 Unschedulable pods and servers not active in the TARS registry may still heal (autoscaling, a slow start):
 they fail only at the deadline, with their reason.
@@ -22,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tars_tasks.deploy.kube import KubeError
+
 ACTIVE_GATE = "tars.io/active"
+RELEASE_ID_LABEL = "tars.io/ReleaseID"
 PULL_TERMINAL = ("ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 PULL_RETRYING = ("ErrImagePull",)
 CRASH_RESTARTS_TERMINAL = 2
@@ -30,6 +35,7 @@ READY, WAITING, FAILED = "ready", "waiting", "failed"
 # polling (benchmarks/bench_tracking.py): a 0.5 s cap cost 13-19% over the fake's own time to Ready for 1-2 s
 # rollouts, a 0.2 s cap 7-8.5% for about 30% more requests; long rollouts go back to 0.5 s
 FAST_INTERVAL, SLOW_INTERVAL, FAST_PHASE = 0.2, 0.5, 10.0
+RETRY_FIRST, RETRY_MAX = 0.2, 3.0  # backoff after a transient API error while tracking
 
 
 @dataclass(frozen=True)
@@ -122,52 +128,118 @@ def pod_issue(pod: dict[str, Any], container: str) -> PodIssue:
     return PodIssue(name, status.get("phase") or "Pending", "", container)
 
 
-def _rollout(workload: dict[str, Any], daemon: bool) -> tuple[int, int, int, str]:
-    """(desired, updated, ready, what is still missing or "") of a workload."""
+REVISION_LABEL = "controller-revision-hash"  # on a StatefulSet's pods: the revision they were made from
+DS_GENERATION_LABEL = "pod-template-generation"  # on a DaemonSet's pods: the template generation they run
+
+
+def _env_subset(wanted: Any, running: Any) -> bool:
+    """Every env entry the TServer declares is in the container (the operator may add its own)."""
+    have = [e for e in running or [] if isinstance(e, dict)]
+    return all(e in have for e in wanted or [] if isinstance(e, dict))
+
+
+def behind(tserver: dict[str, Any], workload: dict[str, Any], name: str) -> str:
+    """What of the TServer's spec the workload does not reflect yet ("" when the operator has acted on it):
+    image, env, resources, command/args, replicas, release id. Any of them makes a new revision (or a scale)."""
+    spec = tserver.get("spec") or {}
+    k8s, release = spec.get("k8s") or {}, spec.get("release") or {}
+    wspec = workload.get("spec") or {}
+    template = wspec.get("template") or {}
+    container = _container(template.get("spec") or {}, name)
+    missing = []
+    if release.get("image") and container.get("image") != release.get("image"):
+        missing.append(f"image {release.get('image')} (it runs {container.get('image')})")
+    if not _env_subset(k8s.get("env"), container.get("env")):
+        missing.append("env")
+    for field_name in ("resources", "command", "args"):
+        if k8s.get(field_name) and container.get(field_name) != k8s.get(field_name):
+            missing.append(field_name)
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if release.get("id") and RELEASE_ID_LABEL in labels and labels[RELEASE_ID_LABEL] != str(release["id"]):
+        missing.append(f"release id {release['id']}")
+    if not k8s.get("daemonSet") and _replicas(k8s) != _replicas(wspec):
+        missing.append(f"replicas {k8s.get('replicas')}")
+    return ", ".join(missing)
+
+
+def _replicas(spec: dict[str, Any]) -> int:
+    """spec.replicas, 1 when unset (the API's default)."""
+    value = spec.get("replicas")
+    return 1 if value is None else int(value)
+
+
+def _ordinal(pod: dict[str, Any]) -> int:
+    tail = str((pod.get("metadata") or {}).get("name", "")).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _labels(pod: dict[str, Any]) -> dict[str, str]:
+    return (pod.get("metadata") or {}).get("labels") or {}
+
+
+def update_pods(workload: dict[str, Any], pods: list[dict[str, Any]], daemon: bool
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(pods of the update revision, pods still to be replaced, how many update-revision pods are wanted).
+
+    StatefulSet: a pod is new when its controller-revision-hash is the workload's updateRevision; with
+    updateStrategy.rollingUpdate.partition P only ordinals >= P are replaced (a canary). DaemonSet: a pod is
+    new when its pod-template-generation is the workload's generation."""
     meta, spec, status = workload.get("metadata") or {}, workload.get("spec") or {}, workload.get("status") or {}
-    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
-        return 0, 0, 0, "the workload controller to observe the new generation"
     if daemon:
-        desired = int(status.get("desiredNumberScheduled") or 0)
-        updated, ready = int(status.get("updatedNumberScheduled") or 0), int(status.get("numberReady") or 0)
-        return desired, updated, ready, "" if updated == ready == desired else "updated pods to become ready"
-    replicas = spec.get("replicas")
-    desired = 1 if replicas is None else int(replicas)
-    updated, ready = int(status.get("updatedReplicas") or 0), int(status.get("readyReplicas") or 0)
-    if status.get("currentRevision") != status.get("updateRevision") and desired:
-        return desired, updated, ready, "the rollout to reach every pod"
-    return desired, updated, ready, "" if updated == ready == desired else "updated pods to become ready"
+        generation = str(meta.get("generation") or "")
+        new = [p for p in pods if _labels(p).get(DS_GENERATION_LABEL) == generation]
+        return new, [p for p in pods if p not in new], int(status.get("desiredNumberScheduled") or 0)
+    revision = status.get("updateRevision") or ""
+    replicas = 1 if spec.get("replicas") is None else int(spec["replicas"])
+    strategy = spec.get("updateStrategy") or {}
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    if strategy.get("type") == "OnDelete":
+        partition = replicas  # nothing is replaced by the controller: the pods there are what runs
+    new = [p for p in pods if _labels(p).get(REVISION_LABEL) == revision]
+    old = [p for p in pods if p not in new and (_ordinal(p) >= partition or _ordinal(p) >= replicas)]
+    wanted = max(0, replicas - partition) + sum(1 for p in new if 0 <= _ordinal(p) < partition)
+    return new, old, wanted
 
 
 def judge(target: Target, tserver: dict[str, Any] | None, workload: dict[str, Any] | None,
           pods: list[dict[str, Any]]) -> Verdict:
-    """One look at the cluster: ready, still waiting (for what), or failed for good."""
+    """One look at the cluster: ready, still waiting (for what), or failed for good.
+
+    Judged by revision, not image: first the operator must have acted on the TServer (its workload reflects
+    the spec), then the workload controller on the workload (observedGeneration); then every pod of the update
+    revision must be Ready with tars.io/active, as many as the TServer asks for, and no pod of an older revision
+    may be left to replace. Only the update revision's pods can fail the rollout: old pods that crash are being
+    replaced, not judged."""
     if tserver is None:
         return Verdict(WAITING, waiting_for=f"TServer {target.name} to exist")
     k8s = (tserver.get("spec") or {}).get("k8s") or {}
     daemon = bool(k8s.get("daemonSet"))
-    if not daemon and int(k8s.get("replicas") or 0) == 0:
-        return Verdict(READY)
     kind = "DaemonSet" if daemon else "StatefulSet"
-    declared = 0 if daemon else int(k8s.get("replicas") or 0)
+    declared = 0 if daemon else _replicas(k8s)
     if workload is None:
+        if not daemon and declared == 0:
+            return Verdict(READY)
         return Verdict(WAITING, 0, declared, f"the operator to create {kind} {target.name}")
-    template = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
-    running = _container(template, target.name).get("image")
-    if running != target.image:
-        return Verdict(WAITING, 0, declared, f"the operator to reconcile {kind} {target.name} to {target.image} "
-                                             f"(it runs {running})")
-    desired, _, _, missing = _rollout(workload, daemon)
-    desired = desired or declared
-    mine = [p for p in pods if _container((p.get("spec") or {}), target.name).get("image") == target.image]
-    ready = sum(1 for p in mine if pod_ready(p))
-    issues = [pod_issue(p, target.name) for p in mine if not pod_ready(p)]
+    missing = behind(tserver, workload, target.name)
+    if missing:
+        return Verdict(WAITING, 0, declared, f"the operator to reconcile {kind} {target.name} with TServer "
+                                             f"{target.name} ({missing})")
+    meta, status = workload.get("metadata") or {}, workload.get("status") or {}
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return Verdict(WAITING, 0, declared, f"the {kind} controller to observe generation {meta.get('generation')}")
+    new, old, desired = update_pods(workload, pods, daemon)
+    ready = sum(1 for p in new if pod_ready(p))
+    issues = [pod_issue(p, target.name) for p in new if not pod_ready(p)]
     if any(i.terminal for i in issues):
         return Verdict(FAILED, ready, desired, issues=issues)
-    old = len(pods) - len(mine)
-    if not missing and ready == desired and not old:
+    if ready >= desired and len(new) == desired and not old:
         return Verdict(READY, ready, desired)
-    waiting = missing or (f"{old} pod(s) of the previous release to go" if old else "pods to become ready")
+    if old:
+        waiting = f"{len(old)} pod(s) of the previous revision to be replaced"
+    elif len(new) < desired:
+        waiting = f"{desired - len(new)} pod(s) of the new revision to be created"
+    else:
+        waiting = "pods to become ready"
     return Verdict(WAITING, ready, desired, waiting, issues)
 
 
@@ -179,10 +251,22 @@ def track(target: Target, look: Look, deadline: float, progress: Callable[[str],
     """Look until ready, failed, or the deadline (monotonic).
 
     Polls at 0.05 s, growing 1.5x to at most 0.2 s for the first FAST_PHASE seconds (most rollouts: a poll
-    lands within 0.1 s of Ready on average), then every 0.5 s (long rollouts: fewer requests)."""
-    interval, shown, started = 0.05, "", time.monotonic()
+    lands within 0.1 s of Ready on average), then every 0.5 s (long rollouts: fewer requests). A transient API
+    error (5xx, 429, a reset connection) is asked again with backoff until the deadline; only then, or on an
+    error that is not transient, the KubeError propagates (the revision stays unverified)."""
+    interval, shown, started, retry = 0.05, "", time.monotonic(), RETRY_FIRST
     while True:
-        verdict = look(target)
+        try:
+            verdict = look(target)
+        except KubeError as exc:
+            left = deadline - time.monotonic()
+            if not exc.transient or left <= 0:
+                raise
+            progress(f"API error, asking again in {min(retry, left):.1f}s: {exc}")
+            sleep(min(retry, left))
+            retry = min(retry * 2, RETRY_MAX)
+            continue
+        retry = RETRY_FIRST
         if verdict.state != WAITING:
             return verdict
         if verdict.progress != shown:

@@ -31,10 +31,11 @@ from tars_tasks.core.helm import Helm
 from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.operate.admitted import as_admitted
-from tars_tasks.operate.live import Live, read_live
 from tars_tasks.operate.mask import mask_object
-from tars_tasks.operate.status import IN_SYNC, ServiceState, judge_service, wanted
 from tars_tasks.project import Project
+from tars_tasks.state.compare import IN_SYNC, ServiceState, judge_service, manifest_objects, missing_objects
+from tars_tasks.state.desired import desired
+from tars_tasks.state.live import Live, read_live
 
 
 @dataclass
@@ -46,15 +47,6 @@ class ServiceDiff:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "verdict": self.verdict, "diff": self.text, "notes": self.notes}
-
-
-def objects(manifest: str) -> dict[str, dict[str, Any]]:
-    """"Kind/name" -> object, for every object of a multi-document manifest."""
-    out: dict[str, dict[str, Any]] = {}
-    for doc in yaml.safe_load_all(manifest or ""):
-        if isinstance(doc, dict) and doc.get("kind"):
-            out[f"{doc['kind']}/{(doc.get('metadata') or {}).get('name', '')}"] = doc
-    return out
 
 
 def normal(objs: dict[str, dict[str, Any]], masked: bool = True) -> list[str]:
@@ -102,13 +94,16 @@ def activated_configs(live: Live, release: str) -> dict[str, dict[str, Any]]:
 
 def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     record = live.records.get(state.release)
-    deployed = {**objects(record.manifest if record else ""), **activated_configs(live, state.release)}
-    apply = objects(rendered)
+    deployed = {**manifest_objects(record.manifest if record else ""), **activated_configs(live, state.release)}
+    apply = manifest_objects(rendered)
     old_name = f"{state.release} (helm revision {record.revision})" if record else f"{state.release} (not deployed)"
     text = unified(normal(deployed), normal(apply), old_name, f"{state.release} (this checkout)")
     result = ServiceDiff(state.id, state.verdict, text)
     if not text and normal(deployed, masked=False) != normal(apply, masked=False):
         result.notes.append("differs only in masked (secret) values")
+    for gone in missing_objects(record, live):  # deleted by hand: what a release recreates, against nothing
+        result.text += unified(normal({gone: deployed[gone]}), [], f"{gone} (helm revision {record.revision})"
+                               if record else gone, f"{gone} (live: missing)")
     key = f"TServer/{state.release}"
     tserver = live.tservers.get(state.release)
     if key in deployed and tserver is not None:
@@ -126,16 +121,16 @@ def diff(project: Project, ids: list[str], namespace: str | None = None, helm: H
     settings = project.settings
     ns = namespace or settings.namespace
     helm = helm or Helm.from_settings(settings)
-    draft = wanted(project, ids, ns)
+    want = desired(project, ids, ns)
     live = read_live(helm, kube or Kube.from_settings(settings), ns)
     out: list[ServiceDiff] = []
     with TemporaryDirectory(prefix="tars-diff-") as tmp:
-        for service in sorted(draft.selected, key=lambda s: s.id):
-            state = judge_service(service, draft, live)
+        for service in want.services:
+            state = judge_service(service, want, live)
             if state.verdict == IN_SYNC:
                 continue
-            _, path = package(service, settings, draft.artifacts[service.id].tag, Path(tmp))
-            tag = draft.artifacts[service.id].tag
+            _, path = package(service, settings, want.artifacts[service.id].tag, Path(tmp))
+            tag = want.artifacts[service.id].tag
             rendered = helm.template_against(service.name, str(path), ns, secret_values(service, settings, tag))
             found = diff_one(state, live, rendered)
             if found.text or found.notes:

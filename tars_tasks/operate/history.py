@@ -10,6 +10,7 @@ and reported like a deploy: a Report with one ServiceReport (deployed, or failed
 """
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from tars_tasks.deploy.report import Report, ServiceReport, ServiceStatus, StepR
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy
 from tars_tasks.deploy.track import READY, Target, failure_summary, track
 from tars_tasks.project import Project
+from tars_tasks.state.verification import Verification
 
 ROLLED_BACK_TO = ("superseded", "deployed")  # helm statuses of revisions that once ran
 
@@ -45,11 +47,12 @@ class Revision:
 def revisions(helm: Helm, kube: Kube, release: str, namespace: str) -> list[Revision]:
     """Oldest first; [] when the release does not exist."""
     entries = helm.history(release, namespace)
-    failed = kube.failed_revisions(namespace, release) if entries else set()
+    marks = kube.rollout_marks(namespace, release) if entries else {}
     out = []
     for e in entries:
         number = int(e.get("revision") or 0)
-        status = "failed rollout" if number in failed else str(e.get("status") or "")
+        failed = marks.get(number) is Verification.FAILED
+        status = "failed rollout" if failed else str(e.get("status") or "")
         out.append(Revision(number, str(e.get("updated") or ""), status, str(e.get("chart") or ""),
                             str(e.get("app_version") or ""), str(e.get("description") or "")))
     return out
@@ -82,8 +85,12 @@ def rollback(project: Project, service: Service, to: int | None = None, namespac
     helm = helm or Helm.from_settings(settings)
     kube = kube or Kube.from_settings(settings)
     started = time.monotonic()
-    target_rev = pick_revision(revisions(helm, kube, service.name, ns), to)
+    history = revisions(helm, kube, service.name, ns)
+    target_rev = pick_revision(history, to)
     report = ServiceReport(service.id)
+    if any(r.revision == target_rev and r.status == "failed rollout" for r in history):
+        report.warnings.append(f"revision {target_rev} failed its rollout when it was deployed: it may fail again")
+        progress(f"warning: {report.warnings[-1]}")
     step = report.steps.setdefault("rollback", StepRecord(time.time()))
     try:
         progress(f"helm rollback {service.name} {target_rev}")
@@ -101,6 +108,9 @@ def rollback(project: Project, service: Service, to: int | None = None, namespac
     step.end = time.time()
     took = time.monotonic() - started
     report.rollout = {"tracked": True, **verdict.to_json(), "seconds": round(took, 3), "rolledBackTo": target_rev}
+    newest = max((int(r.get("revision") or 0) for r in helm.history(service.name, ns)), default=0)
+    rollout.mark(service.name, newest, Verification.VERIFIED if verdict.state == READY else Verification.FAILED,
+                 io.StringIO(), report.rollout)
     if verdict.state == READY:
         step.status = "ok"
         report.status = ServiceStatus.DEPLOYED
@@ -110,4 +120,6 @@ def rollback(project: Project, service: Service, to: int | None = None, namespac
         report.status = ServiceStatus.FAILED
         report.reason = f"rolled back to revision {target_rev}: {failure_summary(verdict, took)}"
         step.error = report.reason
+    if report.warnings:
+        report.reason += f" (warning: {report.warnings[0]})"
     return target_rev, Report([report], time.monotonic() - started, False, ns)

@@ -27,7 +27,7 @@ from tars_tasks.chart.package import Chart, assemble, template_for
 from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.files import FileLister
 from tars_tasks.core.graph import closure, edges_of, reverse, waves
-from tars_tasks.core.helm import ROLLOUT_LABEL, Helm, HelmError
+from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.secrets import SecretSource
 from tars_tasks.core.secrets import resolve as resolve_secrets
 from tars_tasks.core.services import Service
@@ -39,8 +39,13 @@ from tars_tasks.plan import cluster_rules
 from tars_tasks.plan.changes import changed_files, no_base, services_touched
 from tars_tasks.plan.model import Options, Plan, ServicePlan, Step
 from tars_tasks.project import Project
+from tars_tasks.state.compare import config_objects, missing_objects, person_edits
+from tars_tasks.state.live import Cluster, read_objects
+from tars_tasks.state.verdict import Verdict
+from tars_tasks.state.verification import Verification, of_revision
 
 Reasons = dict[str, list[str]]  # service id -> why it changed
+REPAIR_REASON = "changed in the cluster by hand"  # a plan reason that makes the deploy undo a person's edits
 
 
 @dataclass
@@ -58,6 +63,8 @@ class Draft:
     in_registry: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     changed_paths: list[str] | None = None  # --since: the files git says changed (asked once per plan)
+    kube: Kube | None = None  # reads helm's records for what tracking proved (None: not asked)
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # what the cluster runs, when it was asked
     replace: dict[str, str] = field(default_factory=dict)  # --replace: id -> the immutable fields it changes
 
     def add_artifacts(self, services: list[Service]) -> None:
@@ -82,6 +89,8 @@ def make_plan(project: Project, opts: Options, helm: Helm | None = None, registr
     ``kube``: the namespace's TTemplates and TServers are checked against the framework's rules."""
     draft = Draft(project, opts, opts.namespace or project.settings.namespace,
                   lister or FileLister(project.settings.root))
+    if helm is not None:
+        draft.kube = kube or Kube.from_settings(project.settings)
     select(draft)
     draft.add_artifacts(draft.selected)
     since = usable_since(draft)
@@ -167,7 +176,7 @@ def releases_for_since(helm: Helm | None, draft: Draft, require_cluster: bool) -
         draft.notes.append("--since with --dry-run: git alone decides (failed or missing releases are not looked up)")
         return None
     try:
-        return cluster_releases(helm, draft.namespace, False, draft.notes)
+        return cluster_releases(helm, draft.namespace, False, draft.notes, draft.kube)
     except UsageError:
         if require_cluster:
             raise
@@ -222,55 +231,106 @@ def deployed_releases_or_none(helm: Helm | None, draft: Draft) -> dict[str, dict
     dry run (then nothing counts as deployed). No helm at all (a library caller planning offline): {}."""
     if helm is None:
         return {}
-    return cluster_releases(helm, draft.namespace, draft.opts.dry_run, draft.notes)
+    return cluster_releases(helm, draft.namespace, draft.opts.dry_run, draft.notes, draft.kube)
 
 
-def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str]) -> dict[str, dict]:
-    """release name -> `helm list` entry. A release whose current revision failed its rollout (helm saw it
-    succeed; tracking did not: deploy/rollout.py labels it) has its status replaced by "failed rollout"."""
+def cluster_releases(helm: Helm, namespace: str, dry_run: bool, notes: list[str], kube: Kube | None = None
+                     ) -> dict[str, dict]:
+    """release name -> `helm list` entry. A deployed release whose current revision tracking did not prove Ready
+    has its status replaced: "failed rollout (revision N)" when tracking proved it failed, "unverified (revision
+    N)" when it never reached a verdict (state/verification.py; read with ``kube``, one list call)."""
     try:
         releases = {r.get("name", ""): r for r in helm.list_releases(namespace)}
-        if releases:
-            for r in helm.list_releases(namespace, selector=f"{ROLLOUT_LABEL}=failed"):
-                name = r.get("name", "")
-                if name in releases:
-                    releases[name] = {**releases[name], "status": f"failed rollout (revision {r.get('revision')})"}
-        return releases
     except HelmError as exc:
         if not dry_run:
             raise UsageError(f"cluster not reachable (use --dry-run to work without one): {exc}") from None
         notes.append("cluster not reachable: dry run treats every service as not deployed")
         return {}
+    if releases and kube is not None:
+        live = read_objects(kube, namespace, releases, pods=False)
+        if live.cluster is not Cluster.REACHABLE:
+            notes.append(f"helm's release records could not be read ({'; '.join(live.notes)}): rollouts taken as "
+                         "verified, objects as present")
+            return releases
+        for name, entry in releases.items():
+            revision, record = int(entry.get("revision") or 0), live.records.get(name)
+            if entry.get("status") != "deployed" or record is None or record.revision != revision:
+                continue
+            verification = of_revision(record.labels, revision)
+            if verification is Verification.FAILED:
+                releases[name] = {**entry, "status": f"failed rollout (revision {revision})"}
+            elif verification is Verification.UNVERIFIED:
+                releases[name] = {**entry, "status": f"unverified (revision {revision})"}
+            else:
+                configs = config_objects(record, live)
+                releases[name] = {**entry,
+                                  "missing": missing_objects(record, live) + [c.object for c in configs
+                                                                              if c.verdict is Verdict.MISSING],
+                                  "edits": person_edits(record, live.tservers.get(name)) + [
+                                      c.detail for c in configs if c.verdict is Verdict.DRIFTED]}
+    return releases
 
 
 def changed_in_cluster(draft: Draft, deployed: dict[str, dict], since: bool = False) -> None:
     """A service changed when the cluster runs another chart version of it, or none, or a failed one.
     ``since``: the services git did not find (their reason is git's)."""
     for s in draft.selected:
-        if since and s.id in draft.changed:
-            continue
         entry = deployed.get(s.name)
         wanted = draft.chart_ref(s)
+        draft.verdicts[s.id] = cluster_verdict(entry, wanted)
+        if since and s.id in draft.changed:
+            continue
         status = str((entry or {}).get("status"))
         if entry is None:
             why = "not deployed here" if since else f"not deployed in namespace {draft.namespace}"
+        elif status.startswith("unverified"):
+            why = f"last release is {status}: never proved Ready (interrupted, or the cluster was lost): track it"
         elif status != "deployed" and not since:
             why = f"last release is {status}: redo it"
         elif status != "deployed":
             why = "last release failed" if status.startswith("failed") else f"last release is {status}"
         elif entry.get("chart") != wanted:
             why = f"cluster runs an older release ({entry.get('chart')}, now {wanted})"
+        elif entry.get("missing"):
+            why = f"{', '.join(entry['missing'])} deleted from the cluster by hand: recreate"
+        elif entry.get("edits") and repairs(draft):
+            why = f"{REPAIR_REASON} ({'; '.join(entry['edits'])}): repair"
         else:
+            if entry.get("edits"):
+                draft.notes.append(f"{s.id}: changed in the cluster by hand ({'; '.join(entry['edits'])}): kept "
+                                   "(--repair, or tars.drift: repair, restores what git declares)")
             continue
         draft.changed.setdefault(s.id, []).append(why)
 
 
+def cluster_verdict(entry: dict | None, wanted: str) -> Verdict:
+    """The verdict of state/verdict.py from what plan reads (no pods: never "unhealthy")."""
+    status = str((entry or {}).get("status"))
+    if entry is None:
+        return Verdict.MISSING
+    if status.startswith("unverified"):
+        return Verdict.UNVERIFIED
+    if status.startswith("pending"):
+        return Verdict.PENDING
+    if status != "deployed":
+        return Verdict.FAILED
+    if entry.get("chart") != wanted:
+        return Verdict.OUT_OF_DATE
+    return Verdict.DRIFTED if entry.get("missing") or entry.get("edits") else Verdict.IN_SYNC
+
+
+def repairs(draft: Draft) -> bool:
+    """Are a person's edits in the cluster undone by this run? (`--repair`, or `tars.drift: repair`)"""
+    return draft.opts.repair or draft.project.settings.drift == "repair"
+
+
 def forced(draft: Draft) -> None:
-    """--all, and the services `deploy` names, are deployed whatever changed."""
+    """--all, and the services `deploy --force` names, are deployed whatever changed (`deploy` without --force
+    deploys a named service only when it is not in sync: no identical helm revision to roll back to)."""
     for s in draft.selected:
         if draft.opts.force_all:
             draft.changed.setdefault(s.id, []).insert(0, "--all: deploy every selected service")
-        elif s.id in draft.opts.force_ids:
+        elif s.id in draft.opts.force_ids and draft.opts.redeploy:
             draft.changed.setdefault(s.id, []).insert(0, "named with --service")
 
 
@@ -372,7 +432,7 @@ def to_plan(draft: Draft) -> Plan:
         reasons = draft.changed[s.id] + why if changed else unchanged
         plans.append(ServicePlan(s.id, changed, reasons, steps, art.ref, layer[s.id],
                                  [d for d in s.depends_on if d in layer], art.fingerprint, draft.chart_ref(s),
-                                 s.id in draft.replace))
+                                 s.id in draft.replace, str(draft.verdicts.get(s.id, ""))))
     plans.sort(key=lambda p: (p.wave, p.id))
     settings = draft.project.settings
     return Plan(plans, layers, draft.namespace, draft.opts.dry_run, draft.notes, draft.opts.tag, settings.env,

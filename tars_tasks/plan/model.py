@@ -14,6 +14,7 @@ from tars_tasks.core.errors import UsageError
 from tars_tasks.core.fsio import write_text_atomic
 from tars_tasks.core.settings import check_setting
 from tars_tasks.core.textenum import TextEnum
+from tars_tasks.state.verdict import Verdict
 
 PLAN_FORMAT = "tars-tasks/plan@1"
 
@@ -35,7 +36,9 @@ class Options:
     ids: Sequence[str] = ()
     since: str | None = None
     force_all: bool = False  # --all: every selected service counts as changed
-    force_ids: Sequence[str] = ()  # deployed even when the cluster runs them already (`deploy --service`)
+    force_ids: Sequence[str] = ()  # named for `deploy --service`: their dependencies must be deployed
+    redeploy: bool = True  # force_ids are deployed even when the cluster runs them already (`deploy --force`)
+    repair: bool = False  # --repair: undo a person's edits in the cluster (else reported and kept; tars.drift)
     with_dependents: bool = False
     with_deps: bool = False
     tag: str | None = None
@@ -54,7 +57,7 @@ class Options:
         """The flags that choose what to release (refused next to a saved plan, which already chose)."""
         named = {"--service": bool(self.ids), "--since": self.since is not None, "--all": self.force_all,
                  "--with-dependents": self.with_dependents, "--with-deps": self.with_deps,
-                 "--tag": self.tag is not None}  # --namespace may be given: it must be the plan's
+                 "--tag": self.tag is not None, "--repair": self.repair}  # --namespace: it must be the plan's
         return [flag for flag, given in named.items() if given]
 
 
@@ -70,6 +73,7 @@ class ServicePlan:
     fingerprint: str = ""
     chart: str = ""  # <name>-<version> that will be deployed
     replace: bool = False  # uninstalled first: its app/server/subtype changed (--replace, plan/cluster_rules.py)
+    verdict: str = ""  # what the cluster runs against git (state/verdict.py); "": the cluster was not asked
 
     def needs(self, step: Step) -> bool:
         return step.value in self.steps
@@ -163,6 +167,7 @@ _SERVICE_FIELDS: dict[str, Check] = {
     "fingerprint": ("a string", lambda v: isinstance(v, str)),
     "chart": ("a string", lambda v: isinstance(v, str)),
     "replace": ("true or false", lambda v: isinstance(v, bool)),
+    "verdict": ("a verdict (in sync, out of date, ...) or empty", lambda v: v == "" or v in set(Verdict)),
 }
 
 
@@ -195,5 +200,5 @@ def _fields(data: dict, where: str, known: dict[str, Check], required: set[str])
 def _service(data: Any, where: str) -> ServicePlan:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: must be an object, not {_kind(data)}")
-    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"replace"})
+    _fields(data, where, _SERVICE_FIELDS, required=set(_SERVICE_FIELDS) - {"replace", "verdict"})  # older plans
     return ServicePlan(**data)

@@ -152,3 +152,69 @@ def test_a_server_that_never_becomes_ready_times_out(mono):
     log = services["Base.LogServer"]
     assert log["status"] == "failed" and log["rollout"]["timedOut"] is True
     assert log["reason"].startswith("deploy: not ready after 3s (ready 0/2): ")
+
+
+def set_env(mono, sid: str, value: str) -> None:
+    """Change only Base.AuthServer's TOKEN_TTL: the image (and release id) stay, the pod template changes."""
+    values = mono.root / "services" / sid.replace(".", "/") / "values.yaml"
+    text = values.read_text()
+    start = text.index("value: ", text.index("TOKEN_TTL"))
+    end = text.index("\n", start)
+    values.write_text(text[:start] + f'value: "{value}"' + text[end:])
+
+
+def template_env(mono, name: str) -> list[dict]:
+    sts = mono.cluster.get("StatefulSet", "tars", name)
+    return sts["spec"]["template"]["spec"]["containers"][0].get("env") or []
+
+
+def test_a_values_only_change_is_judged_on_its_own_new_pods(mono):
+    """The operator acts a second after the apply: the old pods are Ready meanwhile and must not count."""
+    auth = "Base.AuthServer"
+    assert mono.release("--service", auth)[0].returncode == 0
+    slow_crash = Outcome.crashloop(delay=0.2, restart_period=0.2, reconcile_delay=1.0)
+    mono.cluster.set_outcome("env:TOKEN_TTL=bad", slow_crash)
+    mono.cluster.set_outcome("env:TOKEN_TTL=fixed", Outcome.ready(delay=0.3, reconcile_delay=1.0))
+    set_env(mono, auth, "bad")
+    result, services = mono.release("--service", auth, "--no-rollback")
+    assert result.returncode == 1, result.stderr
+    assert services[auth]["status"] == "failed" and "CrashLoopBackOff" in services[auth]["reason"]
+    assert {"name": "TOKEN_TTL", "value": "bad"} in template_env(mono, "base-authserver")
+    # the fix keeps the image too: judged on its own pods, not on the crashing ones it replaces
+    set_env(mono, auth, "fixed")
+    result, services = mono.release("--service", auth)
+    assert result.returncode == 0, result.stderr
+    assert services[auth]["status"] == "deployed" and services[auth]["rollout"]["ready"] == 2
+    # and a bad one again is rolled back to the fix
+    set_env(mono, auth, "bad")
+    result, services = mono.release("--service", auth)
+    assert result.returncode == 1 and services[auth]["status"] == "rolled-back"
+    assert {"name": "TOKEN_TTL", "value": "fixed"} in template_env(mono, "base-authserver")
+
+
+def test_a_scale_up_waits_for_the_new_replica(mono):
+    auth = "Base.AuthServer"
+    assert mono.release("--service", auth)[0].returncode == 0
+    mono.cluster.set_outcome("pod:base-authserver-2", Outcome.crashloop(delay=0.2, restart_period=0.2,
+                                                                         reconcile_delay=0.5))
+    values = mono.root / "services/Base/AuthServer/values.yaml"
+    values.write_text(values.read_text().replace("replicas: 2", "replicas: 3"))
+    result, services = mono.release("--service", auth)
+    assert result.returncode == 1, result.stderr
+    assert services[auth]["status"] == "rolled-back"
+    assert "base-authserver-2: CrashLoopBackOff" in services[auth]["reason"]
+    assert services[auth]["rollout"]["desired"] == 3
+
+
+def test_a_failure_is_explained_by_the_events_of_the_current_pods_only(mono):
+    log = "Base.LogServer"
+    assert mono.release("--service", log)[0].returncode == 0
+    mono.change(log)
+    mono.cluster.set_outcome(mono.image_of(log), Outcome.imagepull(delay=0.2))
+    assert mono.release("--service", log)[1][log]["status"] == "rolled-back"  # pods named base-logserver-1 failed
+    (mono.root / "services/Base/LogServer/changed.txt").write_text("another release\n")
+    mono.cluster.set_outcome(mono.image_of(log), Outcome.crashloop(delay=0.2, restart_period=0.2))
+    result, services = mono.release("--service", log)
+    failure = services[log]["rollout"]["failure"]
+    reasons = {e["reason"] for e in failure["events"]}
+    assert "BackOff" in reasons and not reasons & {"Failed", "ErrImagePull"}, failure["events"]

@@ -64,7 +64,7 @@ def test_status_has_a_verdict_for_every_case_and_prune_removes_orphans(mono):
     hello = mono.cluster.get("TServer", NS, "base-helloserver")["spec"]["release"]
     patch(mono, "TServer", "base-helloserver", lambda o: o["spec"]["release"].update(id="v2"))  # switched
     patch(mono, "Secret", "sh.helm.release.v1.shop-payserver.v1",  # what a failed rollout leaves
-          lambda o: o["metadata"]["labels"].update({"tars-tasks.io/rollout": "failed"}))
+          lambda o: o["metadata"]["labels"].update({"tars-tasks.io/rollout-1": "failed"}))
     rewrite_record(mono, "shop-cartserver", 1, lambda rel: rel["info"].update(status="pending-upgrade"))
     helm(mono, "uninstall", "shop-orderserver", "-n", NS)  # missing
     shutil.rmtree(mono.root / "services/Shop/WebGateway")  # orphan

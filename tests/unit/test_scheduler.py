@@ -113,3 +113,37 @@ def test_callbacks_never_overlap_even_with_many_workers():
     needs = {i: [] for i in range(200)}
     outcomes = Scheduler(needs, lambda t: time.sleep(0.001), jobs=8, on_start=callback, on_end=callback).execute()
     assert overlaps == [] and all(o.state is TaskState.DONE for o in outcomes.values())
+
+
+def test_a_task_that_only_waits_gives_its_slot_to_the_next_one():
+    """One job: a deploy that tracks its rollout (waits) must not keep the next deploy from being applied."""
+    others_ran = threading.Event()
+    busy: list[int] = []
+    running = [0]
+    lock = threading.Lock()
+    scheduler: Scheduler[str] = Scheduler({"a": [], "b": [], "c": []}, lambda task: None, jobs=1)
+
+    def work(task: str) -> None:
+        with lock:
+            running[0] += 1
+            busy.append(running[0])
+        try:
+            if task == "a":
+                with scheduler.waiting():  # from here on "a" only waits for the others
+                    assert others_ran.wait(timeout=5), "b and c never started while a was waiting"
+            else:
+                time.sleep(0.05)
+                if task == "c" or task == "b":
+                    with lock:
+                        done.add(task)
+                        if done == {"b", "c"}:
+                            others_ran.set()
+        finally:
+            with lock:
+                running[0] -= 1
+
+    done: set[str] = set()
+    scheduler.run = work
+    outcomes = scheduler.execute()
+    assert {t: o.state for t, o in outcomes.items()} == dict.fromkeys("abc", TaskState.DONE)
+    assert max(busy) == 2  # the waiting one and one at work: b and c one after the other, never together

@@ -195,7 +195,7 @@ class _DeploysFine:
     def __init__(self, *args, **kwargs):
         pass
 
-    def deploy(self, target, chart, log, progress) -> dict:
+    def deploy(self, target, chart, log, progress, waiting=None) -> dict:
         log.write(f"helm upgrade --install {target.name}\n")
         return {"tracked": True, "state": "ready"}
 
@@ -211,6 +211,7 @@ def test_a_deploy_log_that_cannot_be_written_leaves_the_service_deployed_with_a_
                  for i, (sid, a) in enumerate(sorted(artifacts.items()))], [["Base.A"], ["Base.B"]], "tars")
     monkeypatch.setattr(steps_module, "Rollout", _DeploysFine)
     monkeypatch.setattr(steps_module.Steps, "kube", lambda self: None)
+    monkeypatch.setattr(steps_module.Steps, "namespace_watch", lambda self: None)
     said: list[str] = []
     reports = {p.id: ServiceReport(p.id, image=p.image) for p in plan.services}
     steps = steps_module.Steps(project.settings, plan, artifacts, Helm.from_settings(project.settings), None,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .faults import Fault
 from .kubelet import Outcome
 from .operator import Operator
 from .record import ObjectChange, PodTransition, Record, Request, ServerTransition
@@ -108,14 +109,25 @@ class FakeCluster:
         return path
 
     def set_outcome(self, key: str, outcome: Outcome) -> None:
-        """What becomes of pods: ``key`` is a release id, an image, "namespace/name" or a TServer/workload name.
+        """What becomes of pods: ``key`` is "pod:NAME" (one pod), "env:NAME=VALUE" (a plain env value of the
+        container), a release id, an image, "namespace/name" or a TServer/workload name.
 
-        A pod takes the first outcome set for its release id, then its image, then its server; else the default.
+        A pod takes the first outcome set for its name, then its env values, then its release id, then its image, then its server;
+        else the default. An env key makes the outcome per revision: a values-only change can break (or fix) pods.
         """
         self.operator.outcomes[key] = outcome
 
     def set_default_outcome(self, outcome: Outcome) -> None:
         self.operator.default = outcome
+
+    def go_down(self) -> None:
+        """The API server dies: every request from now on, on new and open connections alike, is reset."""
+        self.api.faults.down = True
+
+    def fail_request(self, path: str, nth: int = 1, kind: str = "500", method: str = "GET") -> Fault:
+        """The ``nth`` next ``method`` request to a path starting with ``path`` fails once: answered ``kind``
+        ("500", "429") or its connection reset ("reset"). ``.fired`` on the result tells whether it happened."""
+        return self.api.faults.add(path, nth, kind, method)
 
     # --- objects -------------------------------------------------------------------------------------------
 

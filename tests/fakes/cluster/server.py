@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 
 from . import patches, protobuf, resources
+from .faults import RESET, Faults
 from .record import Record, Request
 from .resources import Resource
 from .selectors import Predicate, SelectorError, field_selector, label_selector
@@ -111,6 +112,7 @@ class ApiServer:
 
     def __init__(self, store: Store, record: Record, logs: LogProvider, port: int = 0):
         self.store, self.record, self.logs = store, record, logs
+        self.faults = Faults()
         api = self
 
         class Handler(_Handler):
@@ -279,7 +281,7 @@ class ApiServer:
             rv = int(query["resourceVersion"])
         if initial:
             send(self._bookmark(route, rv, initial_end=True))
-        while not self.store.closed and time.monotonic() < deadline:
+        while not self.store.closed and not self.faults.down and time.monotonic() < deadline:
             changes = list(self.store.changes_after(rv, route.resource, route.namespace,
                                                     min(1.0, max(0.0, deadline - time.monotonic()))))
             if not changes and bookmarks:
@@ -351,6 +353,15 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self._read_body()
         started = time.monotonic()
+        fault = api.faults.take(method, url.path)
+        if fault is not None:  # a test asked this request to fail (tests/fakes/cluster/faults.py)
+            self._log(api, started, method, url.path, query, headers, 0 if fault == RESET else int(fault))
+            if fault == RESET:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return None
+            return self._send(int(fault), ApiError(int(fault), "InternalError" if fault == "500" else
+                                                   "TooManyRequests", "injected fault").status(), JSON)
         route = parse_route(url.path) if method == "GET" else None
         if route and not route.subresource and query.get("watch") in ("1", "true"):
             try:
