@@ -1,7 +1,7 @@
 """The Kubernetes API for rollout tracking (TServers, their workloads, pods, logs and events, read-only) and
 for the TConfig versions a deploy creates, re-activates and removes (deploy/configs.py).
 
-The client is lightkube (see the README for why): it reads the same kubeconfig as helm ($KUBECONFIG, else
+The client is lightkube (docs/releases.md says why): it reads the same kubeconfig as helm ($KUBECONFIG, else
 ~/.kube/config, else the in-cluster service account) and the same context (`tars.kube_context`). Results
 are plain dicts (the API's JSON), so the judging code in deploy/track.py is plain functions over data.
 It is imported on first use: only a real deploy pays for it.
