@@ -40,18 +40,20 @@ class KubeError(TarsError):
         self.transient = transient or code in TRANSIENT_CODES
 
 
-READ_RETRIES, READ_RETRY_FIRST = 4, 0.2  # a one-shot read (status, diff, plan): 0.2+0.4+0.8+1.6 s at most
+READ_RETRIES, READ_RETRY_FIRST = 4, 0.2  # a one-shot read (status, diff, plan): 0.2+0.4+0.8+1.6 s of waits
+READ_RETRY_BUDGET = 10.0  # no new attempt after this many seconds: a hung API server is not waited on 5 times
 
 
 def retried(call: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
     """``call()``, asked again with backoff after a transient KubeError (5xx, 429, a reset connection), as tracking
-    does: one such answer must not decide a verdict. The error propagates once the retries are spent."""
-    wait = READ_RETRY_FIRST
+    does: one such answer must not decide a verdict. The error propagates once the retries (or the budget) are
+    spent."""
+    wait, started = READ_RETRY_FIRST, time.monotonic()
     for _ in range(READ_RETRIES):
         try:
             return call()
         except KubeError as exc:
-            if not exc.transient:
+            if not exc.transient or time.monotonic() - started > READ_RETRY_BUDGET:
                 raise
         sleep(wait)
         wait *= 2

@@ -201,7 +201,8 @@ def update_pods(workload: dict[str, Any], pods: list[dict[str, Any]], daemon: bo
     """(pods of the update revision, pods still to be replaced, how many update-revision pods are wanted).
 
     StatefulSet: a pod is new when its controller-revision-hash is the workload's updateRevision; with
-    updateStrategy.rollingUpdate.partition P only ordinals >= P are replaced (a canary). DaemonSet: a pod is
+    updateStrategy.rollingUpdate.partition P only ordinals >= P are replaced (a canary); a pod at an ordinal >= the
+    replicas is being removed (a scale-down) and only waited for, even of the update revision. DaemonSet: a pod is
     new when its pod-template-generation is the workload's generation."""
     meta, spec, status = workload.get("metadata") or {}, workload.get("spec") or {}, workload.get("status") or {}
     if daemon:
@@ -214,7 +215,8 @@ def update_pods(workload: dict[str, Any], pods: list[dict[str, Any]], daemon: bo
     partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
     if strategy.get("type") == "OnDelete":
         partition = replicas  # nothing is replaced by the controller: the pods there are what runs
-    new = [p for p in pods if _labels(p).get(REVISION_LABEL) == revision]
+    # a pod above the replicas (a scale-down, a rollback of a scale-up) is being removed: waited for, not judged
+    new = [p for p in pods if _labels(p).get(REVISION_LABEL) == revision and _ordinal(p) < replicas]
     old = [p for p in pods if p not in new and (_ordinal(p) >= partition or _ordinal(p) >= replicas)]
     wanted = max(0, replicas - partition) + sum(1 for p in new if 0 <= _ordinal(p) < partition)
     return new, old, wanted

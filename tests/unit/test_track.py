@@ -140,3 +140,11 @@ def test_a_watch_cache_older_than_the_applied_generation_is_not_judged():
     assert watch.look(TARGET)[0] is not None  # no generation known: the cache is judged
     lagging, _ = watch.look(Target("tars", NAME, "Base", "AuthServer", "reg/auth:v1", generation=3))
     assert lagging is None  # the apply wrote generation 3: the tracker asks the API instead of judging the cache
+
+
+def test_a_crashing_pod_above_the_replicas_is_waited_out_not_judged_on_a_scale_down():
+    scaled_down = workload(current="r2")  # 2 replicas: base-authserver-2 (a scale-up rolled back) is being removed
+    pods = [pod(0, "r2"), pod(1, "r2"), pod(2, "r2", ready=False, crash_restarts=4)]
+    verdict = judge(TARGET, tserver(), scaled_down, pods)
+    assert verdict.state == WAITING and not verdict.issues
+    assert judge(TARGET, tserver(), scaled_down, pods[:2]).state == READY
