@@ -201,6 +201,8 @@ ROLLOUT_HELP = {
     "wait": "track every server to Ready (default: on; --no-wait: helm's own --wait, reported as not tracked)",
     "rollback": "roll a failed upgrade back to the last good revision (default: on)",
     "cleanup_on_fail": "uninstall a first install that failed (default: leave it for debugging)",
+    "canary": "canary every changed service: percents of its pods in order, such as 25,50,100 (docs/canary.md)",
+    "canary_pause": "with --canary: the pause between steps (30s, 2m) or manual (default: none)",
 }
 
 
@@ -223,18 +225,22 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                  crd_check: bool = True, wait: bool = True, rollback: bool = True,
                  cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
                  force: bool = False, user: str | None = None, reason: str | None = None,
-                 refresh: bool = False) -> None:
+                 refresh: bool = False, canary: str | None = None, canary_pause: str | None = None) -> None:
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import ProgressView, TableReporter, reporter
     from tars_tasks.core.escape import escape
+    from tars_tasks.deploy.canary import CanarySpec
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
     from tars_tasks.plan.model import Plan
     from tars_tasks.project import Project
 
+    if canary_pause and not canary:
+        raise UsageError("--canary-pause goes with --canary STEPS (such as --canary 25,50,100)")
+    spec = CanarySpec.from_flags(canary, canary_pause) if canary else None
     project = Project.load(settings_of(c))
     if refresh:
         forget_registry_tags(project.settings)
@@ -249,7 +255,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
 
     run = RunOptions(jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
                      plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check, overwrite_tag=overwrite_tag,
-                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail),
+                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail,
+                                          canary=spec),
                      lock_timeout=_seconds_flag(lock_timeout, "--lock-timeout"), force=force,
                      records=RecordInputs(user, reason))
     with Interrupts() as stop:
@@ -273,7 +280,7 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
         raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
                    f"{escape(report.notes[0]) if report.notes else 'the run was stopped'}", code=1)
     if not report.ok:
-        bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
+        bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back", "aborted")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
@@ -297,7 +304,8 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
             user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
-            repair: bool = False, replace: bool = False, refresh: bool = False) -> None:
+            repair: bool = False, replace: bool = False, refresh: bool = False, canary: str | None = None,
+            canary_pause: str | None = None) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
@@ -306,7 +314,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                    replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
-                 user=user, reason=reason, refresh=refresh)
+                 user=user, reason=reason, refresh=refresh, canary=canary, canary_pause=canary_pause)
 
 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -325,7 +333,7 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
            allow_breaking: bool = False, repair: bool = False, replace: bool = False,
-           refresh: bool = False) -> None:
+           refresh: bool = False, canary: str | None = None, canary_pause: str | None = None) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
@@ -335,7 +343,7 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
                    namespace=namespace, allow_breaking=allow_breaking, repair=repair, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
-                 user=user, reason=reason, refresh=refresh)
+                 user=user, reason=reason, refresh=refresh, canary=canary, canary_pause=canary_pause)
 
 
 def forget_registry_tags(settings: Any) -> None:

@@ -15,6 +15,7 @@ class ServiceStatus(TextEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"  # failed, and rolled back to the last good revision
     SKIPPED = "skipped"
+    ABORTED = "aborted"  # a canary step failed: back on the previous revision (deploy/canary.py)
     INTERRUPTED = "interrupted"  # a signal stopped the run before this service's deploy ended
 
 

@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
 from tars_tasks.deploy import configs as tconfigs
+from tars_tasks.deploy.canary import CanaryReport, CanarySpec, CanaryStep, plan_steps, run_check, wait_pause
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import FAILED, READY, Target, Verdict, failure_summary, judge, track
@@ -57,6 +58,13 @@ class DeployFailed(TarsError):
         self.rollout = rollout
 
 
+class Aborted(DeployFailed):
+    """A canary step failed and the service went back to its previous revision (deploy/canary.py)."""
+
+    def __init__(self, message: str, rollout: dict[str, Any]):
+        super().__init__(message, ServiceStatus.ABORTED, rollout)
+
+
 class Interrupted(DeployFailed):
     """A signal stopped the deploy (policy.cancel)."""
 
@@ -70,6 +78,7 @@ class RolloutPolicy:
     rollback: bool = True  # False: --no-rollback
     cleanup_on_fail: bool = False  # a failed first install is uninstalled
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)  # set: stop (a signal)
+    canary: CanarySpec | None = None  # --canary: for every changed service, over what its values.yaml declares
 
 
 def helm_time(value: Any) -> datetime | None:
@@ -240,12 +249,13 @@ class Rollout:
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
 
     def _upgrade(self, target: Target, chart: str, previous: int | None, log: TextIO,
-                 progress: Callable[[str], None]) -> tuple[int, list[dict[str, Any]]]:
+                 progress: Callable[[str], None], sets: tuple[str, ...] = ()) -> tuple[int, list[dict[str, Any]]]:
         """The service's config versions, then helm upgrade --install: (the revision it made, 0 when its output
-        did not say; the config versions it declares)."""
+        did not say; the config versions it declares). ``sets``: a canary step's values."""
         try:
             wanted = self._configs_before(target, chart, log, progress)
-            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
+            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False,
+                                             sets=sets)
             log.write(redact_text(proc.stdout + proc.stderr))
             said = re.search(r"^REVISION: (\d+)$", proc.stdout, re.MULTILINE)
             return (int(said.group(1)) if said else 0), wanted
@@ -393,3 +403,126 @@ class Rollout:
                                f"({failure_summary(verdict, seconds(self.timeout))})", ServiceStatus.FAILED, rollout)
         raise DeployFailed(f"failed, rolled back to revision {previous}: {summary}", ServiceStatus.ROLLED_BACK,
                            rollout)
+
+    # --- canary (deploy/canary.py) ---------------------------------------------------------------------------
+
+    def canary(self, target: Target, chart: str, spec: CanarySpec, replicas: int, check_dir: str, log: TextIO,
+               progress: Callable[[str], None],
+               waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> dict[str, Any]:
+        """Deploy step by step: per step a helm upgrade with the step's partition, tracked by revision until
+        exactly that many pods run the new revision Ready; then the pause and the check. A failure at any step
+        rolls back to the previous revision (raises Aborted). A first install, or --no-wait, is a plain deploy."""
+        history = self.helm.history(target.name, self.namespace)
+        marks = self.kube.rollout_marks(self.namespace, target.name) if history else {}
+        previous = last_good_revision(history, {r for r, m in marks.items() if m is Verification.FAILED})
+        if previous is None or not self.policy.track or stuck_revision(history) is not None:
+            why = "first install" if previous is None else "not tracked or recovering a stuck release"
+            log.write(f"{why}: no canary (there are no pods of an earlier revision to keep)\n")
+            rollout = self.deploy(target, chart, log, progress, waiting)
+            rollout["canary"] = CanaryReport(note=f"{why}: no canary").to_json()
+            return rollout
+        steps, warning = plan_steps(replicas, spec.steps)
+        report = CanaryReport(note=warning)
+        if warning:
+            log.write(f"warning: {warning}\n")
+            progress(f"warning: {warning}")
+        start, rollout = time.monotonic(), {"tracked": True}
+        with contextlib.ExitStack() as waits:
+            queue = list(steps)
+            while True:
+                step = queue.pop(0)
+                verdict, revision, wanted = self._canary_step(target, chart, step, len(steps), previous, report,
+                                                              rollout, log, progress)
+                if step.number == 1:  # applied: from now on this deploy only waits (its --jobs slot is free)
+                    waits.enter_context(waiting())
+                if verdict.state != READY:
+                    self._abort(target, step, len(steps), failure_summary(verdict, seconds(self.timeout)),
+                                previous, revision, verdict, rollout, report, log, progress)
+                if not queue:
+                    break
+                if step.number == 1 and len(report.steps[-1]["pods"]) <= 1:  # every pod on one revision
+                    report.note = "no new pod revision: no canary (straight to 100%)"
+                    log.write(f"{report.note}\n")
+                    queue = queue[-1:]
+                    continue
+                self._canary_wait(target, step, len(steps), replicas, spec, check_dir, previous, revision, verdict,
+                                  rollout, report, log, progress)
+        rollout.update({**verdict.to_json(), "revision": revision, "canary": report.to_json(),
+                        "seconds": round(time.monotonic() - start, 3)})
+        self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
+        log.write(f"canary done: {verdict.progress} in {rollout['seconds']}s\n")
+        self._configs_after(target, wanted, log, progress)
+        return rollout
+
+    def _canary_step(self, target: Target, chart: str, step: CanaryStep, total: int, previous: int,
+                     report: CanaryReport, rollout: dict[str, Any], log: TextIO, progress: Callable[[str], None]
+                     ) -> tuple[Verdict, int, list[dict[str, Any]]]:
+        """One step applied (the partition as a value; none at the last) and tracked by revision."""
+        self._check_cancel({"tracked": True, "state": f"canary before step {step.number}/{total}",
+                            "canary": report.to_json()}, f"before canary step {step.number}/{total}")
+        sets = () if step.partition == 0 else ("updateStrategy.type=RollingUpdate",
+                                               f"updateStrategy.rollingUpdate.partition={step.partition}")
+        progress(f"canary {step.number}/{total}: {step.percent}% ({step.updated} pod(s) on the new revision)")
+        made, wanted = self._upgrade(target, chart, previous, log, progress, sets)
+        revision = made or self._newest(target.name)
+        log.write(f"canary step {step.number}/{total} ({step.percent}%): revision {revision}, partition "
+                  f"{step.partition}, tracking {step.updated} pod(s) of the new revision to Ready\n")
+        verdict = self._track(target, time.monotonic() + seconds(self.timeout), progress, rollout, revision)
+        report.steps.append({"step": step.number, "of": total, "percent": step.percent, "partition": step.partition,
+                             "updated": step.updated, "revision": revision, "state": verdict.state,
+                             "pods": self.pods_by_revision(target)})
+        return verdict, revision, wanted
+
+    def _canary_wait(self, target: Target, step: CanaryStep, total: int, replicas: int, spec: CanarySpec,
+                     check_dir: str, previous: int, revision: int, verdict: Verdict, rollout: dict[str, Any],
+                     report: CanaryReport, log: TextIO, progress: Callable[[str], None]) -> None:
+        """The pause after a step, then its check; a check that fails aborts."""
+        if spec.pause:
+            progress(f"canary {step.number}/{total}: pausing {spec.pause:g}s")
+            if not wait_pause(spec.pause, self.policy.cancel):
+                self._check_cancel({"tracked": True, "state": f"canary paused at step {step.number}/{total}",
+                                    "canary": report.to_json()}, f"during the pause after canary step {step.number}")
+        if not spec.check:
+            return
+        live = self.kube.tserver(target.namespace, target.name) or {}
+        env = {"TARS_NAMESPACE": target.namespace, "TARS_SERVER": target.name,
+               "TARS_RELEASE_ID": str(((live.get("spec") or {}).get("release") or {}).get("id", "")),
+               "TARS_CANARY_STEP": str(step.number), "TARS_CANARY_UPDATED": str(step.updated),
+               "TARS_CANARY_REPLICAS": str(replicas)}
+        progress(f"canary {step.number}/{total}: check {spec.check[0]}")
+        result = run_check(spec.check, env, check_dir, log, seconds(self.timeout))
+        report.steps[-1]["check"] = result.to_json()
+        if not result.ok:
+            why = result.error or f"exit code {result.exit_code}"
+            self._abort(target, step, total, f"check {' '.join(spec.check)} failed ({why})", previous, revision,
+                        verdict, rollout, report, log, progress)
+
+    def _abort(self, target: Target, step: CanaryStep, total: int, reason: str, previous: int, revision: int,
+               verdict: Verdict, rollout: dict[str, Any], report: CanaryReport, log: TextIO,
+               progress: Callable[[str], None]) -> None:
+        """Back to the previous revision (helm rollback, tracked to Ready); raises Aborted, or DeployFailed when
+        the rollback itself is not Ready."""
+        report.aborted = {"step": step.number, "of": total, "percent": step.percent, "reason": reason}
+        rollout.update({**verdict.to_json(), "revision": revision})
+        if verdict.state != READY:
+            rollout["failure"] = self.explain(target, verdict, reason)
+            self._write_explanation(log, rollout["failure"])
+        log.write(f"canary aborted at step {step.number}/{total} ({step.percent}%): {reason}\n")
+        self.mark(target.name, revision, Verification.FAILED, log, rollout)
+        rollout["canary"] = report.to_json()
+        try:
+            self._undo(target, previous, rollout, reason, log, progress)
+        except DeployFailed as exc:
+            rollout["canary"] = report.to_json()
+            if exc.status is not ServiceStatus.ROLLED_BACK:
+                raise
+        raise Aborted(f"canary aborted at step {step.number}/{total} ({step.percent}%): {reason}; rolled back to "
+                      f"revision {previous}", rollout)
+
+    def pods_by_revision(self, target: Target) -> dict[str, int]:
+        """How many pods run each revision (controller-revision-hash) now."""
+        counts: dict[str, int] = {}
+        for pod in self.kube.pods(target.namespace, target.app, target.server):
+            rev = ((pod.get("metadata") or {}).get("labels") or {}).get("controller-revision-hash", "")
+            counts[rev] = counts.get(rev, 0) + 1
+        return counts
