@@ -1,0 +1,113 @@
+"""Canary releases against the fake cluster (deploy/canary.py): the StatefulSet partition moves the new revision
+onto a few pods at a time; a bad image or a failing check backs out to the previous revision."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from clustermono import ClusterMono, name_of, sample_in_cluster
+from fakes.cluster import Outcome
+
+pytestmark = [pytest.mark.docker, pytest.mark.helm, pytest.mark.cluster]
+NS = "tars"
+LOG, HELLO = "Base.LogServer", "Base.HelloServer"  # HelloServer depends on LogServer
+POD = name_of(LOG)
+
+
+class Mono(ClusterMono):
+    def set_replicas(self, sid: str, replicas: int) -> None:
+        values = self.root / "services" / sid.replace(".", "/") / "values.yaml"
+        values.write_text(values.read_text().replace("replicas: 2\n", f"replicas: {replicas}\n"))
+
+    def pods(self) -> dict[str, dict]:
+        return {p["metadata"]["name"]: p for p in self.cluster.objects("Pod", NS)
+                if p["metadata"]["name"].startswith(POD + "-")}
+
+    def all_ready_on(self, image: str, count: int) -> bool:
+        pods = self.pods().values()
+        return len(pods) == count and all(
+            p["spec"]["containers"][0]["image"] == image and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+            for p in pods)
+
+
+@pytest.fixture
+def mono(tmp_path, cluster_registry):
+    with sample_in_cluster(Mono, tmp_path, cluster_registry, ready_after=0.2) as m:
+        m.set_replicas(LOG, 4)
+        result, _ = m.release("--service", LOG, "--service", HELLO)
+        assert result.returncode == 0, result.stderr
+        yield m
+
+
+def counts(step: dict) -> list[int]:
+    return sorted(step["pods"].values())
+
+
+def test_a_good_canary_passes_each_partition_in_order_and_is_verified(mono):
+    mono.change(LOG)
+    result, services = mono.release("--service", LOG, "--canary", "25,50,100")
+    assert result.returncode == 0, result.stderr
+    log = services[LOG]
+    assert log["status"] == "deployed"
+    steps = log["rollout"]["canary"]["steps"]
+    assert [(s["step"], s["percent"], s["partition"], s["updated"], s["state"]) for s in steps] == [
+        (1, 25, 3, 1, "ready"), (2, 50, 2, 2, "ready"), (3, 100, 0, 4, "ready")]
+    assert [counts(s) for s in steps] == [[1, 3], [2, 2], [4]]  # pods per revision after each step
+    new = next(iter(steps[-1]["pods"]))
+    assert steps[0]["pods"][new] == 1 and steps[1]["pods"][new] == 2  # one revision grows step by step
+    assert log["rollout"]["verification"] == "verified"
+    history = json.loads(mono.helm("history", name_of(LOG), "-n", NS, "-o", "json"))
+    assert [h["revision"] for h in history] == [1, 2, 3, 4]  # a helm revision per step: the record says the truth
+    secret = mono.cluster.get("Secret", NS, f"sh.helm.release.v1.{name_of(LOG)}.v4")
+    assert secret["metadata"]["labels"]["tars-tasks.io/rollout-4"] == "verified"
+    # the partitions were applied in order, highest ordinals first: the replaced pods, in the order replaced
+    replaced = [t.pod for t in mono.cluster.pod_transitions if t.deleted and t.pod.startswith(POD + "-")
+                and t.time > mono.cluster.first_created("Secret", f"sh.helm.release.v1.{name_of(LOG)}.v2", NS)]
+    assert replaced == [f"{POD}-3", f"{POD}-2", f"{POD}-1", f"{POD}-0"]
+    assert "canary step 1/3 (25%): revision 2, partition 3" in mono.log(LOG)
+
+
+def test_a_bad_image_never_reaches_more_than_the_first_step_and_everything_ends_on_the_old_revision(mono):
+    old_image = mono.image_of(LOG)
+    mono.change(LOG)
+    bad = mono.image_of(LOG)
+    mono.cluster.set_outcome(bad, Outcome.crashloop(delay=0.1, restart_period=0.1))
+    result, services = mono.release("--service", LOG, "--with-dependents", "--canary", "25,50,100")
+    assert result.returncode == 1
+    log = services[LOG]
+    assert log["status"] == "aborted"
+    assert log["reason"].startswith("deploy: canary aborted at step 1/3 (25%): cannot become ready (ready 0/1): "
+                                    f"{POD}-3: CrashLoopBackOff"), log["reason"]
+    assert log["reason"].endswith("; rolled back to revision 1")
+    assert log["rollout"]["canary"]["aborted"]["step"] == 1 and log["rollout"]["rolledBackTo"] == 1
+    ran_bad = {t.pod for t in mono.cluster.pod_transitions if t.image == bad}
+    assert ran_bad == {f"{POD}-3"}  # never more than the first step's one pod
+    assert mono.all_ready_on(old_image, 4)
+    assert log["rollout"]["rollback"]["state"] == "ready"
+
+
+def test_a_failing_check_aborts_at_step_2_and_dependents_are_skipped(mono):
+    old_image = mono.image_of(LOG)
+    values = mono.root / "services" / "Base" / "LogServer" / "values.yaml"
+    values.write_text(values.read_text() + "canary:\n  steps: [25, 50, 100]\n  check: [sh, check.sh]\n")
+    (values.parent / "check.sh").write_text(
+        'echo "$TARS_CANARY_STEP $TARS_CANARY_UPDATED/$TARS_CANARY_REPLICAS $TARS_SERVER $TARS_NAMESPACE" '
+        '>> "$CHECK_OUT"\n[ "$TARS_CANARY_STEP" = 1 ] || { echo "error rate too high"; exit 1; }\n')
+    assert mono.image_of(LOG) != old_image  # a new image: a new pod revision
+    result, services = mono.release("--service", LOG, "--with-dependents", CHECK_OUT=str(mono.tmp / "checks"))
+    assert result.returncode == 1, result.stderr
+    log = services[LOG]
+    assert log["status"] == "aborted"
+    assert log["reason"] == ("deploy: canary aborted at step 2/3 (50%): check sh check.sh failed (error rate too high); "
+                             "rolled back to revision 1")
+    steps = log["rollout"]["canary"]["steps"]
+    assert [(s["step"], s["check"]["exitCode"]) for s in steps] == [(1, 0), (2, 1)]
+    assert (mono.tmp / "checks").read_text() == f"1 1/4 {POD} {NS}\n2 2/4 {POD} {NS}\n"
+    assert services[HELLO]["status"] == "skipped"
+    mono.cluster.wait_for(lambda: mono.all_ready_on(old_image, 4), timeout=30)
+    assert Counter(p["metadata"]["labels"]["controller-revision-hash"] for p in mono.pods().values()).most_common(1)[
+        0][1] == 4
+    assert "check| error rate too high" in mono.log(LOG)
