@@ -13,6 +13,7 @@ or for every changed service of a run with ``--canary 25,50,100 [--canary-pause 
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -26,6 +27,7 @@ from tars_tasks.core.errors import UsageError
 from tars_tasks.core.redact import redact_text
 
 MANUAL = "manual"
+CANARY_ANNOTATION = "tars-tasks.io/canary"  # on the TServer while a canary is paused at a step (JSON)
 DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$")
 CHECK_OUTPUT_LINES = 50
 
@@ -168,11 +170,36 @@ class CanaryReport:
     steps: list[dict[str, Any]] = field(default_factory=list)
     aborted: dict[str, Any] | None = None
     note: str = ""
+    previous: int = 0  # the revision an abort goes back to
+    replicas: int = 0
+    percents: list[int] = field(default_factory=list)
+    chart: str = ""  # <name>-<version> the canary deploys (promote refuses another)
+    paused: dict[str, Any] | None = None  # what is recorded on the TServer when it stops at a step
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"steps": self.steps}
-        if self.aborted:
-            out["aborted"] = self.aborted
-        if self.note:
-            out["note"] = self.note
+        for key, value in (("aborted", self.aborted), ("paused", self.paused), ("note", self.note)):
+            if value:
+                out[key] = value
         return out
+
+
+def write_pause(paused: Mapping[str, Any]) -> str:
+    return json.dumps(dict(paused), sort_keys=True, separators=(",", ":"))
+
+
+def read_pause(text: Any) -> dict[str, Any] | None:
+    """The paused canary recorded on a TServer; None when there is none (or it is not ours to read)."""
+    try:
+        data = json.loads(text) if isinstance(text, str) and text else None
+    except json.JSONDecodeError:
+        return None
+    keys = ("step", "of", "revision", "previous", "replicas", "percents")
+    return data if isinstance(data, dict) and all(k in data for k in keys) else None
+
+
+def paused_message(sid: str, paused: Mapping[str, Any]) -> str:
+    """What a person reads about a paused canary: where it is and what to do."""
+    return (f"canary {paused.get('step')}/{paused.get('of')} of {sid} is paused (revision {paused.get('revision')}): "
+            f"`invoke promote --service {sid}` goes on, `invoke abort --service {sid}` backs out to revision "
+            f"{paused.get('previous')}")

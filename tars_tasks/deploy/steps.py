@@ -22,10 +22,10 @@ from tars_tasks.core.helm import Helm, HelmError
 from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.deploy import configs as tconfigs
-from tars_tasks.deploy.canary import CanarySpec
+from tars_tasks.deploy.canary import CanarySpec, paused_message
 from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
-from tars_tasks.deploy.report import ServiceReport
+from tars_tasks.deploy.report import ServiceReport, ServiceStatus
 from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import Target
 from tars_tasks.deploy.watch import NamespaceWatch
@@ -159,6 +159,11 @@ class Steps:
                               config_person=record.get("createPerson", ""),
                               config_reason=record.get("mark", ""),
                               watch=self.namespace_watch() if cluster_configured() else None)
+            paused = rollout.paused_canary(target) if cluster_configured() else None
+            if paused is not None and not self.policy.resume:  # promote/abort first: never a second revision
+                state = {"tracked": False, "state": "canary paused", "canary": paused}
+                self.reports[sid].rollout = state
+                raise DeployFailed(paused_message(sid, paused), ServiceStatus.FAILED, state)
             if self.plan.by_id()[sid].replace:  # plan/cluster_rules.py: an immutable field changes
                 self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
                 log.writelines(f"{line}\n" for line in tconfigs.uninstall(
@@ -169,6 +174,8 @@ class Steps:
                 # this annotation): marking it changed makes the upgrade apply the declared replicas again
                 self.kube().annotate_tserver(self.plan.namespace, service.name, {DECLARED_REPLICAS: "repair"})
             spec = self._canary_spec(service)
+            if self.policy.resume and spec is None:
+                spec = CanarySpec((100,))  # promote/abort: the recorded canary decides the steps
             try:
                 if spec is not None:
                     self.reports[sid].rollout = rollout.canary(

@@ -111,3 +111,90 @@ def test_a_failing_check_aborts_at_step_2_and_dependents_are_skipped(mono):
     assert Counter(p["metadata"]["labels"]["controller-revision-hash"] for p in mono.pods().values()).most_common(1)[
         0][1] == 4
     assert "check| error rate too high" in mono.log(LOG)
+
+
+def declare(mono: Mono, body: str) -> None:
+    """Declare a canary and change the image (values alone make no new pod revision: no canary)."""
+    values = mono.root / "services" / "Base" / "LogServer" / "values.yaml"
+    values.write_text(values.read_text() + body)
+    mono.change(LOG)
+
+
+def annotation(mono: Mono) -> dict | None:
+    raw = (mono.cluster.get("TServer", NS, POD)["metadata"].get("annotations") or {}).get("tars-tasks.io/canary")
+    return json.loads(raw) if raw else None
+
+
+def revisions(mono: Mono) -> list[int]:
+    return sorted(Counter(p["metadata"]["labels"]["controller-revision-hash"] for p in mono.pods().values()).values())
+
+
+def test_manual_pause_is_recorded_refuses_another_release_and_promote_goes_on(mono):
+    declare(mono, "canary:\n  steps: [25, 50, 100]\n  pause: manual\n")
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0, result.stderr
+    assert services[LOG]["status"] == "paused", mono.log(LOG)
+    assert services[LOG]["reason"] == (
+        "deploy: canary 1/3 of Base.LogServer is paused (revision 2): `invoke promote --service Base.LogServer` goes "
+        "on, `invoke abort --service Base.LogServer` backs out to revision 1")
+    assert revisions(mono) == [1, 3]
+    assert {k: annotation(mono)[k] for k in ("step", "of", "revision", "previous")} == {
+        "step": 1, "of": 3, "revision": 2, "previous": 1}
+    state = json.loads(mono("status", "--json", "--service", LOG).stdout)["services"][0]
+    assert state["verdict"] == "canary" and state["details"][0].startswith("canary 1/3 of Base.LogServer is paused")
+
+    extra = mono.root / "services" / "Base" / "LogServer" / "more.txt"
+    extra.write_text("another change\n")
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 1 and services[LOG]["status"] == "failed"
+    assert "canary 1/3 of Base.LogServer is paused" in services[LOG]["reason"]
+    assert revisions(mono) == [1, 3]  # nothing else applied
+    extra.unlink()
+
+    result = mono("promote", "--service", LOG, "--step", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"][0]
+    assert service["status"] == "paused" and revisions(mono) == [2, 2] and annotation(mono)["step"] == 2
+    result = mono("promote", "--service", LOG, "--json")
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"][0]
+    assert service["status"] == "deployed" and service["rollout"]["verification"] == "verified"
+    assert [s["step"] for s in service["rollout"]["canary"]["steps"]] == [3]
+    assert revisions(mono) == [4] and annotation(mono) is None
+    assert json.loads(mono("status", "--json", "--service", LOG).stdout)["services"][0]["verdict"] == "in sync"
+
+
+def test_abort_backs_a_paused_canary_out_to_the_previous_revision(mono):
+    old_image = mono.image_of(LOG)
+    declare(mono, "canary:\n  steps: [50, 100]\n  pause: manual\n")
+    assert mono.release("--service", LOG)[1][LOG]["status"] == "paused"
+    assert revisions(mono) == [2, 2]
+    result = mono("abort", "--service", LOG, "--json")
+    assert result.returncode == 0, result.stderr
+    service = json.loads(result.stdout)["services"][0]
+    assert service["status"] == "aborted"
+    assert "aborted by hand (invoke abort); rolled back to revision 1" in service["reason"]
+    assert mono.all_ready_on(old_image, 4) and annotation(mono) is None
+    result = mono("abort", "--service", LOG)
+    assert result.returncode == 1 and "has no paused canary to abort" in result.stderr
+
+
+def test_sigterm_during_a_canary_leaves_it_paused_and_recorded_never_half_promoted(mono):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    declare(mono, "canary:\n  steps: [25, 50, 100]\n  pause: 60s\n")
+    proc = subprocess.Popen([sys.executable, "-m", "invoke", "release", "--json", "--service", LOG], cwd=mono.root,
+                            env=mono.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mono.cluster.wait_for(lambda: revisions(mono) == [1, 3] and "pausing" in mono.log(LOG) if (
+        mono.root / "dist" / "logs" / f"{LOG}.deploy.log").exists() else False, timeout=120)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert {s["id"]: s for s in json.loads(out)["services"]}[LOG]["status"] == "interrupted"
+    assert annotation(mono)["step"] == 1
+    time.sleep(1)
+    assert revisions(mono) == [1, 3]  # the cluster stays at the step: never half-promoted
+    assert json.loads(mono("status", "--json", "--service", LOG).stdout)["services"][0]["verdict"] == "canary"
