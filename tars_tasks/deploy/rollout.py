@@ -504,6 +504,8 @@ class Rollout:
                                     previous, revision, verdict, rollout, report, log, progress)
                     if step.number == total:
                         break
+                    # what tracking proved of this step's revision (its partition Ready): a plan leaves it alone
+                    self.mark(target.name, revision, Verification.VERIFIED, log, report.steps[-1])
                     if step.number == 1 and len(report.steps[-1]["pods"]) <= 1:  # every pod on one revision
                         report.note = "no new pod revision: no canary (straight to 100%)"
                         log.write(f"{report.note}\n")

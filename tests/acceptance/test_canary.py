@@ -56,6 +56,7 @@ def test_a_good_canary_passes_each_partition_in_order_and_is_verified(mono):
     assert [(s["step"], s["percent"], s["partition"], s["updated"], s["state"]) for s in steps] == [
         (1, 25, 3, 1, "ready"), (2, 50, 2, 2, "ready"), (3, 100, 0, 4, "ready")]
     assert [counts(s) for s in steps] == [[1, 3], [2, 2], [4]]  # pods per revision after each step
+    assert [s.get("verification") for s in steps[:2]] == ["verified", "verified"]  # each step's partition Ready
     new = next(iter(steps[-1]["pods"]))
     assert steps[0]["pods"][new] == 1 and steps[1]["pods"][new] == 2  # one revision grows step by step
     assert log["rollout"]["verification"] == "verified"
@@ -143,6 +144,8 @@ def test_manual_pause_is_recorded_refuses_another_release_and_promote_goes_on(mo
     state = json.loads(mono("status", "--json", "--service", LOG).stdout)["services"][0]
     assert state["verdict"] == "canary" and state["details"][0].startswith("canary 1/3 of Base.LogServer is paused")
 
+    result, services = mono.release()  # nothing changed in the repo: the paused canary is left as it is
+    assert result.returncode == 0 and services[LOG]["status"] == "unchanged", result.stderr
     extra = mono.root / "services" / "Base" / "LogServer" / "more.txt"
     extra.write_text("another change\n")
     result, services = mono.release("--service", LOG)
@@ -198,3 +201,13 @@ def test_sigterm_during_a_canary_leaves_it_paused_and_recorded_never_half_promot
     time.sleep(1)
     assert revisions(mono) == [1, 3]  # the cluster stays at the step: never half-promoted
     assert json.loads(mono("status", "--json", "--service", LOG).stdout)["services"][0]["verdict"] == "canary"
+
+
+def test_a_change_that_keeps_the_pod_template_does_not_canary(mono):
+    values = mono.root / "services" / "Base" / "LogServer" / "values.yaml"
+    values.write_text(values.read_text() + "canary:\n  steps: [25, 50, 100]\n  pause: 30s\n")  # the image is the same
+    result, services = mono.release("--service", LOG)
+    assert result.returncode == 0, result.stderr
+    canary = services[LOG]["rollout"]["canary"]
+    assert canary["note"] == "no new pod revision: no canary (straight to 100%)"
+    assert [s["step"] for s in canary["steps"]] == [1, 3] and "pausing" not in mono.log(LOG)
