@@ -8,7 +8,9 @@ mkdir -p "$state"
 start_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
   echo "services: starting dockerd" >&2
-  nohup dockerd >"$state/dockerd.log" 2>&1 &
+  # a session of its own (setsid): the engine outlives the test run or job that happened to start it; in that
+  # run's process group, a timeout or Ctrl-C there stopped it under every other user of the machine
+  setsid nohup dockerd >"$state/dockerd.log" 2>&1 < /dev/null &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
   echo "services: dockerd did not start; see $state/dockerd.log" >&2
   tail -20 "$state/dockerd.log" >&2
@@ -45,7 +47,7 @@ storage:
 http:
   addr: 127.0.0.1:5000
 YAML
-  nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+  setsid nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 < /dev/null &
   for _ in $(seq 1 30); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/v2/', timeout=2)" 2>/dev/null && return 0
     sleep 1

@@ -36,8 +36,10 @@ class ClusterMono:
         self.root, self.cluster, self.tmp = root, cluster, tmp
         self.kubeconfig = str(cluster.kubeconfig(tmp / "kc"))
         env = {k: v for k, v in tool_env().items() if k not in CI_VARS}  # this checkout first on the path
-        # images under a repository namespace of the test's own: another user of the registry cannot collide
-        self.env = {**env, "KUBECONFIG": self.kubeconfig, "INVOKE_TARS_REGISTRY": f"{registry.host}/{new_namespace()}",
+        # images under a repository namespace of the registry's (cluster_registry: the module's) or the test's own:
+        # another user of the registry cannot collide
+        namespace = getattr(registry, "namespace", "") or new_namespace()
+        self.env = {**env, "KUBECONFIG": self.kubeconfig, "INVOKE_TARS_REGISTRY": f"{registry.host}/{namespace}",
                     "INVOKE_TARS_HELM_TIMEOUT": "20s",
                     **{f"HELM_{k}_HOME": str(tmp / f"helm-{k.lower()}") for k in ("CACHE", "CONFIG", "DATA")}}
 
@@ -50,6 +52,10 @@ class ClusterMono:
         result = self("release", "--json", *args, **env)
         report = json.loads(result.stdout) if result.stdout.startswith("{") else {}
         return result, {s["id"]: s for s in report.get("services", [])}
+
+    def own_images(self) -> None:
+        """Images under a repository namespace of this test's own, not the module's: none are in the registry yet."""
+        self.env["INVOKE_TARS_REGISTRY"] = f"{self.env['INVOKE_TARS_REGISTRY'].split('/', 1)[0]}/{new_namespace()}"
 
     def image_of(self, sid: str) -> str:
         plan = json.loads(self("plan", "--json", "--service", sid).stdout)

@@ -14,7 +14,7 @@ from invoke import Context, Exit, task
 
 from tars_tasks.core.errors import InputError, TarsError, UsageError
 from tars_tasks.core.escape import escape_lines
-from tars_tasks.core.redact import redact_text
+from tars_tasks.core.redact import Redacted, redact_text
 from tars_tasks.core.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,13 +63,15 @@ def settings_of(c: Context, env: str | None = None) -> Settings:
 
 class Redacting(io.TextIOBase):
     """A text stream that hides every known secret value (core/redact.py) in what is written to it: whatever a
-    task prints, a report, a diff, a note or progress, passes here, so no single printer can forget it."""
+    task prints, a report, a diff, a note or progress, passes here, so no single printer can forget it. A JSON
+    document comes as `Redacted` (redacted as data before it was encoded) and is written unchanged: rewriting
+    encoded JSON as text could break it."""
 
     def __init__(self, inner: TextIO):
         self.inner = inner
 
     def write(self, text: str) -> int:
-        self.inner.write(redact_text(text))
+        self.inner.write(text if isinstance(text, Redacted) else redact_text(text))
         return len(text)
 
     def flush(self) -> None:

@@ -2,7 +2,6 @@
 owns and who uses each .tars interface; what changed since a ref, breaking or not)."""
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from invoke import Context, Exit
 from tars_tasks.cli.common import reports_errors, settings_of, tars_task
 from tars_tasks.core.errors import UsageError, errors_only
 from tars_tasks.core.escape import escape
+from tars_tasks.core.redact import redacted_json
 
 if TYPE_CHECKING:  # the parser (lark) and the project are imported by the tasks that run, not by `invoke --list`
     from tars_tasks.interfaces.graph import Graph, Suggestion
@@ -65,11 +65,11 @@ def graph(c: Context, format: str = "text", suggest_: bool = False) -> None:
     found = build(project.services, service_calls(settings.root, services_folder(settings), project.services))
     if suggest_ and format == "json":
         suggestions, cycles = suggest(found)
-        print(json.dumps({"suggestions": [s.to_json() for s in suggestions], "cycles": cycles}, indent=2))
+        print(redacted_json({"suggestions": [s.to_json() for s in suggestions], "cycles": cycles}), end="")
     elif suggest_:
         print(suggestion_text(*suggest(found)), end="")
     elif format == "json":
-        print(json.dumps(found.to_json(), indent=2))
+        print(redacted_json(found.to_json()), end="")
     elif format == "dot":
         print(to_dot(found), end="")
     elif format == "svg":
@@ -114,7 +114,7 @@ def interfaces(c: Context, since: str | None = None, json_: bool = False, check:
     project = Project.load(settings_of(c))
     changed = changed_files(project.settings.root, since) if since is not None else []  # says why a ref is bad
     report = interfaces_report(project.settings, project.services, since, changed)
-    print(json.dumps(report.to_json(), indent=2) if json_ else interfaces_text(report), end="\n" if json_ else "")
+    print(redacted_json(report.to_json()) if json_ else interfaces_text(report), end="")
     for p in report.problems:
         print(p, file=sys.stderr)
     breaking = report.since.breaking if report.since is not None else []

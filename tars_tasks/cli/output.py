@@ -9,7 +9,6 @@ characters itself. Secrets are hidden by value on the way out (cli/common.py) an
 it is encoded (a multi-line secret is no longer its own text once JSON-escaped)."""
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any, Protocol, TextIO
 
 from tars_tasks.core.errors import Problem, errors_only
 from tars_tasks.core.escape import escape, escape_lines
-from tars_tasks.core.redact import redact_data
+from tars_tasks.core.redact import redacted_json
 from tars_tasks.deploy.report import Report
 from tars_tasks.plan.model import Plan
 
@@ -140,7 +139,7 @@ class JsonReporter:
 
     @staticmethod
     def _dump(data: Any) -> str:
-        return json.dumps(redact_data(data), indent=2) + "\n"
+        return redacted_json(data)
 
     def listing(self, rows: list[dict[str, Any]]) -> str:
         return self._dump(rows)

@@ -46,17 +46,39 @@ def real_folder(folder: Path, within: Path | None) -> Path:
     for part in parts:
         current = current / part
         shown = current.relative_to(within.absolute()).as_posix()
-        if current.is_symlink():
-            raise SymlinkedFolder(f"{shown} is a symlink: outputs are written only through real folders, never "
-                                  "through a symlink (remove it)")
         if not os.path.lexists(current):
             with contextlib.suppress(FileExistsError):  # made by another thread meanwhile: checked again below
                 current.mkdir()
             if current.is_symlink():
                 raise SymlinkedFolder(f"{shown} became a symlink while it was made")
-        elif not current.is_dir():
-            raise SymlinkedFolder(f"{shown} is not a folder: outputs cannot be written under it (remove it)")
+        _refuse(current, shown)
     return folder
+
+
+def _refuse(current: Path, shown: str) -> None:
+    if current.is_symlink():
+        raise SymlinkedFolder(f"{shown} is a symlink: outputs are written only through real folders, never "
+                              "through a symlink (remove it)")
+    if not current.is_dir():
+        raise SymlinkedFolder(f"{shown} is not a folder: outputs cannot be written under it (remove it)")
+
+
+def refuse_symlinked(folder: Path, within: Path | None) -> None:
+    """SymlinkedFolder when a folder that exists from ``within`` down to ``folder`` is a symlink (or not a folder),
+    as `real_folder` says, creating nothing: for a cache (dist/cache), which is read as well as written, and whose
+    content decides what a run skips, so it is refused before it is read, not only skipped when written."""
+    if within is None:
+        return
+    try:
+        parts = folder.absolute().relative_to(within.absolute()).parts
+    except ValueError:
+        return
+    current = within.absolute()
+    for part in parts:
+        current = current / part
+        if not os.path.lexists(current):
+            return
+        _refuse(current, current.relative_to(within.absolute()).as_posix())
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -7,13 +7,21 @@ Three rules, applied by `redact_text` (and `redact` for argv):
   values of `build.secrets`, bearer tokens a registry handed out) plus the value of each variable in the
   environment at the time of the call whose value is a secret of this tool (core/credentials.py: the registry
   password, the age identity, DOCKER_AUTH_CONFIG, every TARS_SECRET_<NAME>). Values shorter than `MIN_SECRET_LENGTH` are
-  not redacted (hiding every "a" would make output unreadable; such a value is not a secret anyway);
+  not redacted (hiding every "a" would make output unreadable; such a value is not a secret anyway). A multi-line
+  value is also hidden line by line: a program prints a secret file one line at a time, and a log is read a line
+  at a time;
 - the value after a secret-bearing flag (`--password x`, `--set a=b`);
-- `key=value` pairs whose key names a secret (password, token, secret, apikey).
+- `key=value` pairs whose key names a secret (password, token, secret, apikey); the value ends at a space, a
+  comma or a quote (a quoted value is hidden whole), so a quoted string holding the pair keeps its closing quote.
+
+JSON is redacted as data, never as text: `redacted_json` hides secrets in the strings before encoding and marks
+the result `Redacted`, which the redacting output stream (cli/common.py) passes through unchanged; rewriting
+encoded JSON could eat a closing quote or turn a number into `***`, and the document would no longer parse.
 """
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import threading
@@ -24,7 +32,7 @@ from tars_tasks.core.credentials import secret_env_names
 
 SECRET_FLAGS = ("--password", "--token", "--kube-token", "--set", "--set-string", "--set-file", "--set-json",
                 "--password-stdin", "--username")
-SECRET_WORDS = re.compile(r"(?i)(password|passwd|token|secret|apikey|api_key)=([^\s,]+)")
+SECRET_WORDS = re.compile(r"""(?i)(password|passwd|token|secret|apikey|api_key)=("[^"\n]*"|'[^'\n]*'|[^\s,"']+)""")
 MIN_SECRET_LENGTH = 4
 MASK = "***"
 
@@ -33,13 +41,32 @@ _lock = threading.Lock()
 _cache: tuple[frozenset[str], re.Pattern[str] | None] = (frozenset(), None)
 
 
+class Redacted(str):
+    """Text already redacted (as data, before it was encoded): the redacting output stream writes it unchanged.
+    `print` keeps the type (``__str__`` returns the text itself); any operation on it gives a plain str again."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self
+
+
+def _needles(value: str) -> set[str]:
+    """What hides ``value``: the value itself and, when it has several lines, each of them that is long enough
+    to be a secret (stripped of the spaces around it)."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return set()
+    lines = {line.strip() for line in value.splitlines()} if "\n" in value or "\r" in value else set()
+    return {value} | {line for line in lines if len(line) >= MIN_SECRET_LENGTH}
+
+
 def register_secret(value: str | None, *, encodings: bool = True) -> None:
-    """Remember ``value`` as a secret: from now on `redact_text` hides it (and, with ``encodings``, its
-    base64 form, as in a Basic header or a docker config `auth`)."""
+    """Remember ``value`` as a secret: from now on `redact_text` hides it, and each of its lines (and, with
+    ``encodings``, its base64 form, as in a Basic header or a docker config `auth`)."""
     if not value or len(value) < MIN_SECRET_LENGTH:
         return
     with _lock:
-        _known.add(value)
+        _known.update(_needles(value))
         if encodings:
             _known.add(base64.b64encode(value.encode()).decode().rstrip("="))
 
@@ -51,9 +78,9 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def known_secrets() -> frozenset[str]:
     """Every value redacted now: the registered ones and those of the secret variables of the environment."""
-    env = {os.environ.get(name, "") for name in secret_env_names(os.environ)}
+    env = set().union(*(_needles(os.environ.get(name, "")) for name in secret_env_names(os.environ)))
     with _lock:
-        return frozenset({v for v in env if len(v) >= MIN_SECRET_LENGTH} | _known)
+        return frozenset(env | _known)
 
 
 def _by_value(text: str) -> str:
@@ -106,3 +133,9 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     return value
+
+
+def redacted_json(data: Any, indent: int | None = 2) -> Redacted:
+    """``data`` as a JSON document (ending with a newline), every string redacted before encoding: always valid
+    JSON, whatever a secret or a key=secret pair looks like once escaped."""
+    return Redacted(json.dumps(redact_data(data), indent=indent) + "\n")

@@ -23,6 +23,7 @@ from tars_tasks.core.secrets import (
     SECRETS_DIR,
     VALID_NAME,
     age_file,
+    age_file_present,
     decrypt_map,
     identities,
     identity_text,
@@ -57,7 +58,7 @@ def recipients(root: Path, env: str, environ: Mapping[str, str]) -> list[Any]:
 def read_all(root: Path, env: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The secrets of ``env`` ({} when it has no file yet)."""
     path = age_file(root, env)
-    if not path.is_file():
+    if not age_file_present(path):
         return {}
     text = identity_text(environ)
     if not text:

@@ -6,9 +6,11 @@ resolved at deploy time and never written where people or git can read them.
   never the value.
 - Resolving, in order: the environment variable `TARS_SECRET_<NAME>`, else `secrets/<env>.age` (an age-encrypted
   YAML map of NAME: value, decrypted with the identity in `TARS_AGE_KEY` or the file `TARS_AGE_KEY_FILE`).
-  Every resolved value is registered for redaction by value (core/redact.py). A missing one is a problem
-  located where the reference is written, raised before any build; a dry run renders the reference instead,
-  with a note.
+  Every value of the environment (all of `secrets/<env>.age` once it is decrypted, every TARS_SECRET_<NAME>) is
+  registered for redaction by value (core/redact.py), not only those of the selected services: a server may print
+  another's secret (a shared database PIN), and `deploy --service X` must hide what a full release hides.
+  A missing one is a problem located where the reference is written, raised before any build; a dry run renders
+  the reference instead, with a note.
 - Deploying (and `diff`, which renders what a deploy would apply): the resolved values reach helm on its stdin
   (`--values -`), never in a file, as a values document holding, for each top-level chart value that contains a
   reference, that value with the references substituted (helm replaces lists whole, so the whole top-level value
@@ -24,6 +26,7 @@ import hmac
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -104,14 +107,39 @@ def identities(text: str) -> list[Any]:
         raise UsageError("TARS_AGE_KEY / TARS_AGE_KEY_FILE: not a valid age identity (AGE-SECRET-KEY-1...)") from None
 
 
+def age_file_present(path: Path) -> bool:
+    """Is there anything at ``path``? A FIFO, a folder or a dangling symlink is there too (and refused when read,
+    never taken for "no secrets file")."""
+    return os.path.lexists(path)
+
+
+def read_age_bytes(path: Path, display: str) -> bytes:
+    """The bytes of an age file: a regular file, else a UsageError naming it (a FIFO is not waited on)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UsageError(f"{display}: cannot read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise UsageError(f"{display}: not a regular file (a device, FIFO, socket or folder): expected an "
+                             "age-encrypted file")
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise UsageError(f"{display}: cannot read: {exc.strerror}") from None
+
+
 def decrypt_map(path: Path, keys: Sequence[Any], display: str) -> dict[str, str]:
     """The NAME: value map of an age file."""
+    return decrypt_data(read_age_bytes(path, display), keys, display)
+
+
+def decrypt_data(data: bytes, keys: Sequence[Any], display: str) -> dict[str, str]:
+    """The NAME: value map of an age file's bytes."""
     import pyrage
 
     try:
-        plain = pyrage.decrypt(path.read_bytes(), list(keys))
-    except OSError as exc:
-        raise UsageError(f"{display}: cannot read: {exc.strerror}") from None
+        plain = pyrage.decrypt(data, list(keys))
     except Exception:  # noqa: BLE001
         raise UsageError(f"{display}: cannot decrypt with the identity of TARS_AGE_KEY / TARS_AGE_KEY_FILE") from None
     return parse_map(plain, display)
@@ -152,13 +180,25 @@ class SecretSource:
         if self._file is None:
             self._file = {}
             path = age_file(self.root, self.env) if self.env else None
-            if path is not None and path.is_file():
+            if path is not None and age_file_present(path):
                 display = f"{SECRETS_DIR}/{path.name}"
+                data = read_age_bytes(path, display)  # a FIFO or a folder is refused before anything else
                 text = identity_text(self.environ)
                 if not text:
                     raise UsageError(f"{display} needs an age identity: set TARS_AGE_KEY or TARS_AGE_KEY_FILE")
-                self._file = decrypt_map(path, identities(text), display)
+                self._file = decrypt_data(data, identities(text), display)
+                for value in self._file.values():  # every secret of the environment, used here or not
+                    register_secret(value)
         return self._file
+
+    def register_all(self) -> None:
+        """Every secret of the environment known to the redactor: each TARS_SECRET_<NAME>, and the values of
+        secrets/<env>.age when an identity to decrypt it is set (without one, none of them is resolved either)."""
+        for name, value in self.environ.items():
+            if name.startswith(ENV_PREFIX):
+                register_secret(value)
+        if any(self.environ.get(k) for k in KEY_VARS):
+            self._from_file()
 
     def get(self, name: str) -> str | None:
         value = self.environ.get(ENV_PREFIX + name)
@@ -192,6 +232,7 @@ def resolve(services: Sequence[Any], source: SecretSource, dry_run: bool) -> lis
     problems: list[Problem] = []
     missing: dict[str, list[str]] = {}
     key: bytes | None = None
+    source.register_all()
     for service in services:
         found: dict[str, str] = {}
         for path, name in refs(service.values):

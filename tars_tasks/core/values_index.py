@@ -28,7 +28,7 @@ import stat
 import time
 from pathlib import Path
 
-from tars_tasks.core.fsio import SymlinkedFolder, write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, refuse_symlinked, write_text_atomic
 from tars_tasks.core.index import scan
 from tars_tasks.core.overlays import overlay_env
 from tars_tasks.core.services import SKIP_DIRS, VALUES_FILE
@@ -59,6 +59,7 @@ class ValuesIndex:
         self._changed = False
         self._seen: set[str] = set()  # files whose stat ``entries`` checked in this run
         if cache is not None:
+            refuse_symlinked(cache.parent, within)  # a symlinked dist/cache: exit 2, as for every output
             self._read(cache)
 
     def refresh(self) -> tuple[list[str], list[str]]:

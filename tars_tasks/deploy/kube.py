@@ -1,7 +1,7 @@
 """The Kubernetes API for rollout tracking (TServers, their workloads, pods, logs and events, read-only) and
 for the TConfig versions a deploy creates, re-activates and removes (deploy/configs.py).
 
-The client is lightkube (see the README for why): it reads the same kubeconfig as helm ($KUBECONFIG, else
+The client is lightkube (docs/releases.md says why): it reads the same kubeconfig as helm ($KUBECONFIG, else
 ~/.kube/config, else the in-cluster service account) and the same context (`tars.kube_context`). Results
 are plain dicts (the API's JSON), so the judging code in deploy/track.py is plain functions over data.
 It is imported on first use: only a real deploy pays for it.
@@ -182,9 +182,22 @@ class Kube:
         return [_as_dict(p) for p in found or []]
 
     def log_tail(self, namespace: str, pod: str, container: str, lines: int = 20) -> list[str]:
-        got = self._call(f"log of {pod}", lambda: list(self.client().log(
-            pod, namespace=namespace, container=container, tail_lines=lines)))
-        return [line.rstrip("\n") for line in got or []]
+        """The container's last ``lines`` lines, split at newlines only: a carriage return (or any other control
+        character) stays inside its line, to be escaped where it is shown, so a log cannot forge a line of ours.
+        (lightkube's `log` splits like str.splitlines, at a bare \\r too, hence the raw text here.)"""
+        text = self._call(f"log of {pod}", lambda: self._log_text(namespace, pod, container, lines))
+        found = (text or "").split("\n")
+        return found[:-1] if found and found[-1] == "" else found
+
+    def _log_text(self, namespace: str, pod: str, container: str, lines: int) -> str:
+        from lightkube.resources import core_v1
+
+        generic = self.client()._client  # lightkube's own request path, as its Client.log takes it
+        request = generic.prepare_request("get", core_v1.PodLog, name=pod, namespace=namespace,
+                                          params={"tailLines": lines, "container": container})
+        response = generic.send(generic.build_adapter_request(request))
+        generic.raise_for_status(response)
+        return str(response.text)
 
     def warning_events(self, namespace: str, uids: set[str]) -> list[dict[str, Any]]:
         """Warning events about any of the objects with these uids, oldest first: by uid, not name, so that the

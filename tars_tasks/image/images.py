@@ -63,7 +63,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 from tars_tasks.core import children
 from tars_tasks.core.credentials import is_credential
@@ -102,6 +102,7 @@ COMPILE_GRACE = 2.0  # seconds to read a compile step's output after it exited
 SECRETS_DIR_VAR = "TARS_SECRETS_DIR"
 
 Progress = Callable[[str, str], None]  # (service id, message)
+T = TypeVar("T")
 
 
 class BuildError(TarsError):
@@ -327,16 +328,22 @@ class ImageBuilder:
             for warning in self.pool.warnings:
                 log.write(f"warning: {warning}\n")
             self._say(artifact, log, f"engine {result.engine}")
-            # every engine call of the build under one deadline: a stalled engine fails the build at it
-            within(lambda: self._on_engine(engine, artifact, push, registry_ok, result, log, deadline), deadline,
-                   f"build.timeout ({artifact.spec.timeout:.0f}s, the whole build) passed: the engine "
-                   f"{engine.address} did not finish in time", self.cancel)
+            self._on_engine(engine, artifact, push, registry_ok, result, log, deadline)
             result.engine = engine.describe()  # the builder it ended with (an engine may refuse BuildKit)
 
     def _on_engine(self, engine: Engine, artifact: Artifact, push: bool, registry_ok: bool, result: BuildResult,
                    log: TextIO, deadline: float) -> None:
+        """Every engine call under the build's deadline (a stalled engine fails the build at it, and the message
+        says which part was running); the compile step in between keeps its own: it is killed at the deadline
+        and says so itself."""
         client = engine.client
-        local = _local_image(client, artifact.ref)
+
+        def bounded(what: str, work: Callable[[], T]) -> T:
+            return within(work, deadline, f"build.timeout ({artifact.spec.timeout:.0f}s, the whole build) passed "
+                                          f"during {what}: the engine {engine.address} did not finish in time",
+                          self.cancel)
+
+        local = bounded("the check for a local image", lambda: _local_image(client, artifact.ref))
         found = local.labels.get(LABEL_FINGERPRINT) if local is not None else None
         if local is not None and found != artifact.fingerprint and not push and not self.overwrite_tag:
             raise TagConflict(tag_conflict_message(artifact.ref, "the local engine", found, artifact.fingerprint))
@@ -345,20 +352,24 @@ class ImageBuilder:
             result.status, result.reason = BuildStatus.LOCAL, "image already built locally"
         else:
             self._compile(artifact, log, deadline)
-            self._build(engine, artifact, log, cache=registry_ok)
+            bounded("the image build", lambda: self._build(engine, artifact, log, cache=registry_ok))
             result.status, result.reason = BuildStatus.BUILT, "image tag not in registry"
         if push:
-            try:
-                self._push(client, artifact, artifact.tag, log)
-            except BaseException:
-                self.registries.push_failed(artifact.image, artifact.tag)
-                raise
-            result.status = BuildStatus.PUSHED
-            if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
-                raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
-            self.registries.pushed(artifact.image, artifact.tag, artifact.fingerprint)
-            if engine.builder == BUILDKIT:
-                self._push_cache(client, artifact, log)
+            bounded(f"the push of {artifact.ref}", lambda: self._push_checked(engine, artifact, result, log))
+
+    def _push_checked(self, engine: Engine, artifact: Artifact, result: BuildResult, log: TextIO) -> None:
+        client = engine.client
+        try:
+            self._push(client, artifact, artifact.tag, log)
+        except BaseException:
+            self.registries.push_failed(artifact.image, artifact.tag)
+            raise
+        result.status = BuildStatus.PUSHED
+        if not self.registries.has(artifact.image, artifact.tag):  # exists now (content checked at push)
+            raise BuildError(f"pushed {artifact.ref} but the registry does not list it")
+        self.registries.pushed(artifact.image, artifact.tag, artifact.fingerprint)
+        if engine.builder == BUILDKIT:
+            self._push_cache(client, artifact, log)
 
     def _compile(self, artifact: Artifact, log: TextIO, deadline: float) -> None:
         spec = artifact.spec
@@ -370,7 +381,8 @@ class ImageBuilder:
             env = compile_env(spec.env, spec.secrets, os.environ, Path(secrets_dir))
             code, tail = run_compile(argv, artifact.service.dir, env, max(0.0, deadline - time.monotonic()), log)
         if code is None:
-            raise BuildError(f"build.command timed out: build.timeout ({spec.timeout:.0f}s) covers the whole build")
+            raise BuildError(f"build.timeout ({spec.timeout:.0f}s, the whole build) passed during the compile step: "
+                             f"build.command {' '.join(redact(argv))!r} did not finish in time (killed)")
         if code != 0:
             raise BuildError(f"build.command {' '.join(redact(argv))!r} failed (exit {code}): {' | '.join(tail)}")
 

@@ -23,7 +23,7 @@ import os
 import threading
 from pathlib import Path
 
-from tars_tasks.core.fsio import SymlinkedFolder, real_folder, write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, real_folder, refuse_symlinked, write_text_atomic
 
 CACHE_FORMAT = "tars-tasks/registry-tags@1"
 
@@ -34,6 +34,8 @@ class TagMemory:
     def __init__(self, path: Path | None, within: Path | None = None):
         self.path = path
         self.within = within  # no folder below it on the way to ``path`` may be a symlink
+        if path is not None:
+            refuse_symlinked(path.parent, within)  # a symlinked dist/cache: exit 2, as for every output
         self._tags: dict[str, dict[str, str]] = self._read(path) if path is not None else {}
         self._changed = False
         self._lock = threading.Lock()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tars_tasks.core.errors import Problem
-from tars_tasks.core.fsio import SymlinkedFolder, write_text_atomic
+from tars_tasks.core.fsio import SymlinkedFolder, refuse_symlinked, write_text_atomic
 from tars_tasks.core.settings import Settings
 from tars_tasks.interfaces import model
 
@@ -75,6 +75,7 @@ class ParseCache:
         self.entries: dict[str, dict] = {}
         self.changed = False
         if path is not None:
+            refuse_symlinked(path.parent, within)  # a symlinked dist/cache: exit 2, as for every output
             self.entries = self._read(path)
 
     @staticmethod

@@ -1,5 +1,5 @@
 """The verdicts of "does the cluster run what git would deploy, and does it work?", one vocabulary for plan,
-status, diff and their JSON. Their text is what users read and scripts match (documented in the README)."""
+status, diff and their JSON. Their text is what users read and scripts match (documented in docs/operating.md)."""
 from __future__ import annotations
 
 from tars_tasks.core.textenum import TextEnum

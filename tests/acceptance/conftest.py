@@ -30,9 +30,12 @@ def sample(tmp_path) -> Cli:
 
 @pytest.fixture(scope="module")
 def cluster_registry(tmp_path_factory):
-    """A registry process of the module's own, for the tests that deploy to the fake cluster."""
-    from support import RegistryProcess
+    """A registry process of the module's own, for the tests that deploy to the fake cluster, with a repository
+    namespace of the module's own (``.namespace``): the sample's images (same content, same tags) are built and
+    pushed by the module's first release, and found in the registry by the releases of its other tests."""
+    from support import RegistryProcess, new_namespace
 
     reg = RegistryProcess(tmp_path_factory.mktemp("registry"))
+    reg.namespace = new_namespace()
     yield reg
     reg.stop()

@@ -151,12 +151,12 @@ def test_a_stuck_release_is_recovered_when_old_and_named_when_new(mono):
 
 
 def test_since_includes_what_the_cluster_lacks_or_failed_then_its_dependents(mono):
+    mono.own_images()  # a first --since on a new cluster and an empty registry namespace
     image = json.loads(mono("plan", "--json", "--service", "Shop.CartServer", "--dry-run").stdout)["services"][0]
-    mono.cluster.set_outcome(image["image"], Outcome.ready(delay=8))  # not ready within 3s: the rollout fails
-    result, services = mono.release("--since", "HEAD", "--with-dependents", INVOKE_TARS_HELM_TIMEOUT="3s")
+    mono.cluster.set_outcome(image["image"], Outcome.ready(delay=5))  # not ready within 2s: the rollout fails
+    result, services = mono.release("--since", "HEAD", "--with-dependents", INVOKE_TARS_HELM_TIMEOUT="2s")
     assert result.returncode == 1
     assert services["Base.LogServer"]["status"] == "deployed"
-    # a first --since on a new cluster, with a registry namespace of this test's own
     assert services["Base.LogServer"]["reason"] == "not deployed here; image tag not in registry"
     assert services["Shop.CartServer"]["status"] == "failed"
     assert {services[s]["status"] for s in ("Shop.OrderServer", "Shop.WebGateway")} == {"skipped"}
@@ -188,13 +188,15 @@ def test_an_all_zero_base_is_content_mode_and_plan_since_works_without_a_cluster
     assert plan["notes"] == [f"--since: the base commit {zero[:8]}… is all zeros (a new branch or a manually "
                              "started pipeline); compared with the cluster instead (content mode)"]
     assert {s["reasons"][0] for s in plan["services"]} == {"not deployed in namespace tars"}
-    gone = FakeCluster().kubeconfig(tmp_path / "gone")  # never started: nothing listens
+    never = FakeCluster()  # never started, and its socket closed: nothing listens, connections are refused
+    gone = never.kubeconfig(tmp_path / "gone")
+    never.api.httpd.server_close()
     offline = mono("plan", "--since", "HEAD", "--json", KUBECONFIG=str(gone), INVOKE_TARS_HELM_READ_TIMEOUT="5s")
     assert offline.returncode == 0, offline.stderr
     plan = json.loads(offline.stdout)
     assert plan["notes"] == ["cluster not reachable: planned from git alone (failed or missing releases are not seen)"]
     assert [s["changed"] for s in plan["services"]] == [False] * 7
-    refused = mono("release", "--since", "HEAD", KUBECONFIG=str(gone))
+    refused = mono("release", "--since", "HEAD", KUBECONFIG=str(gone), INVOKE_TARS_HELM_READ_TIMEOUT="5s")
     assert refused.returncode == 2
     assert "cluster not reachable (use --dry-run to work without one)" in refused.stderr
 

@@ -57,7 +57,7 @@ class FakeKubeApi:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     def add(self, kind: str, namespace: str, name: str, body: dict, release: str) -> None:
         """An object as helm left it (with helm's ownership metadata for ``release``)."""

@@ -95,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def engine(tmp_path):
     server = FakeEngine(tmp_path / "engine.sock")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)  # shutdown() waits a poll
     thread.start()
     yield server, f"unix://{tmp_path}/engine.sock"
     server.shutdown()
@@ -178,7 +178,31 @@ def test_an_engine_that_stalls_mid_build_fails_it_at_build_timeout_for_the_whole
     assert not runner.is_alive(), "the build still hangs on the stalled engine"
     [result] = found
     assert result.status.value == "failed"
-    assert result.reason == (f"build.timeout (4s, the whole build) passed: the engine {address} did not finish in "
-                             "time")
+    assert result.reason == (f"build.timeout (4s, the whole build) passed during the image build: the engine "
+                             f"{address} did not finish in time")
     assert 4 <= took < 20
     assert f"FAILED: {result.reason}" in Path(result.log).read_text()
+
+
+def test_a_compile_step_past_build_timeout_is_named_as_the_part_that_ran_out_of_time(tmp_path, engine):
+    """Review of issue 22 item 13: a slow build.command under `build.timeout: 3s` was reported as "the engine ...
+    did not finish in time" although no engine call was running; the message names the compile step."""
+    import time
+
+    _, address = engine
+    root = copy_samples(tmp_path / "mono")
+    values = root / "services/Base/HelloServer/values.yaml"
+    (root / "services/Base/HelloServer/build.sh").write_text("sleep 30\n")
+    values.write_text(values.read_text().replace(
+        '  command: ["cc", "-O2", "-static", "-o", "HelloServer", "main.c"]\n',
+        '  command: ["sh", "build.sh"]\n  timeout: 3s\n'))
+    init_git(root)
+    settings = Settings.from_mapping({"root": str(root), "registry": f"127.0.0.1:{free_port()}", "builders": address,
+                                      "environments": sample_envs(), "base_images": {t: BASE for t in SERVER_TYPES}})
+    started = time.monotonic()
+    [result] = run_build(settings, Project.load(settings).select(["Base.HelloServer"]), push=False)
+    took = time.monotonic() - started
+    assert result.status.value == "failed"
+    assert result.reason == ("build.timeout (3s, the whole build) passed during the compile step: build.command "
+                             "'sh build.sh' did not finish in time (killed)")
+    assert 3 <= took < 15

@@ -119,7 +119,7 @@ def test_a_token_service_that_does_not_answer_marks_its_registry_down():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Challenging)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)  # shutdown() waits a poll
     thread.start()
     try:
         registry = Registry(f"127.0.0.1:{server.server_address[1]}", timeout=2)

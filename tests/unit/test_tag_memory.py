@@ -92,12 +92,20 @@ def test_a_memory_written_in_another_folder_is_not_believed(tmp_path, registry):
     assert len(registry["asked"]) == 2  # asked: the copy says nothing
 
 
-def test_nothing_is_written_through_a_symlinked_dist(tmp_path, registry):
+def test_a_symlinked_dist_or_dist_cache_is_refused_never_read_or_written_through(tmp_path, registry):
+    """A cache decides what a run skips (a tag confirmed is not asked again): it is neither read nor written
+    through a symlink, and the run says so (exit 2, docs/security.md) instead of silently going without it."""
+    from tars_tasks.core.fsio import SymlinkedFolder
+
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "dist").symlink_to(elsewhere)
-    regs = Registries({}, memory=TagMemory(TagMemory.file_of(tmp_path / "repo" / "dist"), tmp_path / "repo"))
-    assert regs.has(IMAGE, "abc", "fp-abc")
-    regs.memory.save()
+    with pytest.raises(SymlinkedFolder, match="^dist is a symlink"):
+        TagMemory(TagMemory.file_of(tmp_path / "repo" / "dist"), tmp_path / "repo")
+    (tmp_path / "repo" / "dist").unlink()
+    (tmp_path / "repo" / "dist").mkdir()
+    (tmp_path / "repo" / "dist" / "cache").symlink_to(elsewhere)
+    with pytest.raises(SymlinkedFolder, match="^dist/cache is a symlink"):
+        TagMemory(TagMemory.file_of(tmp_path / "repo" / "dist"), tmp_path / "repo")
     assert list(elsewhere.iterdir()) == []

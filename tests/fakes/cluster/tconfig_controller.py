@@ -52,6 +52,7 @@ class TConfigController:
         self.store, self.history, self.tick_seconds = store, history, tick
         self.errors: list[str] = []
         self._stop = threading.Event()
+        self._settled_rv: int | None = None  # the store's resourceVersion after a tick that had nothing to do
         self._thread = threading.Thread(target=self._run, name="fake-tconfig-controller", daemon=True)
         for ns in self.store.list(NAMESPACE)[0]:
             install_templates(store, ns["metadata"]["name"])
@@ -77,15 +78,23 @@ class TConfigController:
                 self.errors.append(traceback.format_exc())
 
     def tick(self) -> None:
+        if self._settled_rv == self.store.rv:
+            return  # nothing changed since a tick that had nothing to do: neither has this one (each copies every TConfig)
+        before = self.store.rv
         configs = self.store.list(TCONFIG)[0]
+        work = 0
         for obj in configs:
             labels = obj["metadata"].get("labels") or {}
             if DEACTIVATE in labels:
+                work += 1
                 self._deactivate(obj)
         for obj in configs:
             if DELETING in (obj["metadata"].get("labels") or {}):
+                work += 1
                 self._delete(obj)
-        self._prune_history()
+        work += self._prune_history()
+        # work refused (a webhook's time guard) is tried again on the next tick
+        self._settled_rv = before if work == 0 and self.store.rv == before else None
 
     def _deactivate(self, obj: dict[str, Any]) -> None:
         def change(live: dict[str, Any]) -> None:
@@ -99,7 +108,9 @@ class TConfigController:
         with contextlib.suppress(ApiError):
             self.store.delete(TCONFIG, obj["metadata"]["namespace"], obj["metadata"]["name"])
 
-    def _prune_history(self) -> None:
+    def _prune_history(self) -> int:
+        """Delete the deactivated versions beyond the history kept; how many it tried to delete."""
+        tried = 0
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for obj in self.store.list(TCONFIG)[0]:
             labels = obj["metadata"].get("labels") or {}
@@ -110,4 +121,6 @@ class TConfigController:
             objs.sort(key=lambda o: ((o["metadata"].get("labels") or {}).get(VERSION, ""),
                                      int(o["metadata"].get("resourceVersion") or 0)))
             for obj in objs[:max(0, len(objs) - self.history)]:
+                tried += 1
                 self._delete(obj)
+        return tried
