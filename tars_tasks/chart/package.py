@@ -110,12 +110,29 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
+def env_as_written(service: Service, env: list) -> list:
+    """``envVars`` with each number sent as written (docs/configs.md): YAML reads ``00123`` as 83, ``1.50`` as 1.5
+    and a long integer as a float's digits, but the server gets the text of values.yaml; booleans go as
+    "true"/"false" (the chart's toString)."""
+    out = []
+    for i, item in enumerate(env):
+        value = item.get("value") if isinstance(item, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            text = service.written(["envVars", i, "value"])
+            if text is not None and yaml.safe_load(text) == value:  # the node that supplied this value
+                item = {**item, "value": text}
+        out.append(item)
+    return out
+
+
 def chart_values(service: Service, settings: Settings, tag: str) -> dict:
     """The service's values as the chart reads them: nulls, our keys and the release record's keys dropped,
     the release filled in. A pinned image (repo.image with a tag or digest) is deployed as given, its release
     id is repo.id when set, else its tag; a built image's release id is always its content tag (a repo.id
     left by upstream CI would restart the server on every change of it)."""
     values = {k: v for k, v in without_nulls(service.values).items() if k not in OUR_KEYS + RECORD_KEYS}
+    if isinstance(values.get("envVars"), list):
+        values["envVars"] = env_as_written(service, values["envVars"])
     repo = dict(values.get("repo") or {})
     pinned = pinned_image(service)
     given_id = repo.get("id")

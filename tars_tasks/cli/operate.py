@@ -115,6 +115,7 @@ def rollback(c: Context, service: str | None = None, to: str | None = None, name
 @reports_errors
 def prune(c: Context, namespace: str | None = None, yes: bool = False, json_: bool = False) -> None:
     """List the releases of this tool whose service no longer exists; uninstall them with --yes."""
+    from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import prune_text
     from tars_tasks.core.helm import Helm
     from tars_tasks.deploy.kube import Kube
@@ -127,9 +128,13 @@ def prune(c: Context, namespace: str | None = None, yes: bool = False, json_: bo
     project = Project.load(settings)
     ns = namespace or settings.namespace
     orphans = [s for s in status_of(project, [], ns).services if s.verdict == ORPHAN]
-    results = prune_of(Helm.from_settings(settings), Kube.from_settings(settings), orphans, ns, settings.helm_timeout,
-                       lambda msg: print(f"prune: {msg}", file=sys.stderr, flush=True)) if yes and orphans else None
-    print(prune_text(orphans, results, json_), end="")
+    with Interrupts() as stop:  # a signal ends the wait for the framework's deletion guard; the report still prints
+        results = prune_of(Helm.from_settings(settings), Kube.from_settings(settings), orphans, ns,
+                           settings.helm_timeout, lambda msg: print(f"prune: {msg}", file=sys.stderr, flush=True),
+                           stop.cancel) if yes and orphans else None
+    print(prune_text(orphans, results, json_), end="", flush=True)
+    if stop.received:
+        raise Exit(f"interrupted by {stop.name}: a rerun of `invoke prune --yes` removes what is left", code=stop.code)
     if results and any(err for _, err in results):
         raise Exit("some orphaned releases could not be uninstalled", code=1)
 

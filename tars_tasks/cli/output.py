@@ -221,7 +221,9 @@ def prune_text(orphans: Sequence[Any], results: Sequence[tuple[str, str]] | None
                                                 "error": done.get(o.release, "")} for o in orphans]})
     rows = [("RELEASE", "SERVICE", "CHART", "ACTION")]
     for o in orphans:
-        action = "kept (add --yes to uninstall)" if results is None else (
-            f"FAILED: {done[o.release]}" if done.get(o.release) else "uninstalled")
+        action = "kept (add --yes to uninstall)" if results is None else \
+            "not started (interrupted)" if o.release not in done else \
+            "uninstalled" if not done[o.release] and o.chart else "configs removed" if not done[o.release] else \
+            done[o.release] if done[o.release].startswith("interrupted: ") else f"FAILED: {done[o.release]}"
         rows.append((o.release, o.id or "-", _version(o.chart, o.release), action))
     return table(rows) if orphans else "no orphaned releases\n"

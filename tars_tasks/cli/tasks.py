@@ -173,12 +173,18 @@ PLAN_HELP = {
 }
 
 
+REPLACE_HELP = "uninstall and install again a deployed service whose subtype or app/server changed " \
+               "(the framework cannot change them; its pods restart)"
+
+
 @tars_task(iterable=["service"], help={**PLAN_HELP, "out": "also save the plan to FILE (for `release --plan FILE`)",
-                                  "dry_run": "plan for a dry run (no cluster needed)"})
+                                  "dry_run": "plan for a dry run (no cluster needed)",
+                                  "replace": REPLACE_HELP + "; a saved plan keeps it"})
 @reports_errors
 def plan(c: Context, since: str | None = None, all_: bool = False, service: list[str] | None = None,
          with_dependents: bool = False, json_: bool = False, out: str | None = None, namespace: str | None = None,
-         tag: str | None = None, dry_run: bool = False, repair: bool = False, refresh: bool = False) -> None:
+         tag: str | None = None, dry_run: bool = False, repair: bool = False, refresh: bool = False,
+         replace: bool = False) -> None:
     """Show what changed and what each service needs (build, push, chart, deploy), wave by wave."""
     from tars_tasks.cli.output import reporter
     from tars_tasks.deploy.release import plan_only
@@ -190,7 +196,7 @@ def plan(c: Context, since: str | None = None, all_: bool = False, service: list
         forget_registry_tags(project.settings)
     result = plan_only(project,
                        Options(ids=service or [], since=since, force_all=all_, with_dependents=with_dependents,
-                               tag=tag, dry_run=dry_run, namespace=namespace, repair=repair))
+                               tag=tag, dry_run=dry_run, namespace=namespace, repair=repair, replace=replace))
     if out:
         result.save(Path(out))
         print(f"plan saved to {out}", file=sys.stderr)
@@ -298,8 +304,7 @@ def _exit_code(report: Any, stop: Any, resume: str = "") -> None:
 FORCE_HELP = "deploy even when the cluster runs this release already, or when dependencies are not deployed"
 BREAKING_HELP = {"allow_breaking": "deploy a breaking interface change even when clients it breaks are not "
                                    "rebuilt against it in this release",
-                 "replace": "uninstall and install again a deployed service whose subtype or app/server changed "
-                            "(the framework cannot change them; its pods restart)"}
+                 "replace": REPLACE_HELP}
 
 
 @tars_task(iterable=["service"], help={**PLAN_HELP, "jobs": "parallel builds and deploys (default: tars.jobs)",

@@ -5,10 +5,11 @@ the services X depends on (that they exist, and that no cycle runs through X) an
 collide with X (same id ignoring case, same release name, same image repository). Parsing every values.yaml
 to find those costs about 1 ms per service; reading its bytes costs about 15 µs. So every file is read once
 and its top-level `app:` and `server:` lines and its `image:` line are taken from the text: an index of ids.
-Only X, the services it depends on (transitively) and the files whose text says they may collide with X are
-parsed. A file the text cannot identify plainly (flow style, quoted names, more than one `image:`, a
-symlink, an overlay of the chosen environment) is parsed too, so nothing is decided on a guess: the
-index only chooses which files to parse, and everything reported comes from parsed files.
+Only X, the services it depends on (transitively) and the files whose text says they may collide with X (or,
+when X has an appConfig, that they are of X's app) are parsed. A file the text cannot identify plainly (flow
+style, quoted names, more than one `image:`, a symlink, an overlay of the chosen environment) is parsed too,
+so nothing is decided on a guess: the index only chooses which files to parse, and everything reported comes
+from parsed files.
 
 When a named id is not in the index, or two files name the same id, the caller falls back to reading
 everything (`discover`), which gives the usual errors.
@@ -179,8 +180,11 @@ def discover_selected(services_path: Path, root: Path, max_bytes: int, ids: Sequ
     wanted = set().union(*(_keys(s.app, s.server, _repo_image(s), registry) for s in chosen))
     # a file without `image:` collides only by its names (its repository is made of them): one lookup each
     by_names = {(a, b) for a, b in (_names(key, registry) for key in wanted) if a}
+    # an appConfig is shared by the app's services: the others of the app are read to check who owns its names
+    shared = {s.app for s in chosen if s.values.get("appConfig")}
     for rel, app, server, image in plain:
-        if (app.lower(), server.lower()) in by_names or (image and _keys(app, server, image, registry) & wanted):
+        if (app.lower(), server.lower()) in by_names or (image and _keys(app, server, image, registry) & wanted) \
+                or app in shared:
             reader.parse(rel)
     services = list(reader.parsed.values())
     if len({s.id for s in services if s.app and s.server}) != len([s for s in services if s.app and s.server]):

@@ -34,10 +34,14 @@ class Layer:
     text: str = field(repr=False)
     _locator: Locator | None = field(default=None, repr=False)
 
-    def find(self, path: Sequence[PathPart], key: bool = False) -> tuple[int, int]:
+    @property
+    def locator(self) -> Locator:
         if self._locator is None:
             self._locator = Locator(self.text)
-        return self._locator.find(path, key=key)
+        return self._locator
+
+    def find(self, path: Sequence[PathPart], key: bool = False) -> tuple[int, int]:
+        return self.locator.find(path, key=key)
 
 
 @dataclass

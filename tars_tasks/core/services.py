@@ -79,6 +79,14 @@ class Service:
         """Every file its values come from, as shown in messages: values.yaml, then the overlays."""
         return [self.display] + [layer.display for layer in self.layers[1:]]
 
+    def written(self, path: list) -> str | None:
+        """The scalar at ``path`` as written in the file (values.yaml or an overlay) that supplied it."""
+        if self.origin is not None:
+            layer, inner = self.origin.locate(path)
+            if layer:
+                return self.layers[layer].locator.scalar(inner)
+        return self.locator.scalar(path)
+
     def problem(self, path: list, message: str, key: bool = False, warning: bool = False) -> Problem:
         """A problem at ``path`` of the values, located in the file (values.yaml or an overlay) that wrote it."""
         if self.origin is not None:

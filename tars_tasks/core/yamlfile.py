@@ -311,6 +311,19 @@ class Locator:
                 self._root = None
         return self._root
 
+    def scalar(self, path: Sequence[PathPart]) -> str | None:
+        """The text of the scalar at exactly ``path`` as written (``00123``, not the 83 YAML reads it as); None
+        when there is no scalar there."""
+        node = self._compose()
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                node = next((v for k, v in node.value if _key_matches(k, part)), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                node = node.value[part]
+            else:
+                return None
+        return node.value if isinstance(node, yaml.ScalarNode) else None
+
     def find(self, path: Sequence[PathPart], key: bool = False) -> tuple[int, int]:
         """Line/col of the value at ``path`` (of its key when ``key``); the nearest existing parent otherwise."""
         node = self._compose()

@@ -21,6 +21,7 @@ around each helm upgrade and rollback of a service:
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ GUARD_REFUSAL = "deletion guard time"  # the framework's webhook: an activated v
 REFERENCED = "because it is reference by anther tconfig"  # sic: a master with per-pod configs of its name
 MAX_PERSON, MAX_REASON = 100, 1600
 GUARD_WAIT = 60.0  # removals wait at least this long for the framework's 48 s guard, whatever the helm timeout
+
+
+class WaitStopped(KubeError):
+    """A signal (the run's stop event) ended a wait for the framework's deletion guard: the versions not yet
+    deleted are left in the cluster, named in the message (``Configs.done`` says what was deleted before)."""
 
 
 def removal_deadline(timeout: str) -> float:
@@ -69,6 +75,7 @@ class Configs:
     progress: Callable[[str], None] = lambda msg: None
     poll: float = 1.0
     done: list[str] = field(default_factory=list)  # what was written, for the deploy log
+    cancel: threading.Event = field(default_factory=threading.Event)  # set (a signal): stop waiting
 
     def live(self, release: str) -> list[dict[str, Any]]:
         """Every version of the release's configs in the namespace (one list call)."""
@@ -117,9 +124,14 @@ class Configs:
         """Delete ``objs`` in an order the framework allows: per-pod configs before masters, history before the
         activated version; a refusal of the deletion guard (or of a master whose per-pod configs are still
         going) is retried until ``deadline``."""
-        for group in ([o for o in objs if not is_master(o)], [o for o in objs if is_master(o)]):
-            for obj in sorted(group, key=lambda o: bool(o.get("activated"))):
+        order = [o for group in ([o for o in objs if not is_master(o)], [o for o in objs if is_master(o)])
+                 for o in sorted(group, key=lambda o: bool(o.get("activated")))]
+        for i, obj in enumerate(order):
+            try:
                 self._delete(obj, deadline)
+            except WaitStopped as exc:
+                left = ", ".join(_name(o) for o in order[i:])
+                raise WaitStopped(f"{exc}; left in the cluster: TConfig {left}") from None
 
     def _delete(self, obj: dict[str, Any], deadline: float) -> None:
         name, told = _name(obj), False
@@ -137,26 +149,34 @@ class Configs:
                            else "its per-pod configs to go")
                     self.progress(f"TConfig {name}: waiting for {why}")
                     told = True
-                time.sleep(self.poll)
+                if self.cancel.wait(self.poll):
+                    raise WaitStopped("stopped while waiting for the framework's deletion guard") from None
 
 
 def rollback(helm: Helm, kube: Kube, release: str, revision: int, namespace: str, timeout: str,
-             progress: Callable[[str], None] = lambda msg: None) -> list[str]:
+             progress: Callable[[str], None] = lambda msg: None, person: str = "",
+             cancel: threading.Event | None = None) -> list[str]:
     """`helm rollback` with the revision's config versions (rendered from its values) re-activated first (and
-    created, masters first, if they are gone), and the configs that revision did not have removed after.
-    Returns what was done to TConfigs."""
-    configs = Configs(kube, namespace, progress)
+    created, masters first, if they are gone: who is ``person``, the run's, and why the rollback), and the
+    configs that revision did not have removed after. Returns what was done to TConfigs."""
+    configs = Configs(kube, namespace, progress, cancel=cancel or threading.Event())
     wanted = rendered(helm.values(release, namespace, revision), release, namespace)
-    configs.ensure(release, wanted)
+    configs.ensure(release, wanted, person, f"rollback to revision {revision}")
     helm.rollback(release, revision, namespace, timeout)
     configs.remove(configs.obsolete(release, wanted), removal_deadline(timeout))
     return configs.done
 
 
 def uninstall(helm: Helm, kube: Kube, release: str, namespace: str, timeout: str,
-              progress: Callable[[str], None] = lambda msg: None) -> list[str]:
+              progress: Callable[[str], None] = lambda msg: None, cancel: threading.Event | None = None) -> list[str]:
     """`helm uninstall`, then every version of the release's configs (they are not part of the helm release)."""
     helm.uninstall(release, namespace, timeout)
-    configs = Configs(kube, namespace, progress)
+    return remove_all(kube, release, namespace, timeout, progress, cancel)
+
+
+def remove_all(kube: Kube, release: str, namespace: str, timeout: str,
+               progress: Callable[[str], None] = lambda msg: None, cancel: threading.Event | None = None) -> list[str]:
+    """Every version of the release's configs removed (after its helm release, or when only they are left)."""
+    configs = Configs(kube, namespace, progress, cancel=cancel or threading.Event())
     configs.remove(configs.live(release), removal_deadline(timeout))
     return configs.done

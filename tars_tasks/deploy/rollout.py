@@ -173,13 +173,19 @@ class Rollout:
         return wanted
 
     def _configs_after(self, target: Target, wanted: list[dict[str, Any]], log: TextIO,
-                       progress: Callable[[str], None]) -> None:
-        """The versions of configs no longer declared removed, once the release is applied."""
+                       progress: Callable[[str], None], rollout: dict[str, Any]) -> None:
+        """The versions of configs no longer declared removed, once the release is applied; a signal stops the
+        wait for the framework's deletion guard (Interrupted, naming what is left)."""
         if not self.configs_in_cluster:
             return
-        configs = tconfigs.Configs(self.kube, self.namespace, progress)
-        configs.remove(configs.obsolete(target.name, wanted), tconfigs.removal_deadline(self.timeout))
-        log.writelines(f"{line}\n" for line in configs.done)
+        configs = tconfigs.Configs(self.kube, self.namespace, progress, cancel=self.policy.cancel)
+        try:
+            configs.remove(configs.obsolete(target.name, wanted), tconfigs.removal_deadline(self.timeout))
+        except tconfigs.WaitStopped as exc:
+            raise Interrupted(f"the release is applied; {exc} (`invoke deploy --service {target.app}.{target.server}` "
+                              "removes them)", rollout) from None
+        finally:
+            log.writelines(f"{line}\n" for line in configs.done)
 
     def _rollback(self, release: str, revision: int, log: TextIO, progress: Callable[[str], None]) -> None:
         """helm rollback, with the revision's TConfig versions re-activated first (deploy/configs.py)."""
@@ -187,7 +193,8 @@ class Rollout:
             self.helm.rollback(release, revision, self.namespace, self.timeout)
             return
         log.writelines(f"{line}\n" for line in tconfigs.rollback(self.helm, self.kube, release, revision,
-                                                                  self.namespace, self.timeout, progress))
+                                                                  self.namespace, self.timeout, progress,
+                                                                  self.config_person, self.policy.cancel))
 
     def _uninstall(self, release: str, log: TextIO, progress: Callable[[str], None]) -> None:
         """helm uninstall, then every version of the release's configs (deploy/configs.py)."""
@@ -195,7 +202,7 @@ class Rollout:
             self.helm.uninstall(release, self.namespace, self.timeout)
             return
         log.writelines(f"{line}\n" for line in tconfigs.uninstall(self.helm, self.kube, release, self.namespace,
-                                                                   self.timeout, progress))
+                                                                   self.timeout, progress, self.policy.cancel))
 
     def look(self, target: Target) -> Verdict:
         """One look: from the watches' cache when it is in sync, else asked of the API (three GETs)."""
@@ -225,7 +232,7 @@ class Rollout:
             wanted = self._configs_before(target, chart, log, progress)
             proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=True)
             log.write(redact_text(proc.stdout + proc.stderr))
-            self._configs_after(target, wanted, log, progress)
+            self._configs_after(target, wanted, log, progress, {"tracked": False})
             return {"tracked": False}
         start = time.monotonic()
         deadline = start + seconds(self.timeout)
@@ -259,7 +266,7 @@ class Rollout:
         if verdict.state == READY:
             self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
             log.write(f"ready: {verdict.progress} in {rollout['seconds']}s\n")
-            self._configs_after(target, wanted, log, progress)
+            self._configs_after(target, wanted, log, progress, rollout)
             return rollout
         summary = failure_summary(verdict, time.monotonic() - start)
         rollout["failure"] = self.explain(target, verdict, summary)
@@ -525,7 +532,7 @@ class Rollout:
         self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
         self._forget_pause(target)
         log.write(f"canary done: {verdict.progress} in {rollout['seconds']}s\n")
-        self._configs_after(target, wanted, log, progress)
+        self._configs_after(target, wanted, log, progress, rollout)
         return rollout
 
     def paused_canary(self, target: Target) -> dict[str, Any] | None:

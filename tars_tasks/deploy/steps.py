@@ -26,8 +26,8 @@ from tars_tasks.deploy.canary import CanarySpec, paused_message
 from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import ServiceReport, ServiceStatus
-from tars_tasks.deploy.rollout import DeployFailed, Rollout, RolloutPolicy
-from tars_tasks.deploy.track import Target
+from tars_tasks.deploy.rollout import DeployFailed, Interrupted, Rollout, RolloutPolicy
+from tars_tasks.deploy.track import PULL_RETRYING, PULL_TERMINAL, Target
 from tars_tasks.deploy.watch import NamespaceWatch
 from tars_tasks.image.artifacts import Artifact
 from tars_tasks.image.images import ImageBuilder
@@ -37,6 +37,11 @@ from tars_tasks.validate.conformance import crd_problems, parse
 
 Progress = Callable[[str, str, str], None]  # (service id, step, message)
 DECLARED_REPLICAS = "tars-tasks.io/declared-replicas"  # helm-template/templates/tserver.yaml
+
+
+def pull_failed(rollout: dict) -> bool:
+    """Whether tracking saw a pod fail to pull its image (the tag remembered as in the registry may be gone)."""
+    return any(pod.get("reason") in PULL_TERMINAL + PULL_RETRYING for pod in rollout.get("pods") or [])
 
 
 @dataclass
@@ -168,7 +173,7 @@ class Steps:
                 self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
                 log.writelines(f"{line}\n" for line in tconfigs.uninstall(
                     helm, self.kube(), service.name, self.plan.namespace, self.settings.helm_timeout,
-                    lambda msg: self.progress(sid, "deploy", msg)))
+                    lambda msg: self.progress(sid, "deploy", msg), self.policy.cancel))
             if any(r.startswith(REPAIR_REASON) for r in self.plan.by_id()[sid].reasons):
                 # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
                 # this annotation): marking it changed makes the upgrade apply the declared replicas again
@@ -187,6 +192,11 @@ class Steps:
                     self.waiting)
             except DeployFailed as exc:
                 self.reports[sid].rollout = exc.rollout
+                if not isinstance(exc, Interrupted) and pull_failed(exc.rollout):
+                    self.builder.registries.pull_failed(self.images[sid])
+                    raise DeployFailed(f"{exc} (the cluster could not pull {self.images[sid]}: its tag is forgotten, "
+                                       "so the next plan asks the registry again and builds it if it is gone; "
+                                       "--refresh forgets every remembered tag)", exc.status, exc.rollout) from None
                 raise
             finally:  # the cluster outcome decides the status; a log that could not be written is a warning
                 self._log_warning(sid, log)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tars_tasks.core.errors import TarsError
+from tars_tasks.image.spec import split_reference
 from tars_tasks.image.tag_memory import TagMemory
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -382,6 +383,13 @@ class Registries:
         """A push of image:tag failed: whatever was remembered of it is asked again next time."""
         registry, repository = self.for_image(image)
         self.memory.forget(registry.host, repository, tag)
+
+    def pull_failed(self, ref: str) -> None:
+        """The cluster could not pull ``ref`` (image:tag): the tag may have gone from the registry (deleted by
+        hand, a registry wiped), so whatever was remembered of it is asked again next time."""
+        name, tag, _ = split_reference(ref)
+        if tag:
+            self.push_failed(name, tag)
 
 
 def tag_conflict_message(ref: str, where: str, found: str | None, wanted: str) -> str:

@@ -8,8 +8,9 @@ confirmed with its fingerprint is remembered per registry host and not asked aga
 
 Only confirmations are remembered (a missing tag may be pushed at any time), only with the fingerprint that
 was checked (a pinned image's tag belongs to someone else and may move: always asked), and a push that fails
-forgets the tag. Something this cannot see (a registry wiped, a tag deleted by hand) is fixed by
-`--refresh` on plan, release, deploy and build, which forgets everything first and asks again. The file is
+forgets the tag, as does a deploy whose pods cannot pull it (a tag deleted by hand: deploy/steps.py). What this
+cannot see otherwise (a registry wiped) is fixed by `--refresh` on plan, release, deploy and build, which
+forgets everything first and asks again. The file is
 JSON of strings, checked when read: an edited or corrupt file is ignored. It names the folder it was written
 in (device and inode): a file committed into a checkout (dist/ is git-ignored, but `git add -f` exists)
 lands in a folder of another identity and is ignored, so nobody can tell this tool a tag is there. It is

@@ -3,7 +3,8 @@
 - "What runs" is helm's stored manifest of the deployed revision (hooks included), read with the release
   records `status` reads (operate/records.py), and the activated version of each of the service's configs
   (TConfig versions are kept apart from the helm release, deploy/configs.py; deactivated versions are
-  history); for a drifted server, also the live TServer against that manifest (only the fields it sets).
+  history); for a drifted server, also the live TServer against that manifest (only the fields it sets, with
+  the values the framework's mutating webhook gives some of them: operate/admitted.py).
 - "What a release would apply" is `helm template --dry-run=server` of the chart the release would package:
   the chart's lookups see the cluster, as during the upgrade (kept replicas, the TImage's earlier releases).
   The TImage release record a deploy adds (who/when/why, deploy/records.py) is made at deploy time and is
@@ -29,6 +30,7 @@ from tars_tasks.chart.package import package, secret_values
 from tars_tasks.core.helm import Helm
 from tars_tasks.core.redact import redact_data
 from tars_tasks.deploy.kube import Kube
+from tars_tasks.operate.admitted import as_admitted
 from tars_tasks.operate.mask import mask_object
 from tars_tasks.project import Project
 from tars_tasks.state.compare import IN_SYNC, ServiceState, judge_service, manifest_objects, missing_objects
@@ -105,7 +107,7 @@ def diff_one(state: ServiceState, live: Live, rendered: str) -> ServiceDiff:
     key = f"TServer/{state.release}"
     tserver = live.tservers.get(state.release)
     if key in deployed and tserver is not None:
-        declared = {k: deployed[key].get(k) for k in ("spec",)}
+        declared = {"spec": as_admitted(deployed[key].get("spec"))}  # what the framework's webhook sets is no drift
         running = {"spec": project_onto(tserver.get("spec"), declared["spec"])}
         drift = unified(normal({key: declared}), normal({key: running}), f"{key} (helm revision {record.revision})"
                         if record else key, f"{key} (live)")

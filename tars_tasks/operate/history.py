@@ -21,6 +21,7 @@ from tars_tasks.core.helm import Helm, HelmError, seconds
 from tars_tasks.core.services import Service
 from tars_tasks.deploy.configs import rollback as configs_rollback
 from tars_tasks.deploy.kube import Kube, KubeError
+from tars_tasks.deploy.records import Records
 from tars_tasks.deploy.report import Report, ServiceReport, ServiceStatus, StepRecord
 from tars_tasks.deploy.rollout import Rollout, RolloutPolicy
 from tars_tasks.deploy.track import READY, Target, failure_summary, track
@@ -93,7 +94,8 @@ def rollback(project: Project, service: Service, to: int | None = None, namespac
     step = report.steps.setdefault("rollback", StepRecord(time.time()))
     try:
         progress(f"helm rollback {service.name} {target_rev}")
-        configs_rollback(helm, kube, service.name, target_rev, ns, settings.helm_timeout, progress)
+        person = Records(settings.root).record(service).get("createPerson", "")  # as a deploy's new versions
+        configs_rollback(helm, kube, service.name, target_rev, ns, settings.helm_timeout, progress, person)
         live = kube.tserver(ns, service.name) or {}
         report.image = str(((live.get("spec") or {}).get("release") or {}).get("image") or "")
         target = Target(ns, service.name, service.app, service.server, report.image)

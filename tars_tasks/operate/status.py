@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tars_tasks.core.helm import MANAGED_LABEL, Helm
+from tars_tasks.deploy.configs import RELEASE_LABEL
 from tars_tasks.deploy.kube import Kube
 from tars_tasks.project import Project
 from tars_tasks.state.compare import ServiceState, compare, fill_live
@@ -69,6 +70,27 @@ def orphans(project: Project, live: Live) -> list[ServiceState]:
             fill_live(state, live, name)
             state.details.append("its service is no longer in the monorepo (`invoke prune` removes it)")
             out.append(state)
+    return out + config_orphans(names, live)
+
+
+def config_orphans(names: set[str], live: Live) -> list[ServiceState]:
+    """Config versions of this tool (labelled with their release, deploy/configs.py) whose service and helm
+    release are both gone: a prune interrupted after the uninstall, before the framework's deletion guard let
+    the configs go. They are orphans too (no chart, no revision), so that a rerun of prune removes them."""
+    left: dict[str, list[dict[str, Any]]] = {}
+    for obj in live.tconfigs.values():
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        release = str(labels.get(RELEASE_LABEL) or "")
+        if labels.get(PART_OF) == "tars-tasks" and release and release not in live.releases and release not in names:
+            left.setdefault(release, []).append(obj)
+    out = []
+    for release, objs in sorted(left.items()):
+        app = next((str(o.get("app") or "") for o in objs), "")
+        server = next((str(o.get("server")) for o in objs if o.get("server")), "")
+        state = ServiceState(f"{app}.{server}" if app and server else "", release, ORPHAN)
+        state.details.append(f"its service and helm release are gone, {len(objs)} TConfig version(s) are left "
+                             "(`invoke prune` removes them)")
+        out.append(state)
     return out
 
 

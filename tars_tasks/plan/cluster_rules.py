@@ -63,5 +63,5 @@ def check(services: Sequence[Service], namespace: str, kube: Kube, replace: bool
             found.problems.append(s.problem([key] if key in s.values else [], (
                 f"the deployed TServer {s.name} has {spec_key} {spec.get(spec_key)!r}, this is {mine[key]!r}: the "
                 "framework cannot change it; it needs the TServer deleted and created again (release or deploy "
-                "with --replace does that; its pods restart)")))
+                "with --replace does that, plan --replace shows it; its pods restart)")))
     return found

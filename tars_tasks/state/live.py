@@ -5,6 +5,7 @@ DaemonSets and pods of TARS servers. ``cluster`` says whether the cluster answer
 (unreachable: the lists are empty and a note says why) or was not asked."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +59,9 @@ def read_objects(kube: Kube, namespace: str, releases: dict[str, dict[str, Any]]
     kind; ``pods``: also the workloads and the pods (status needs them, a plan does not)."""
     live = Live(namespace, releases)
     if not live.releases:
+        if pods:  # status: config versions a prune left behind are orphans still (operate/status.py)
+            with contextlib.suppress(KubeError):
+                live.tconfigs = {_name(o): o for o in kube.list_tars(namespace, "TConfig")}
         return live
     try:
         live.records = latest(kube.helm_records(namespace))

@@ -3,7 +3,7 @@
 Ids that differ only in case (`Base.HelloServer`, `base.helloserver`) both validate on their own, yet
 deploy to the same helm release and TServer (`base-helloserver`), and may push to the same image
 repository: every release would overwrite the other one, forever. Any such pair is an error in each file,
-naming the other.
+naming the other. So is an `appConfig` name declared by two services of one app (app_config_problems).
 """
 from __future__ import annotations
 
@@ -45,6 +45,28 @@ def collision_problems(services: list[Service], settings: Settings | None = None
         other = named[j]
         problems.append(named[i].problem(fields[(i, j)], f"collides with {other.id} ({other.display}): same "
                                                          f"{', '.join(whats)}; one would overwrite the other"))
+    return problems + app_config_problems(named)
+
+
+def app_config_problems(services: list[Service]) -> list[Problem]:
+    """An `appConfig` is the app's config file (a TConfig with no server), not the service's: two services of an
+    app declaring one name would each activate their own version on deploy, the framework deactivating the
+    other's, on every release. One problem per declaring service and per other one, at its entry's name."""
+    owners: dict[tuple[str, str], list[tuple[Service, int]]] = defaultdict(list)
+    for s in services:
+        items = s.values.get("appConfig")
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                owners[(s.app, item["name"])].append((s, i))
+    problems = []
+    for (app, name), group in owners.items():
+        for s, i in group:
+            for other, _ in group:
+                if other.id != s.id:
+                    problems.append(s.problem(["appConfig", i, "name"], (
+                        f"collides with {other.id} ({other.display}): both declare app config {name!r} of app {app}, "
+                        "which the app's services share; each deploy would deactivate the other's version: declare "
+                        "it in one service only")))
     return problems
 
 

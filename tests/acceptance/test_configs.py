@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 
 import pytest
@@ -142,6 +146,12 @@ def test_config_versions_through_a_services_life(mono):
     got = settled(mono)
     assert set(got) == {("cart.conf", "m"), ("shop.conf", "m")}
     assert "maxItems = 300" in active(mono, "cart.conf")
+    # its versions had gone with the rename: re-created by the rollback, with who and why as at creation
+    again = next(c for c in configs(mono) if c["configName"] == "cart.conf")
+    shop = next(c for c in configs(mono) if c["configName"] == "shop.conf")
+    last = json.loads(mono.helm("history", RELEASE, "-n", NS, "-o", "json"))[-1]
+    rolled_to = int(last["description"].removeprefix("Rollback to "))
+    assert (again["updatePerson"], again["updateReason"]) == (shop["updatePerson"], f"rollback to revision {rolled_to}")
 
     # prune: the service is gone from the monorepo; its release and every version of its configs go
     shutil.rmtree(mono.root / "services/Shop/CartServer")
@@ -168,3 +178,73 @@ def test_a_failed_first_install_is_uninstalled_with_its_configs_after_the_guard(
     assert "waiting for the framework's deletion guard" in result.stderr
     assert not configs(mono)
     assert mono.cluster.get("TServer", NS, RELEASE) is None
+
+
+def start(mono: ClusterMono, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "invoke", *args], cwd=mono.root, env=mono.env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def interrupt_when(proc: subprocess.Popen[str], wanted: str) -> tuple[str, str, float]:
+    """SIGINT once ``wanted`` is on stderr; (stdout, stderr, seconds from the signal to the exit)."""
+    assert proc.stderr is not None and proc.stdout is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if wanted in line:
+            break
+    else:
+        proc.wait(timeout=60)
+        raise AssertionError("".join(seen) + proc.stdout.read())
+    proc.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
+    out, err = proc.communicate(timeout=60)
+    return out, "".join(seen) + err, time.monotonic() - signalled
+
+
+def test_an_interrupted_prune_says_what_is_left_and_a_rerun_removes_it(slow_guard):
+    mono = slow_guard
+    release(mono)
+    shutil.rmtree(mono.root / "services/Shop/CartServer")
+    order = mono.root / "services/Shop/OrderServer/values.yaml"
+    order.write_text(order.read_text().replace("  - Shop.CartServer\n", ""))
+    proc = start(mono, "prune", "--yes")
+    out, err, took = interrupt_when(proc, "waiting for the framework's deletion guard")
+    assert proc.returncode == 130, err
+    assert took < 5, took  # the guard wait stops at the signal
+    assert "interrupted: helm release uninstalled; stopped while waiting for the framework's deletion guard; left " \
+           "in the cluster: TConfig shop-cartserver-" in out, out
+    assert "(a rerun of `invoke prune --yes` removes them)" in out
+    left = configs(mono)
+    assert left and all(c["metadata"]["name"] in out for c in left)
+    # the helm release is gone: the configs are still an orphan of this tool, which a rerun removes
+    status = json.loads(mono("status", "--json").stdout)["services"]
+    orphan = next(s for s in status if s["release"] == RELEASE)
+    assert orphan["verdict"] == "orphan" and orphan["id"] == CART
+    assert orphan["details"] == [f"its service and helm release are gone, {len(left)} TConfig version(s) are left "
+                                 "(`invoke prune` removes them)"]
+    again = mono("prune", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert RELEASE in again.stdout and "configs removed" in again.stdout
+    assert not configs(mono)
+    assert mono("prune").stdout == "no orphaned releases\n"
+
+
+def test_a_deploy_interrupted_in_the_guard_wait_stops_and_says_what_is_left(slow_guard):
+    mono = slow_guard
+    release(mono)
+    edit(mono, "  - name: cart.conf", "  - name: basket.conf")  # cart.conf's versions go, inside their guard
+    proc = start(mono, "release", "--json", "--service", CART)
+    out, err, took = interrupt_when(proc, "waiting for the framework's deletion guard")
+    assert proc.returncode == 130, err
+    assert took < 5, took
+    service = json.loads(out)["services"][0]
+    assert service["status"] == "interrupted"
+    assert service["reason"].startswith("deploy: the release is applied; stopped while waiting for the framework's "
+                                        "deletion guard; left in the cluster: TConfig shop-cartserver-"), service
+    assert service["reason"].endswith(f"(`invoke deploy --service {CART}` removes them)")
+    assert "interrupted by SIGINT: 1 service(s) interrupted" in err
+    assert ("cart.conf", "m") in versions(mono)
+    time.sleep(6)  # the guard is over
+    assert mono("deploy", "--service", CART, "--force").returncode == 0  # its dependencies are not deployed here
+    assert set(settled(mono)) == {("basket.conf", "m"), ("basket.conf", "0"), ("shop.conf", "m")}

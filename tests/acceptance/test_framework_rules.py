@@ -50,8 +50,17 @@ def test_an_immutable_field_of_a_deployed_server_needs_replace(mono):
     assert plan.returncode == 1
     assert ("services/Base/LogServer/values.yaml:2:9: server: the deployed TServer base-logserver has server "
             "'LogServer', this is 'Logserver': the framework cannot change it; it needs the TServer deleted and "
-            "created again (release or deploy with --replace does that; its pods restart)") in plan.stderr
-    result, services = mono.release("--service", "Base.Logserver", "--replace")
+            "created again (release or deploy with --replace does that, plan --replace shows it; its pods "
+            "restart)") in plan.stderr
+    # plan --replace shows the replacement, and a plan saved with it runs it
+    saved = mono.tmp / "plan.json"
+    plan = mono("plan", "--json", "--service", "Base.Logserver", "--replace", "--out", str(saved))
+    assert plan.returncode == 0, plan.stderr
+    planned = json.loads(plan.stdout)["services"][0]
+    assert planned["replace"] is True and planned["changed"] is True
+    assert planned["reasons"][0] == "--replace: uninstalled and installed again (server 'LogServer' -> 'Logserver')"
+    assert json.loads(saved.read_text())["services"][0]["replace"] is True
+    result, services = mono.release("--plan", str(saved))
     assert result.returncode == 0, result.stderr
     assert services["Base.Logserver"]["status"] == "deployed"
     live = mono.cluster.get("TServer", NS, "base-logserver")

@@ -175,3 +175,20 @@ def test_rollback_that_does_not_become_ready_fails(mono):
     report = json.loads(result.stdout)["services"][0]
     assert report["status"] == "failed" and "ImagePullBackOff" in report["reason"]
     assert report["reason"].startswith("rolled back to revision 1: cannot become ready")
+
+
+def test_what_the_frameworks_webhook_sets_is_no_drift_in_diff(mono):
+    """Shop.PayServer has hostPorts: the framework's mutating webhook sets its TServer's notStacked (the chart
+    renders false), which is not drift (tars_tasks/operate/admitted.py); a real change of the live TServer is."""
+    result, _ = mono.release("--service", "Base.HelloServer", "--service", "Shop.PayServer")
+    assert result.returncode == 0, result.stderr
+    assert mono.cluster.get("TServer", NS, "shop-payserver")["spec"]["k8s"]["notStacked"] is True
+    pay = mono.root / "services/Shop/PayServer/values.yaml"
+    pay.write_text(pay.read_text().replace("replicas: 1\n", "replicas: 3\n"))
+    out = mono("diff", "--service", "Shop.PayServer").stdout
+    assert "-    replicas: 1\n+    replicas: 3\n" in out, out
+    assert not [line for line in out.splitlines() if "notStacked" in line and line[:1] in "+-"], out
+    assert "TServer/shop-payserver (live)" not in out, out
+    patch(mono, "TServer", "shop-payserver", lambda ts: ts["spec"]["k8s"].update(notStacked=False))
+    out = mono("diff", "--service", "Shop.PayServer").stdout
+    assert "-    notStacked: true\n+    notStacked: false\n" in out, out

@@ -349,3 +349,16 @@ def test_upstreams_defaults_and_leniency(repo, helm_bin):
     env = {e["name"]: e.get("value") for e in spec["k8s"]["env"]}
     assert (env["RETRIES"], env["DEBUG"], env["RATIO"]) == ("42", "true", "0.5")
     assert spec["release"]["id"] == "t1"  # the content tag, as when repo.id is not given
+
+
+def test_numeric_env_values_are_sent_as_written(repo, helm_bin):
+    """docs/configs.md: a number is sent "as its text": the scalar as written in values.yaml, not the number YAML
+    read (octal 00123 is not 83, 1.50 is not 1.5, a big integer keeps its digits); a boolean is "true"/"false"."""
+    written = {"OCT": "00123", "HEX": "0x1F", "PRICE": "1.50", "SEP": "1_000", "BIG": "12345678901234567890123",
+               "EXP": "1e3", "FLAG_ON": "true", "FLAG_OFF": "False", "NEG": "-007"}
+    text = (DATA / "minimal.yaml").read_text() + "envVars:\n" + "".join(
+        f"  - {{name: {name}, value: {value}}}\n" for name, value in written.items())
+    project, service = load_one(repo, text)
+    spec = kinds(render(helm_bin, project, service), "TServer")[0]["spec"]
+    env = {e["name"]: e.get("value") for e in spec["k8s"]["env"]}
+    assert {name: env[name] for name in written} == {**written, "FLAG_OFF": "false"}

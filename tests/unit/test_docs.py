@@ -220,3 +220,21 @@ def test_values_page_documents_every_key_of_the_schema() -> None:
 def test_docs_index_links_every_topic_page(page: str) -> None:
     assert (ROOT / "docs" / page).is_file()
     assert f"]({page})" in (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
+
+
+TEST_REF = re.compile(r"`(tests/[\w/]+\.py)::(\w+)`|`::(\w+)`")
+
+
+def test_every_test_a_doc_names_exists() -> None:
+    """docs/security.md lists each boundary with the test that covers it: a renamed or removed test shows here."""
+    missing = []
+    for page in doc_pages():
+        current = ""
+        for match in TEST_REF.finditer(page.read_text(encoding="utf-8")):
+            path, name, same_file = match.groups()
+            current = path or current  # `::name` continues the file named before it
+            test = name or same_file
+            source = ROOT / current
+            if not source.is_file() or not re.search(rf"^(async )?def {test}\(", source.read_text(), re.M):
+                missing.append(f"{page.name}: {current}::{test}")
+    assert missing == []

@@ -17,6 +17,7 @@ from tars_tasks.deploy.report import ServiceReport
 from tars_tasks.deploy.runner import Runner
 from tars_tasks.image.artifacts import resolve
 from tars_tasks.plan.model import Plan, ServicePlan
+from tars_tasks.project import Project
 
 # the classic "billion laughs": 9 levels of 9 aliases, 9^9 strings once expanded (a 468-byte file)
 BILLION_LAUGHS = b"""# a billion laughs (468 bytes)
@@ -223,3 +224,23 @@ def test_a_deploy_log_that_cannot_be_written_leaves_the_service_deployed_with_a_
     assert report.ok
     assert report.to_json()["services"][0]["warnings"] == report.services[0].warnings
     assert f"warning: {report.services[0].warnings[0]}" in said
+
+
+def test_two_services_of_an_app_declaring_one_app_config_collide(repo):
+    """An appConfig is the app's file (one TConfig with no server): two owners would deactivate each other's
+    version on every deploy. Found by a full read and by a read of one of them (`--service`)."""
+    repo.service("Shop", "Cart", "servants: [{name: CObj, port: 10000}]\n"
+                                 "appConfig:\n  - {name: shop.conf, content: 'currency = EUR'}\n")
+    repo.service("Shop", "Pay", "servants: [{name: PObj, port: 10000}]\n"
+                                "appConfig:\n  - {name: other.conf, content: x}\n  - {name: shop.conf, content: y}\n")
+    repo.service("Bank", "Pay", "servants: [{name: BObj, port: 10000}]\n"
+                                "appConfig:\n  - {name: shop.conf, content: 'another app: its own file'}\n")
+    cart = ("services/Shop/Cart/values.yaml:6:12: appConfig[0].name: collides with Shop.Pay "
+            "(services/Shop/Pay/values.yaml): both declare app config 'shop.conf' of app Shop, which the app's "
+            "services share; each deploy would deactivate the other's version: declare it in one service only")
+    pay = ("services/Shop/Pay/values.yaml:7:12: appConfig[1].name: collides with Shop.Cart "
+           "(services/Shop/Cart/values.yaml): both declare app config 'shop.conf' of app Shop, which the app's "
+           "services share; each deploy would deactivate the other's version: declare it in one service only")
+    assert repo.problems() == [cart, pay]
+    part = Project.load_selected(repo.settings(), ["Shop.Pay"])
+    assert [str(p) for p in part.problems_for(part.select(["Shop.Pay"]))] == [pay]
