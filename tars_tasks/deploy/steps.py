@@ -203,6 +203,8 @@ class Steps:
 
     def _canary_spec(self, service: Service) -> CanarySpec | None:
         """The command line's --canary over the service's declared `canary` (deploy/canary.py); None: no canary."""
+        if service.values.get("daemonSet") is True:
+            return None  # a DaemonSet has no partition: --canary deploys it plainly (validate refuses a declared one)
         declared = CanarySpec.from_values(service.values)
         if declared is None:
             return self.policy.canary
