@@ -207,6 +207,8 @@ ROLLOUT_HELP = {
     "wait": "track every server to Ready (default: on; --no-wait: helm's own --wait, reported as not tracked)",
     "rollback": "roll a failed upgrade back to the last good revision (default: on)",
     "cleanup_on_fail": "uninstall a first install that failed (default: leave it for debugging)",
+    "canary": "canary every changed service: percents of its pods in order, such as 25,50,100 (docs/canary.md)",
+    "canary_pause": "with --canary: the pause between steps (30s, 2m) or manual (default: none)",
 }
 
 
@@ -229,18 +231,23 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
                  crd_check: bool = True, wait: bool = True, rollback: bool = True,
                  cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
                  force: bool = False, user: str | None = None, reason: str | None = None,
-                 refresh: bool = False) -> None:
+                 refresh: bool = False, canary: str | None = None, canary_pause: str | None = None,
+                 resume: str = "", promote_to: int | None = None) -> None:
     """Run a release; SIGINT/SIGTERM start nothing new, stop helm and build children, and still print the
     (partial) report, exiting 130/143 once the lock is given up."""
     from tars_tasks.cli.interrupt import Interrupts
     from tars_tasks.cli.output import JsonReporter, ProgressView, TableReporter, reporter
     from tars_tasks.core.escape import escape
+    from tars_tasks.deploy.canary import CanarySpec
     from tars_tasks.deploy.records import RecordInputs
     from tars_tasks.deploy.release import RunOptions, release
     from tars_tasks.deploy.rollout import RolloutPolicy
     from tars_tasks.plan.model import Plan
     from tars_tasks.project import Project
 
+    if canary_pause and not canary:
+        raise UsageError("--canary-pause goes with --canary STEPS (such as --canary 25,50,100)")
+    spec = CanarySpec.from_flags(canary, canary_pause) if canary else None
     project = Project.load(settings_of(c))
     if refresh:
         forget_registry_tags(project.settings)
@@ -255,7 +262,8 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
 
     run = RunOptions(jobs=parse_jobs(jobs, "--jobs") if jobs else None, fail_fast=fail_fast,
                      plan_file=Path(plan_file) if plan_file else None, crd_check=crd_check, overwrite_tag=overwrite_tag,
-                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail),
+                     policy=RolloutPolicy(track=wait, rollback=rollback, cleanup_on_fail=cleanup_on_fail,
+                                          canary=spec, resume=resume, promote_to=promote_to),
                      lock_timeout=_seconds_flag(lock_timeout, "--lock-timeout"), force=force,
                      records=RecordInputs(user, reason))
     with Interrupts() as stop:
@@ -274,24 +282,27 @@ def _run_release(c: Context, opts: Any, jobs: str | None, fail_fast: bool, json_
     print(reporter(json_).report(report), end="", flush=True)
     if json_:
         print(TableReporter().report(report), end="", file=sys.stderr)
+    _exit_code(report, stop, resume)
+
+
+def _exit_code(report: Any, stop: Any, resume: str = "") -> None:
+    """Exit 130/143 after a signal, 1 when a service was not deployed or the lock was lost (an abort that backed
+    out is what was asked), else 0."""
+    from tars_tasks.core.escape import escape
+
     if stop.received:
         raise Exit(f"interrupted by {stop.name}: {report.counts().get('interrupted', 0)} service(s) interrupted; "
                    "a rerun continues", code=stop.code)
-    _exit_unless_ok(report)
-
-
-def _exit_unless_ok(report: Any) -> None:
-    """Exit 1 with why, when the run did not deploy everything it set out to (a signal is handled before)."""
-    from tars_tasks.core.escape import escape
-
     if report.interrupted:  # not by a signal: the lock was lost (the note says whose it is now)
         raise Exit(f"{report.counts().get('interrupted', 0)} service(s) interrupted: "
                    f"{escape(report.notes[0]) if report.notes else 'the run was stopped'}", code=1)
     if report.lock_lost:  # the run ended without the lock it started with (found when giving it up)
         raise Exit(escape(next((n for n in report.notes if "release lock" in n), "the release lock was lost")),
                    code=1)
+    if resume == "abort" and report.services and all(s.status.value == "aborted" for s in report.services):
+        return  # backed out, as asked
     if not report.ok:
-        bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back")]
+        bad = [s for s in report.services if s.status.value in ("failed", "skipped", "rolled-back", "aborted")]
         raise Exit(f"{len(bad)} service(s) not deployed", code=1)
 
 
@@ -314,7 +325,8 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
             plan: str | None = None, crd_check: bool = True, wait: bool = True, rollback: bool = True,
             cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
             user: str | None = None, reason: str | None = None, allow_breaking: bool = False,
-            repair: bool = False, replace: bool = False, refresh: bool = False) -> None:
+            repair: bool = False, replace: bool = False, refresh: bool = False, canary: str | None = None,
+            canary_pause: str | None = None) -> None:
     """Plan, then build, chart and deploy every changed service in dependency order, in parallel."""
     from tars_tasks.plan.model import Options
 
@@ -323,7 +335,7 @@ def release(c: Context, since: str | None = None, all_: bool = False, service: l
                    replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, plan_file=plan, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout,
-                 user=user, reason=reason, refresh=refresh)
+                 user=user, reason=reason, refresh=refresh, canary=canary, canary_pause=canary_pause)
 
 
 @tars_task(iterable=["service"], help={"service": "App.Server id (repeatable, required)",
@@ -342,7 +354,7 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
            cleanup_on_fail: bool = False, overwrite_tag: bool = False, lock_timeout: str | None = None,
            force: bool = False, user: str | None = None, reason: str | None = None,
            allow_breaking: bool = False, repair: bool = False, replace: bool = False,
-           refresh: bool = False) -> None:
+           refresh: bool = False, canary: str | None = None, canary_pause: str | None = None) -> None:
     """Build (if needed), chart and deploy the named services (the release pipeline for a few services)."""
     from tars_tasks.plan.model import Options
 
@@ -352,7 +364,45 @@ def deploy(c: Context, service: list[str] | None = None, namespace: str | None =
                    namespace=namespace, allow_breaking=allow_breaking, repair=repair, replace=replace)
     _run_release(c, opts, jobs, fail_fast, json_, crd_check=crd_check, wait=wait, rollback=rollback,
                  cleanup_on_fail=cleanup_on_fail, overwrite_tag=overwrite_tag, lock_timeout=lock_timeout, force=force,
-                 user=user, reason=reason, refresh=refresh)
+                 user=user, reason=reason, refresh=refresh, canary=canary, canary_pause=canary_pause)
+
+
+CANARY_HELP = {"service": "App.Server id whose paused canary this is (required)",
+               "namespace": PLAN_HELP["namespace"], "json": "print a JSON report", **LOCK_HELP}
+
+
+def _canary_command(c: Context, resume: str, service: str | None, namespace: str | None, json_: bool,
+                    lock_timeout: str | None, step: str | None = None) -> None:
+    """promote/abort: a deploy of the one service that goes on from (or backs out of) its recorded canary step."""
+    from tars_tasks.plan.model import Options
+
+    if not service:
+        raise UsageError(f"name the service whose canary to {resume} with --service App.Server (`invoke status` "
+                         "shows paused canaries)")
+    promote_to = None
+    if step is not None:
+        if not str(step).isdigit() or int(step) < 1:
+            raise UsageError(f"--step: {step!r} must be a step number from 1")
+        promote_to = int(step)
+    opts = Options(ids=[service], force_ids=[service], redeploy=True, namespace=namespace)
+    _run_release(c, opts, None, False, json_, lock_timeout=lock_timeout, force=True, resume=resume,
+                 promote_to=promote_to)
+
+
+@tars_task(help={**CANARY_HELP, "step": "go on to this step and pause there again (default: every remaining step)"})
+@reports_errors
+def promote(c: Context, service: str | None = None, step: str | None = None, namespace: str | None = None,
+            json_: bool = False, lock_timeout: str | None = None) -> None:
+    """Go on with a canary paused at a step (pause: manual): the next steps, checked, to 100% or to --step."""
+    _canary_command(c, "promote", service, namespace, json_, lock_timeout, step)
+
+
+@tars_task(help=CANARY_HELP)
+@reports_errors
+def abort(c: Context, service: str | None = None, namespace: str | None = None, json_: bool = False,
+          lock_timeout: str | None = None) -> None:
+    """Back out of a canary paused at a step: helm rollback to the revision before it, tracked to Ready."""
+    _canary_command(c, "abort", service, namespace, json_, lock_timeout)
 
 
 def forget_registry_tags(settings: Any) -> None:
@@ -431,4 +481,4 @@ def install_helm(c: Context, dest: str | None = None, force: bool = False) -> No
     print(install(Path(dest) if dest else None, force=force), file=sys.stderr)
 
 
-TASKS = (list_services, validate, template, chart, build, plan, release, deploy, install_helm)
+TASKS = (list_services, validate, template, chart, build, plan, release, deploy, promote, abort, install_helm)

@@ -125,9 +125,10 @@ class Helm:
         return ""
 
     def upgrade_install(self, release: str, chart: str, namespace: str, timeout: str,
-                        helm_waits: bool = True) -> subprocess.CompletedProcess[str]:
+                        helm_waits: bool = True, sets: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
         """Install or upgrade. ``helm_waits``: helm's own --wait and rollback on failure (helm 4 renamed
-        --atomic), as with `--no-wait`; otherwise the caller tracks the rollout and rolls back itself."""
+        --atomic), as with `--no-wait`; otherwise the caller tracks the rollout and rolls back itself. ``sets``:
+        `--set` values over everything (a canary step's partition: deploy/canary.py)."""
         args = ["upgrade", "--install", release, chart, "--namespace", namespace, "--create-namespace",
                 "--timeout", timeout]
         if helm_waits:
@@ -140,6 +141,8 @@ class Helm:
             args.append(f"--labels={MANAGED_LABEL}=true")
         # TConfig versions are kept apart from the release (deploy/configs.py, helm-template/templates/tconfig.yaml)
         args += ["--set", "tarsTasks.configsApart=true"]
+        for value in sets:
+            args += ["--set", value]
         return self.run(args, timeout=seconds(timeout) + 60, stdin=self.upgrade_stdin)
 
     def history(self, release: str, namespace: str) -> list[dict[str, Any]]:

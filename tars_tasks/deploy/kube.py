@@ -180,8 +180,8 @@ class Kube:
         obj = self._call(f"get TServer {name}", self.client().get, resource, name, namespace=namespace)
         return None if obj is None else _as_dict(obj)
 
-    def annotate_tserver(self, namespace: str, name: str, annotations: dict[str, str]) -> None:
-        """Merge ``annotations`` into a TServer's."""
+    def annotate_tserver(self, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
+        """Merge ``annotations`` into a TServer's (None removes one)."""
         from lightkube.generic_resource import create_namespaced_resource
         from lightkube.types import PatchType
 

@@ -15,11 +15,13 @@ class ServiceStatus(TextEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled-back"  # failed, and rolled back to the last good revision
     SKIPPED = "skipped"
+    PAUSED = "paused"  # a canary stopped at a step (pause: manual): invoke promote / invoke abort go on
+    ABORTED = "aborted"  # a canary step failed: back on the previous revision (deploy/canary.py)
     INTERRUPTED = "interrupted"  # a signal stopped the run before this service's deploy ended
 
 
 
-OK_STATUSES = (ServiceStatus.DEPLOYED, ServiceStatus.UNCHANGED, ServiceStatus.DRY_RUN)
+OK_STATUSES = (ServiceStatus.DEPLOYED, ServiceStatus.UNCHANGED, ServiceStatus.DRY_RUN, ServiceStatus.PAUSED)
 
 
 @dataclass

@@ -36,6 +36,18 @@ from typing import Any, TextIO
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.helm import Helm, HelmError, redact_text, seconds
 from tars_tasks.deploy import configs as tconfigs
+from tars_tasks.deploy.canary import (
+    CANARY_ANNOTATION,
+    CanaryReport,
+    CanarySpec,
+    CanaryStep,
+    paused_message,
+    plan_steps,
+    read_pause,
+    run_check,
+    wait_pause,
+    write_pause,
+)
 from tars_tasks.deploy.kube import Kube, KubeError
 from tars_tasks.deploy.report import ServiceStatus
 from tars_tasks.deploy.track import (
@@ -67,6 +79,20 @@ class DeployFailed(TarsError):
         self.rollout = rollout
 
 
+class Aborted(DeployFailed):
+    """A canary step failed and the service went back to its previous revision (deploy/canary.py)."""
+
+    def __init__(self, message: str, rollout: dict[str, Any]):
+        super().__init__(message, ServiceStatus.ABORTED, rollout)
+
+
+class Paused(DeployFailed):
+    """A canary stopped at a step (`pause: manual`, or promote --step): recorded on the TServer."""
+
+    def __init__(self, message: str, rollout: dict[str, Any]):
+        super().__init__(message, ServiceStatus.PAUSED, rollout)
+
+
 class Interrupted(DeployFailed):
     """A signal stopped the deploy (policy.cancel)."""
 
@@ -80,6 +106,9 @@ class RolloutPolicy:
     rollback: bool = True  # False: --no-rollback
     cleanup_on_fail: bool = False  # a failed first install is uninstalled
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)  # set: stop (a signal)
+    canary: CanarySpec | None = None  # --canary: for every changed service, over what its values.yaml declares
+    resume: str = ""  # "promote" | "abort": a paused canary (invoke promote / invoke abort)
+    promote_to: int | None = None  # promote --step N (None: every remaining step)
 
 
 def helm_time(value: Any) -> datetime | None:
@@ -257,12 +286,13 @@ class Rollout:
         raise DeployFailed(summary, ServiceStatus.FAILED, rollout)  # _undo raises when it rolled back
 
     def _upgrade(self, target: Target, chart: str, previous: int | None, log: TextIO,
-                 progress: Callable[[str], None]) -> tuple[int, list[dict[str, Any]]]:
+                 progress: Callable[[str], None], sets: tuple[str, ...] = ()) -> tuple[int, list[dict[str, Any]]]:
         """The service's config versions, then helm upgrade --install: (the revision it made, 0 when its output
-        did not say; the config versions it declares)."""
+        did not say; the config versions it declares). ``sets``: a canary step's values."""
         try:
             wanted = self._configs_before(target, chart, log, progress)
-            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False)
+            proc = self.helm.upgrade_install(target.name, chart, self.namespace, self.timeout, helm_waits=False,
+                                             sets=sets)
             log.write(redact_text(proc.stdout + proc.stderr))
             said = re.search(r"^REVISION: (\d+)$", proc.stdout, re.MULTILINE)
             return (int(said.group(1)) if said else 0), wanted
@@ -421,3 +451,206 @@ class Rollout:
                                f"({failure_summary(verdict, seconds(self.timeout))})", ServiceStatus.FAILED, rollout)
         raise DeployFailed(f"failed, rolled back to revision {previous}: {summary}", ServiceStatus.ROLLED_BACK,
                            rollout)
+
+    # --- canary (deploy/canary.py) ---------------------------------------------------------------------------
+
+    def canary(self, target: Target, chart: str, spec: CanarySpec, replicas: int, check_dir: str, log: TextIO,
+               progress: Callable[[str], None],
+               waiting: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext) -> dict[str, Any]:
+        """Deploy step by step: per step a helm upgrade with the step's partition, tracked by revision until
+        exactly that many pods run the new revision Ready; then the pause and the check. A failure at any step
+        rolls back to the previous revision (raises Aborted); `pause: manual` (or a signal) stops at a step,
+        recorded on the TServer (raises Paused / Interrupted). A first install, or --no-wait, is a plain deploy.
+        ``policy.resume`` "promote"/"abort": go on from, or back out of, the recorded step."""
+        if self.policy.resume:
+            return self._resume(target, chart, spec, self.paused_canary(target), check_dir, log, progress, waiting)
+        history = self.helm.history(target.name, self.namespace)
+        marks = self.kube.rollout_marks(self.namespace, target.name) if history else {}
+        previous = last_good_revision(history, {r for r, m in marks.items() if m is Verification.FAILED})
+        if previous is None or not self.policy.track or stuck_revision(history) is not None:
+            why = "first install" if previous is None else "not tracked or recovering a stuck release"
+            log.write(f"{why}: no canary (there are no pods of an earlier revision to keep)\n")
+            rollout = self.deploy(target, chart, log, progress, waiting)
+            rollout["canary"] = CanaryReport(note=f"{why}: no canary").to_json()
+            return rollout
+        steps, warning = plan_steps(replicas, spec.steps)
+        report = CanaryReport(note=warning, previous=previous, replicas=replicas, percents=list(spec.steps),
+                              chart=Path(chart).name.removesuffix(".tgz"))
+        if warning:
+            log.write(f"warning: {warning}\n")
+            progress(f"warning: {warning}")
+        return self._canary_steps(target, chart, spec, steps, list(steps), report, check_dir, log, progress, waiting)
+
+    def _resume(self, target: Target, chart: str, spec: CanarySpec, paused: dict[str, Any] | None, check_dir: str,
+                log: TextIO, progress: Callable[[str], None],
+                waiting: Callable[[], AbstractContextManager[None]]) -> dict[str, Any]:
+        """`invoke promote` (the steps after the recorded one, up to --step) or `invoke abort` (back out)."""
+        if paused is None:
+            raise DeployFailed(f"{target.name} has no paused canary to {self.policy.resume}", ServiceStatus.FAILED,
+                               {"tracked": False, "state": "no canary"})
+        steps, _ = plan_steps(int(paused["replicas"]), paused["percents"])
+        report = CanaryReport(previous=int(paused["previous"]), replicas=int(paused["replicas"]),
+                              percents=list(paused["percents"]), chart=str(paused.get("chart", "")))
+        done = steps[int(paused["step"]) - 1]
+        if self.policy.resume == "abort":
+            rollout: dict[str, Any] = {"tracked": True}
+            verdict = self.look(target)
+            self._abort(target, done, len(steps), "aborted by hand (invoke abort)", report.previous,
+                        int(paused["revision"]), verdict, rollout, report, log, progress)
+        now = Path(chart).name.removesuffix(".tgz")
+        if report.chart and report.chart != now:
+            raise DeployFailed(f"the canary of {target.name} deploys {report.chart} but the repo now makes {now}: "
+                               "promote the commit the canary started from, or abort it", ServiceStatus.FAILED,
+                               {"tracked": False, "state": "canary paused", "canary": paused})
+        last = self.policy.promote_to or len(steps)
+        if not done.number < last <= len(steps):
+            raise DeployFailed(f"--step {last}: the canary of {target.name} is at step {done.number}/{len(steps)}; "
+                               f"promote to a later step, at most {len(steps)}", ServiceStatus.FAILED,
+                               {"tracked": False, "state": "canary paused", "canary": paused})
+        plan = CanarySpec(spec.steps, 0.0 if spec.manual else spec.pause, spec.check)
+        return self._canary_steps(target, chart, plan, steps, steps[done.number:last], report, check_dir, log,
+                                  progress, waiting)
+
+    def _canary_steps(self, target: Target, chart: str, spec: CanarySpec, steps: list[CanaryStep],
+                      queue: list[CanaryStep], report: CanaryReport, check_dir: str, log: TextIO,
+                      progress: Callable[[str], None],
+                      waiting: Callable[[], AbstractContextManager[None]]) -> dict[str, Any]:
+        """The steps of ``queue`` in order; the canary ends verified after the last of ``steps``, or paused."""
+        start = time.monotonic()
+        rollout: dict[str, Any] = {"tracked": True}
+        previous, total = report.previous, len(steps)
+        with contextlib.ExitStack() as waits:
+            try:
+                while True:
+                    step = queue.pop(0)
+                    verdict, revision, wanted = self._canary_step(target, chart, step, total, previous, report,
+                                                                  rollout, log, progress)
+                    if len(report.steps) == 1:  # applied: from now on this deploy only waits (its slot is free)
+                        waits.enter_context(waiting())
+                    if verdict.state != READY:
+                        self._abort(target, step, total, failure_summary(verdict, seconds(self.timeout)),
+                                    previous, revision, verdict, rollout, report, log, progress)
+                    if step.number == total:
+                        break
+                    # what tracking proved of this step's revision (its partition Ready): a plan leaves it alone
+                    self.mark(target.name, revision, Verification.VERIFIED, log, report.steps[-1])
+                    if step.number == 1 and len(report.steps[-1]["pods"]) <= 1:  # every pod on one revision
+                        report.note = "no new pod revision: no canary (straight to 100%)"
+                        log.write(f"{report.note}\n")
+                        queue = steps[-1:]
+                        continue
+                    self._canary_wait(target, step, total, int(report.replicas), spec, check_dir, previous,
+                                      revision, verdict, rollout, report, log, progress)
+                    if spec.manual or not queue:
+                        rollout.update({**verdict.to_json(), "revision": revision})
+                        self._record_pause(target, report, log, rollout)
+                        raise Paused(paused_message(f"{target.app}.{target.server}", report.paused or {}), rollout)
+            except Interrupted as exc:  # a signal: the canary stays at the step it reached, recorded as paused
+                self._record_pause(target, report, log, exc.rollout)
+                raise
+        rollout.update({**verdict.to_json(), "revision": revision, "canary": report.to_json(),
+                        "seconds": round(time.monotonic() - start, 3)})
+        self.mark(target.name, revision, Verification.VERIFIED, log, rollout)
+        self._forget_pause(target)
+        log.write(f"canary done: {verdict.progress} in {rollout['seconds']}s\n")
+        self._configs_after(target, wanted, log, progress, rollout)
+        return rollout
+
+    def paused_canary(self, target: Target) -> dict[str, Any] | None:
+        """The canary recorded as paused on the TServer (annotation CANARY_ANNOTATION), None when there is none."""
+        live = self.kube.tserver(target.namespace, target.name) or {}
+        return read_pause(((live.get("metadata") or {}).get("annotations") or {}).get(CANARY_ANNOTATION))
+
+    def _record_pause(self, target: Target, report: CanaryReport, log: TextIO, rollout: dict[str, Any]) -> None:
+        """The last step applied, written on the TServer (where `status`, promote and abort find it)."""
+        if not report.steps:
+            return
+        report.paused = {"step": report.steps[-1]["step"], "of": report.steps[-1]["of"],
+                         "revision": report.steps[-1]["revision"], "previous": report.previous,
+                         "replicas": report.replicas, "percents": report.percents, "chart": report.chart}
+        rollout["canary"] = report.to_json()
+        try:
+            self.kube.annotate_tserver(target.namespace, target.name, {CANARY_ANNOTATION: write_pause(report.paused)})
+            log.write(f"canary paused at step {report.paused['step']}/{report.paused['of']}: recorded on TServer "
+                      f"{target.name}\n")
+        except KubeError as exc:
+            log.write(f"could not record the paused canary on TServer {target.name}: {exc}\n")
+
+    def _forget_pause(self, target: Target) -> None:
+        with contextlib.suppress(KubeError):
+            self.kube.annotate_tserver(target.namespace, target.name, {CANARY_ANNOTATION: None})
+
+    def _canary_step(self, target: Target, chart: str, step: CanaryStep, total: int, previous: int,
+                     report: CanaryReport, rollout: dict[str, Any], log: TextIO, progress: Callable[[str], None]
+                     ) -> tuple[Verdict, int, list[dict[str, Any]]]:
+        """One step applied (the partition as a value; none at the last) and tracked by revision."""
+        self._check_cancel({"tracked": True, "state": f"canary before step {step.number}/{total}",
+                            "canary": report.to_json()}, f"before canary step {step.number}/{total}")
+        sets = () if step.partition == 0 else ("updateStrategy.type=RollingUpdate",
+                                               f"updateStrategy.rollingUpdate.partition={step.partition}")
+        progress(f"canary {step.number}/{total}: {step.percent}% ({step.updated} pod(s) on the new revision)")
+        made, wanted = self._upgrade(target, chart, previous, log, progress, sets)
+        revision = made or self._newest(target.name)
+        log.write(f"canary step {step.number}/{total} ({step.percent}%): revision {revision}, partition "
+                  f"{step.partition}, tracking {step.updated} pod(s) of the new revision to Ready\n")
+        verdict = self._track(target, time.monotonic() + seconds(self.timeout), progress, rollout, revision)
+        report.steps.append({"step": step.number, "of": total, "percent": step.percent, "partition": step.partition,
+                             "updated": step.updated, "revision": revision, "state": verdict.state,
+                             "pods": self.pods_by_revision(target)})
+        return verdict, revision, wanted
+
+    def _canary_wait(self, target: Target, step: CanaryStep, total: int, replicas: int, spec: CanarySpec,
+                     check_dir: str, previous: int, revision: int, verdict: Verdict, rollout: dict[str, Any],
+                     report: CanaryReport, log: TextIO, progress: Callable[[str], None]) -> None:
+        """The pause after a step, then its check; a check that fails aborts."""
+        if spec.pause:
+            progress(f"canary {step.number}/{total}: pausing {spec.pause:g}s")
+            log.write(f"canary step {step.number}/{total}: pausing {spec.pause:g}s\n")
+            log.flush()
+            if not wait_pause(spec.pause, self.policy.cancel):
+                self._check_cancel({"tracked": True, "state": f"canary paused at step {step.number}/{total}",
+                                    "canary": report.to_json()}, f"during the pause after canary step {step.number}")
+        if not spec.check:
+            return
+        live = self.kube.tserver(target.namespace, target.name) or {}
+        env = {"TARS_NAMESPACE": target.namespace, "TARS_SERVER": target.name,
+               "TARS_RELEASE_ID": str(((live.get("spec") or {}).get("release") or {}).get("id", "")),
+               "TARS_CANARY_STEP": str(step.number), "TARS_CANARY_UPDATED": str(step.updated),
+               "TARS_CANARY_REPLICAS": str(replicas)}
+        progress(f"canary {step.number}/{total}: check {spec.check[0]}")
+        result = run_check(spec.check, env, check_dir, log, seconds(self.timeout))
+        report.steps[-1]["check"] = result.to_json()
+        if not result.ok:
+            why = result.error or f"exit code {result.exit_code}"
+            self._abort(target, step, total, f"check {' '.join(spec.check)} failed ({why})", previous, revision,
+                        verdict, rollout, report, log, progress)
+
+    def _abort(self, target: Target, step: CanaryStep, total: int, reason: str, previous: int, revision: int,
+               verdict: Verdict, rollout: dict[str, Any], report: CanaryReport, log: TextIO,
+               progress: Callable[[str], None]) -> None:
+        """Back to the previous revision (helm rollback, tracked to Ready); raises Aborted, or DeployFailed when
+        the rollback itself is not Ready."""
+        report.aborted = {"step": step.number, "of": total, "percent": step.percent, "reason": reason}
+        rollout.update({**verdict.to_json(), "revision": revision})
+        if verdict.state != READY:
+            rollout["failure"] = self.explain(target, verdict, reason)
+            self._write_explanation(log, rollout["failure"])
+        log.write(f"canary aborted at step {step.number}/{total} ({step.percent}%): {reason}\n")
+        self.mark(target.name, revision, Verification.FAILED, log, rollout)
+        rollout["canary"] = report.to_json()
+        try:
+            self._undo(target, previous, rollout, reason, log, progress)
+        except DeployFailed as exc:
+            if exc.status is not ServiceStatus.ROLLED_BACK:
+                raise
+        self._forget_pause(target)
+        raise Aborted(f"canary aborted at step {step.number}/{total} ({step.percent}%): {reason}; rolled back to "
+                      f"revision {previous}", rollout)
+
+    def pods_by_revision(self, target: Target) -> dict[str, int]:
+        """How many pods run each revision (controller-revision-hash) now."""
+        counts: dict[str, int] = {}
+        for pod in self.kube.pods(target.namespace, target.app, target.server):
+            rev = ((pod.get("metadata") or {}).get("labels") or {}).get("controller-revision-hash", "")
+            counts[rev] = counts.get(rev, 0) + 1
+        return counts

@@ -92,8 +92,9 @@ class Runner:
     def _blocking(self, task: Task, cause: Task) -> str:
         """The dependency that kept ``task`` from running (the one it names, not the root cause)."""
         for dep_sid, _ in self._needs.get(task, []):
-            if dep_sid != task[0] and self.reports[dep_sid].status in (ServiceStatus.FAILED, ServiceStatus.SKIPPED,
-                                                                      ServiceStatus.ROLLED_BACK):
+            if dep_sid != task[0] and self.reports[dep_sid].status in (
+                    ServiceStatus.FAILED, ServiceStatus.SKIPPED, ServiceStatus.ABORTED, ServiceStatus.ROLLED_BACK,
+                    ServiceStatus.PAUSED):
                 return dep_sid
         return cause[0]
 

@@ -19,11 +19,13 @@ from tars_tasks.chart.umbrella import BATCH, render_each, workers
 from tars_tasks.core.errors import TarsError
 from tars_tasks.core.fsio import Log, open_log
 from tars_tasks.core.helm import Helm, HelmError
+from tars_tasks.core.services import Service
 from tars_tasks.core.settings import Settings
 from tars_tasks.deploy import configs as tconfigs
+from tars_tasks.deploy.canary import CanarySpec, paused_message
 from tars_tasks.deploy.kube import Kube, cluster_configured
 from tars_tasks.deploy.records import Records
-from tars_tasks.deploy.report import ServiceReport
+from tars_tasks.deploy.report import ServiceReport, ServiceStatus
 from tars_tasks.deploy.rollout import DeployFailed, Interrupted, Rollout, RolloutPolicy
 from tars_tasks.deploy.track import PULL_RETRYING, PULL_TERMINAL, Target
 from tars_tasks.deploy.watch import NamespaceWatch
@@ -162,6 +164,11 @@ class Steps:
                               config_person=record.get("createPerson", ""),
                               config_reason=record.get("mark", ""),
                               watch=self.namespace_watch() if cluster_configured() else None)
+            paused = rollout.paused_canary(target) if cluster_configured() else None
+            if paused is not None and not self.policy.resume:  # promote/abort first: never a second revision
+                state = {"tracked": False, "state": "canary paused", "canary": paused}
+                self.reports[sid].rollout = state
+                raise DeployFailed(paused_message(sid, paused), ServiceStatus.FAILED, state)
             if self.plan.by_id()[sid].replace:  # plan/cluster_rules.py: an immutable field changes
                 self.progress(sid, "deploy", "--replace: uninstalling the deployed release first")
                 log.writelines(f"{line}\n" for line in tconfigs.uninstall(
@@ -171,7 +178,15 @@ class Steps:
                 # the chart keeps replicas a person scaled to while their declaration is unchanged (a lookup of
                 # this annotation): marking it changed makes the upgrade apply the declared replicas again
                 self.kube().annotate_tserver(self.plan.namespace, service.name, {DECLARED_REPLICAS: "repair"})
+            spec = self._canary_spec(service)
+            if self.policy.resume and spec is None:
+                spec = CanarySpec((100,))  # promote/abort: the recorded canary decides the steps
             try:
+                if spec is not None:
+                    self.reports[sid].rollout = rollout.canary(
+                        target, str(chart), spec, self._replicas(service), str(service.dir), cast(TextIO, log),
+                        lambda msg: self.progress(sid, "deploy", msg), self.waiting)
+                    return
                 self.reports[sid].rollout = rollout.deploy(
                     target, str(chart), cast(TextIO, log), lambda msg: self.progress(sid, "deploy", msg),
                     self.waiting)
@@ -185,6 +200,26 @@ class Steps:
                 raise
             finally:  # the cluster outcome decides the status; a log that could not be written is a warning
                 self._log_warning(sid, log)
+
+    def _canary_spec(self, service: Service) -> CanarySpec | None:
+        """The command line's --canary over the service's declared `canary` (deploy/canary.py); None: no canary."""
+        if service.values.get("daemonSet") is True:
+            return None  # a DaemonSet has no partition: --canary deploys it plainly (validate refuses a declared one)
+        declared = CanarySpec.from_values(service.values)
+        if declared is None:
+            return self.policy.canary
+        return declared.with_overrides(self.policy.canary)
+
+    def _replicas(self, service: Service) -> int:
+        """The pods the canary spans: the declared replicas, or those a person scaled to while the declaration
+        is unchanged (what the chart keeps: helm-template/templates/tserver.yaml)."""
+        declared = int(service.values.get("replicas", 1) or 0)
+        live = self.kube().tserver(self.plan.namespace, service.name) or {}
+        annotations = (live.get("metadata") or {}).get("annotations") or {}
+        scaled = ((live.get("spec") or {}).get("k8s") or {}).get("replicas")
+        if annotations.get(DECLARED_REPLICAS) == str(declared) and isinstance(scaled, int):
+            return scaled
+        return declared
 
     def _log_warning(self, sid: str, log: Log) -> None:
         if log.error:

@@ -178,7 +178,17 @@ def behind(tserver: dict[str, Any], workload: dict[str, Any], name: str) -> str:
         missing.append(f"release id {release['id']}")
     if not k8s.get("daemonSet") and _replicas(k8s) != _replicas(wspec):
         missing.append(f"replicas {k8s.get('replicas')}")
+    if not k8s.get("daemonSet") and _strategy(k8s) != _strategy(wspec):  # a canary step moves only the partition
+        kind, partition = _strategy(k8s)
+        missing.append(f"updateStrategy {kind}" + (f" partition {partition}" if kind != "OnDelete" else ""))
     return ", ".join(missing)
+
+
+def _strategy(spec: dict[str, Any]) -> tuple[str, int]:
+    """(updateStrategy.type, rollingUpdate.partition) with the API's defaults (RollingUpdate, 0)."""
+    strategy = spec.get("updateStrategy") or {}
+    return (str(strategy.get("type") or "RollingUpdate"),
+            int((strategy.get("rollingUpdate") or {}).get("partition") or 0))
 
 
 def _replicas(spec: dict[str, Any]) -> int:

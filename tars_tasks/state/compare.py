@@ -25,6 +25,7 @@ import yaml
 
 from tars_tasks.chart.config_names import rendered
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.canary import CANARY_ANNOTATION, paused_message, read_pause
 from tars_tasks.deploy.track import pod_issue, pod_ready
 from tars_tasks.operate.records import Record
 from tars_tasks.state.live import Cluster, Live
@@ -206,10 +207,15 @@ def judge_service(service: Service, want: Desired, live: Live) -> ServiceState:
     verification = of_revision(record.labels, state.revision) if record is not None and \
         record.revision == state.revision else Verification.UNVERIFIED
     drifted = drift(state, live, name)
+    tserver = live.tservers.get(name) or {}
+    paused = read_pause(((tserver.get("metadata") or {}).get("annotations") or {}).get(CANARY_ANNOTATION))
     if state.helm_status.startswith("pending"):
         state.verdict = PENDING
         state.details.append(f"helm release {name} is {state.helm_status} since {entry.get('updated', '?')}: "
                              "a run is deploying it, or one was stopped")
+    elif paused is not None:
+        state.verdict = Verdict.CANARY
+        state.details.append(paused_message(service.id, paused))
     elif state.helm_status == "failed" or verification is Verification.FAILED:
         state.verdict = FAILED
         what = "helm failed" if state.helm_status == "failed" else "its rollout failed"

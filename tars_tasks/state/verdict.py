@@ -10,6 +10,7 @@ class Verdict(TextEnum):
     OUT_OF_DATE = "out of date"  # runs another chart version than git would deploy
     FAILED = "failed"  # helm failed, or tracking proved the current revision failed
     UNVERIFIED = "unverified"  # the current revision was never tracked to a verdict (interrupted, API lost)
+    CANARY = "canary"  # a canary paused at a step (pause: manual, or a signal): invoke promote / invoke abort
     PENDING = "pending"  # helm left it pending (a run in progress, or one that was killed)
     DRIFTED = "drifted"  # an object the chart owns was changed or deleted in the cluster
     UNHEALTHY = "unhealthy"  # nothing changed, yet its pods are not Ready (crash-looping, not active)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tars_tasks.core.errors import Problem
 from tars_tasks.core.services import Service
+from tars_tasks.deploy.canary import step_problems
 from tars_tasks.image.spec import pinned_image
 
 RESERVED_PORT = 19385
@@ -44,7 +45,7 @@ def _int(value: Any) -> int | None:
 
 def check(service: Service) -> list[Problem]:
     out: list[Problem] = []
-    for rule in (_identity, _servants, _host_ports, _configs, _mounts, _label_match, _env, _repo):
+    for rule in (_identity, _servants, _host_ports, _configs, _mounts, _label_match, _env, _repo, _canary):
         out.extend(rule(service, service.values))
     return out
 
@@ -289,3 +290,17 @@ def _repo(s: Service, v: dict) -> Iterator[Problem]:
         yield s.problem(["repo", "id"], "ignored: a built image's release id is its content tag (a rerun with "
                                         "nothing changed restarts nothing); repo.id names pinned images only",
                         warning=True)
+
+
+def _canary(s: Service, v: dict) -> Iterator[Problem]:
+    """A canary's steps increase and end at 100 (JSON Schema checks each one is a percent); daemonSet servers
+    cannot canary (a DaemonSet has no partition)."""
+    canary = v.get("canary")
+    if not isinstance(canary, dict):
+        return
+    steps = canary.get("steps")
+    if isinstance(steps, list) and all(_int(x) is not None and 1 <= x <= 100 for x in steps):  # else: the schema
+        for path, message in step_problems(steps):
+            yield s.problem(["canary", "steps", *path], message)
+    if v.get("daemonSet") is True:
+        yield s.problem(["canary"], "a daemonSet server cannot canary (a DaemonSet has no partition); remove canary")

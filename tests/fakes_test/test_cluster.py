@@ -516,3 +516,76 @@ def test_single_requests_fail_on_demand(cluster: FakeCluster):
     with pytest.raises((ConnectionError, urllib.error.URLError, http.client.HTTPException)):
         raw(cluster, "GET", path)
     assert raw(cluster, "GET", path)[0] == 200
+
+
+# --- StatefulSet update strategies (what canaries stand on) ------------------------------------------------
+
+
+def revisions(cluster: FakeCluster) -> dict[str, str]:
+    """Pod name -> its controller-revision-hash."""
+    return {p["metadata"]["name"]: p["metadata"]["labels"]["controller-revision-hash"] for p in pods(cluster)}
+
+
+def update_revision(cluster: FakeCluster, old: str) -> str:
+    return cluster.wait_for(lambda: (r := cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"]) != old
+                            and r)
+
+
+def test_a_partition_moves_only_the_ordinals_at_or_above_it_highest_first_one_ready_at_a_time(
+        cluster: FakeCluster, client: Client):
+    with_namespace(cluster).create(tserver(replicas=4))
+    cluster.wait_for(lambda: all_ready(cluster, 4) and cluster.ready_since(NAME))
+    old = cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"]
+    cluster.set_outcome("repo/hello:v2", Outcome.ready(delay=0.1))
+    client.patch(TServer, NAME, {"spec": {"release": {"id": "v2", "image": "repo/hello:v2"}, "k8s": {
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}}}}, namespace=NS,
+        patch_type=PatchType.MERGE)
+    new = update_revision(cluster, old)
+    cluster.wait_for(lambda: revisions(cluster) == {f"{NAME}-0": old, f"{NAME}-1": old, f"{NAME}-2": new,
+                                                    f"{NAME}-3": new} and all_ready(cluster, 4))
+    time.sleep(0.3)  # and it stays there: the ordinals below the partition are never touched
+    assert sorted(revisions(cluster).values()) == [new, new, old, old]
+    moved = [(t.pod, "deleted" if t.deleted else t.ready) for t in cluster.pod_transitions
+             if t.pod in (f"{NAME}-2", f"{NAME}-3") and (t.deleted or t.image == "repo/hello:v2")]
+    assert moved == [(f"{NAME}-3", "deleted"), (f"{NAME}-3", False), (f"{NAME}-3", True),
+                     (f"{NAME}-2", "deleted"), (f"{NAME}-2", False), (f"{NAME}-2", True)]
+    assert not [t for t in cluster.pod_transitions if t.deleted and t.pod in (f"{NAME}-0", f"{NAME}-1")]
+    status = cluster.get("StatefulSet", NS, NAME)["status"]
+    assert (status["currentRevision"], status["updatedReplicas"], status["currentReplicas"]) == (old, 2, 2)
+
+    client.delete(Pod, f"{NAME}-0", namespace=NS)  # a pod below the partition comes back at the current revision
+    cluster.wait_for(lambda: all_ready(cluster, 4) and revisions(cluster)[f"{NAME}-0"] == old)
+
+    client.patch(TServer, NAME, {"spec": {"k8s": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}},
+                 namespace=NS, patch_type=PatchType.MERGE)
+    cluster.wait_for(lambda: set(revisions(cluster).values()) == {new} and all_ready(cluster, 4))
+    status = cluster.wait_for(lambda: (s := cluster.get("StatefulSet", NS, NAME)["status"])["currentRevision"] == new
+                              and s)
+    assert status["updatedReplicas"] == 4
+
+
+def test_a_broken_revision_behind_a_partition_stalls_at_its_first_pod(cluster: FakeCluster, client: Client):
+    with_namespace(cluster).create(tserver(replicas=4))
+    cluster.wait_for(lambda: all_ready(cluster, 4) and cluster.ready_since(NAME))
+    old = cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"]
+    cluster.set_outcome("repo/hello:bad", Outcome.crashloop(delay=0.05, restart_period=0.05))
+    client.patch(TServer, NAME, {"spec": {"release": {"id": "bad", "image": "repo/hello:bad"}, "k8s": {
+        "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}}}}, namespace=NS,
+        patch_type=PatchType.MERGE)
+    new = update_revision(cluster, old)
+    cluster.wait_for(lambda: revisions(cluster).get(f"{NAME}-3") == new)
+    time.sleep(0.5)
+    assert revisions(cluster) == {f"{NAME}-0": old, f"{NAME}-1": old, f"{NAME}-2": old, f"{NAME}-3": new}
+
+
+def test_on_delete_replaces_a_pod_only_when_it_is_deleted(cluster: FakeCluster, client: Client):
+    with_namespace(cluster).create(tserver(replicas=2))
+    cluster.wait_for(lambda: all_ready(cluster, 2) and cluster.ready_since(NAME))
+    old = cluster.get("StatefulSet", NS, NAME)["status"]["updateRevision"]
+    client.patch(TServer, NAME, {"spec": {"release": {"id": "v2", "image": "repo/hello:v2"}, "k8s": {
+        "updateStrategy": {"type": "OnDelete"}}}}, namespace=NS, patch_type=PatchType.MERGE)
+    new = update_revision(cluster, old)
+    time.sleep(0.3)
+    assert revisions(cluster) == {f"{NAME}-0": old, f"{NAME}-1": old}
+    client.delete(Pod, f"{NAME}-0", namespace=NS)
+    cluster.wait_for(lambda: revisions(cluster) == {f"{NAME}-0": new, f"{NAME}-1": old} and all_ready(cluster, 2))

@@ -114,7 +114,23 @@ def test_main_goes_to_staging_and_tags_or_a_manual_run_to_prod_with_that_environ
         assert spec["environment"] == job
         assert spec["env"]["TARS_AGE_KEY"] == "${{ secrets.TARS_AGE_KEY }}"
         assert spec["env"]["KUBECONFIG_B64"] == "${{ secrets.KUBECONFIG_B64 }}"
-    assert github["jobs"]["prod"]["if"] == "startsWith(github.ref, 'refs/tags/v') || github.event_name == 'workflow_dispatch'"
+    assert github["jobs"]["prod"]["if"] == ("startsWith(github.ref, 'refs/tags/v') || "
+                                            "(github.event_name == 'workflow_dispatch' && inputs.action == 'release')")
+
+
+def test_a_paused_canary_has_a_manual_promote_and_abort_job_pair():
+    gitlab = yaml.safe_load((REPO_ROOT / "ci" / "gitlab-ci.yml").read_text())
+    github = yaml.safe_load((REPO_ROOT / "ci" / "github-actions.yml").read_text())
+    for action in ("promote", "abort"):
+        job = gitlab[f"canary-{action}"]
+        assert job["rules"] == [{"if": "$CI_COMMIT_TAG", "when": "manual"}] and job["resource_group"] == "release-prod"
+        assert job["script"][-1] == f'invoke {action} --env prod --service "$CANARY_SERVICE" --json > canary-report.json'
+        spec = github["jobs"][f"canary-{action}"]
+        assert spec["if"] == f"github.event_name == 'workflow_dispatch' && inputs.action == '{action}'"
+        assert spec["environment"] == "prod" and spec["concurrency"] == "release-prod"
+        assert f'invoke {action} --env prod --service "${{{{ inputs.service }}}}" --json > canary-report.json' in [
+            step.get("run") for step in spec["steps"]]
+    assert github[True]["workflow_dispatch"]["inputs"]["action"]["options"] == ["release", "promote", "abort"]
 
 
 def test_main_builds_in_parallel_shards_then_one_release_that_builds_nothing():

@@ -11,9 +11,13 @@ ENV_OK = [{"name": "TOKEN_TTL", "value": "3600"}]
 ENV_NEW = [{"name": "TOKEN_TTL", "value": "60"}]
 
 
-def tserver(replicas: int = 2, env: list[dict[str, Any]] = ENV_NEW, image: str = "reg/auth:v1") -> dict[str, Any]:
+def tserver(replicas: int = 2, env: list[dict[str, Any]] = ENV_NEW, image: str = "reg/auth:v1",
+            partition: int | None = None) -> dict[str, Any]:
+    k8s: dict[str, Any] = {"replicas": replicas, "env": env}
+    if partition is not None:
+        k8s["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}
     return {"metadata": {"name": NAME, "generation": 2},
-            "spec": {"k8s": {"replicas": replicas, "env": env}, "release": {"id": "v1", "image": image}}}
+            "spec": {"k8s": k8s, "release": {"id": "v1", "image": image}}}
 
 
 def workload(replicas: int = 2, env: list[dict[str, Any]] = ENV_NEW, update: str = "r2", current: str = "r1",
@@ -73,9 +77,17 @@ def test_the_controller_must_observe_the_generation():
 
 
 def test_a_partition_rolls_only_the_ordinals_above_it():
-    verdict = judge(TARGET, tserver(replicas=3), workload(replicas=3, partition=2),
+    verdict = judge(TARGET, tserver(replicas=3, partition=2), workload(replicas=3, partition=2),
                     [pod(0, "r1"), pod(1, "r1"), pod(2, "r2")])
     assert verdict.state == READY and verdict.desired == 1
+
+
+def test_a_canary_step_that_only_lowers_the_partition_waits_for_the_operator_to_copy_it():
+    pods = [pod(0, "r1"), pod(1, "r1"), pod(2, "r2")]
+    verdict = judge(TARGET, tserver(replicas=3, partition=1), workload(replicas=3, partition=2), pods)
+    assert verdict.state == WAITING and "updateStrategy RollingUpdate partition 1" in verdict.waiting_for
+    verdict = judge(TARGET, tserver(replicas=3), workload(replicas=3, partition=2), pods)  # the last step: none
+    assert verdict.state == WAITING and "partition 0" in verdict.waiting_for
 
 
 def test_zero_replicas_is_ready_once_the_pods_are_gone():

@@ -124,6 +124,9 @@ class Operator:
         self.default = Outcome()
         self.pods: dict[str, PodSim] = {}
         self.servers: dict[tuple[str, str], ServerState] = {}
+        # every pod template a StatefulSet had, by (namespace, revision): what its ControllerRevisions keep, so
+        # that a pod below the partition is recreated at the current revision, not the update one
+        self.templates: dict[tuple[str, str], dict[str, Any]] = {}
         self.errors: list[str] = []
         self._names = itertools.count()
         self._settled_rv: int | None = None  # the store's resourceVersion after a tick that changed nothing
@@ -231,10 +234,15 @@ class Operator:
         return self.store.list(POD, ns, lambda p: owned_by(p, uid))[0]  # filter before copying: 200 servers
 
     def _sync_statefulset(self, sts: dict[str, Any], now: float) -> None:
-        spec, name = sts.get("spec") or {}, sts["metadata"]["name"]
+        spec, name, ns = sts.get("spec") or {}, sts["metadata"]["name"], sts["metadata"]["namespace"]
         if not spec.get("template"):
             return
         rev = f"{name}-{revision(spec['template'])}"
+        self.templates[(ns, rev)] = spec["template"]
+        strategy = spec.get("updateStrategy") or {}
+        rolling = strategy.get("type") != "OnDelete"
+        partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0) if rolling else 0
+        current = (sts.get("status") or {}).get("currentRevision") or rev
         replicas = int(spec.get("replicas", 1))
         pods = {int(p["metadata"]["name"].rsplit("-", 1)[1]): p for p in self._owned_pods(sts)
                 if p["metadata"]["name"].rsplit("-", 1)[-1].isdigit()}
@@ -246,12 +254,12 @@ class Operator:
                 continue
             if ordered and not all(is_ready(pods[o]) for o in range(ordinal) if o in pods):
                 break
-            pods[ordinal] = self._create_pod(sts, f"{name}-{ordinal}", rev, self.nodes[ordinal % len(self.nodes)],
-                                             now)
-        strategy = spec.get("updateStrategy") or {}
-        if strategy.get("type") == "OnDelete" or len(pods) < replicas:
-            return
-        partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+            # as newVersionedStatefulSetPod: below a RollingUpdate partition a pod is made at the current revision
+            at = current if rolling and ordinal < partition and (ns, current) in self.templates else rev
+            pods[ordinal] = self._create_pod(sts, f"{name}-{ordinal}", at, self.nodes[ordinal % len(self.nodes)],
+                                             now, self.templates[(ns, at)])
+        if not rolling or len(pods) < replicas:
+            return  # OnDelete: a pod moves to the update revision only when someone deletes it
         # as the StatefulSet controller does: the highest ordinal not at the update revision is replaced; an
         # updated pod that is not Ready stops the rollout there (OrderedReady: any pod that is not Ready does),
         # so a fix replaces crash-looping old pods while a broken revision stalls after its first pod
@@ -292,8 +300,10 @@ class Operator:
         digest = hashlib.sha256(f"{owner}/{node}/{next(self._names)}".encode()).digest()
         return f"{owner}-" + "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:5])
 
-    def _create_pod(self, owner: dict[str, Any], name: str, rev: str, node: str, now: float) -> dict[str, Any]:
-        template, ns = owner["spec"]["template"], owner["metadata"]["namespace"]
+    def _create_pod(self, owner: dict[str, Any], name: str, rev: str, node: str, now: float,
+                    template: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A pod of ``owner`` from ``template`` (default: the owner's own, i.e. its update revision)."""
+        template, ns = template or owner["spec"]["template"], owner["metadata"]["namespace"]
         labels = {**(template.get("metadata") or {}).get("labels", {}), REVISION_LABEL: rev}
         if owner["kind"] == "StatefulSet":
             labels["statefulset.kubernetes.io/pod-name"] = name
