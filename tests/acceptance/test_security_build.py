@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,25 @@ class RecordingProxy:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            host, port = self.target.rsplit(":", 1)
-            upstream = socket.create_connection((host, int(port)))
+            upstream = self._connect()
+            if upstream is None:  # the registry refused for 5 s: this client gets a closed connection
+                client.close()
+                continue
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _connect(self) -> socket.socket | None:
+        """The registry, asked again for a few seconds when it refuses (a loaded machine's listen queue); the
+        proxy keeps accepting whatever happens, so one refusal never hangs every later client."""
+        host, port = self.target.rsplit(":", 1)
+        for _ in range(50):
+            try:
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                upstream.settimeout(None)  # the timeout is for connecting; a pump waits as long as its peer
+                return upstream
+            except OSError:
+                time.sleep(0.1)
+        return None
 
     def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
         try:
