@@ -12,9 +12,7 @@ import contextlib
 import hashlib
 import itertools
 import json
-import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from .kubelet import Outcome, PodSim, rfc3339
 from .record import PodTransition, Record, ServerTransition
 from .resources import by_kind
 from .store import ApiError, Change, Store
+from .ticker import Ticker
 
 POD, STS, DS, TSERVER, EVENT = (by_kind(k) for k in ("Pod", "StatefulSet", "DaemonSet", "TServer", "Event"))
 APP_LABEL, SERVER_LABEL, RELEASE_LABEL = "tars.io/ServerApp", "tars.io/ServerName", "tars.io/ReleaseID"
@@ -115,11 +114,12 @@ def tserver_workload(ts: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                   "spec": body}
 
 
-class Operator:
+class Operator(Ticker):
     """The background thread that plays operator, controllers, scheduler and kubelet."""
 
     def __init__(self, store: Store, record: Record, nodes: tuple[str, ...], tick: float = 0.02):
-        self.store, self.record, self.nodes, self.tick_seconds = store, record, nodes, tick
+        super().__init__(tick, "fake-operator")
+        self.store, self.record, self.nodes = store, record, nodes
         self.outcomes: dict[str, Outcome] = {}
         self.default = Outcome()
         self.pods: dict[str, PodSim] = {}
@@ -127,28 +127,11 @@ class Operator:
         # every pod template a StatefulSet had, by (namespace, revision): what its ControllerRevisions keep, so
         # that a pod below the partition is recreated at the current revision, not the update one
         self.templates: dict[tuple[str, str], dict[str, Any]] = {}
-        self.errors: list[str] = []
         self._names = itertools.count()
         self._settled_rv: int | None = None  # the store's resourceVersion after a tick that changed nothing
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-operator", daemon=True)
         store.listeners.append(self._on_change)
 
     # --- lifecycle -----------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick_seconds):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a fake must keep running; the test reads .errors
-                self.errors.append(traceback.format_exc())
 
     def outcome_for(self, *keys: str) -> Outcome:
         """The first outcome set for any of ``keys`` (release id, image, namespace/name, name), else the default."""

@@ -17,12 +17,11 @@ install does, so TServers can name them; a test adds its own with ``FakeCluster.
 from __future__ import annotations
 
 import contextlib
-import threading
-import traceback
 from typing import Any
 
 from .resources import by_kind
 from .store import ApiError, Change, Store
+from .ticker import Ticker
 from .webhooks import ACTIVATED, APP, CONFIG_NAME, DEACTIVATE, DELETING, POD_SEQ, SERVER, VERSION
 
 TCONFIG, TTEMPLATE, NAMESPACE = by_kind("TConfig"), by_kind("TTemplate"), by_kind("Namespace")
@@ -45,15 +44,13 @@ def install_templates(store: Store, namespace: str) -> None:
                 store.create(TTEMPLATE, namespace, ttemplate(namespace, name))
 
 
-class TConfigController:
+class TConfigController(Ticker):
     """The background thread that plays upstream's TConfig controller; also installs TTemplates."""
 
     def __init__(self, store: Store, history: int = DEFAULT_HISTORY, tick: float = 0.05):
-        self.store, self.history, self.tick_seconds = store, history, tick
-        self.errors: list[str] = []
-        self._stop = threading.Event()
+        super().__init__(tick, "fake-tconfig-controller")
+        self.store, self.history = store, history
         self._settled_rv: int | None = None  # the store's resourceVersion after a tick that had nothing to do
-        self._thread = threading.Thread(target=self._run, name="fake-tconfig-controller", daemon=True)
         for ns in self.store.list(NAMESPACE)[0]:
             install_templates(store, ns["metadata"]["name"])
         store.listeners.append(self._on_change)
@@ -62,20 +59,6 @@ class TConfigController:
         """A new namespace gets the framework's templates at once (before anything else can be created in it)."""
         if change.type == "ADDED" and change.key[:2] == ("", "namespaces"):
             install_templates(self.store, change.key[3])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick_seconds):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a fake must keep running; the test reads .errors
-                self.errors.append(traceback.format_exc())
 
     def tick(self) -> None:
         if self._settled_rv == self.store.rv:
